@@ -1,0 +1,53 @@
+# make run: a working portal on http://127.0.0.1:5000 from a bare machine.
+# make test: the whole suite (SQLite unless DATABASE_URL / REDIS_URL are set).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 5000
+CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
+
+.PHONY: run test install translations migrate demo lint extract bench serve
+
+run: install translations migrate demo
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+test: install translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Catalogs are compiled by the build, never committed as binaries.
+translations: install $(CATALOGS:.po=.mo)
+
+%.mo: %.po
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+migrate: install
+	$(FLASK) db upgrade
+
+demo: install
+	$(FLASK) demo load
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# After changing user-facing strings: extract them and merge into the catalogs.
+extract: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
+	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+
+bench: install translations
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+serve: install translations migrate
+	$(BIN)/gunicorn --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) wsgi:app

@@ -1,0 +1,1 @@
+"""Benchmarks: the portal beside its physical reference, measured in the same run."""

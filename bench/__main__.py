@@ -1,0 +1,23 @@
+"""Run a benchmark: python -m bench geojson --cases 100000."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench import geojson
+
+
+def main() -> None:
+    """Parse the command line and run the chosen benchmark."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    sub = parser.add_subparsers(dest="name", required=True)
+    geo = sub.add_parser("geojson", help="map GeoJSON for a district-sized box vs raw SQL")
+    geo.add_argument("--cases", type=int, default=100_000)
+    geo.add_argument("--rounds", type=int, default=30)
+    geo.add_argument("--database-url", default="")
+    args = parser.parse_args()
+    if args.name == "geojson":
+        geojson.run(args.cases, args.rounds, args.database_url)
+
+
+main()

@@ -1,0 +1,54 @@
+"""The citizen reporting portal: the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from portal.config import Settings
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the portal application."""
+    app = Flask(__name__, instance_relative_config=True, static_folder="../static")
+    app.config.from_mapping(Settings().load(app.instance_path))
+    app.config.from_mapping(overrides or {})
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    from portal import web
+
+    web.init_app(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from portal import accounts, i18n  # noqa: F401 - accounts registers the user loader
+    from portal.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from admin import bp as admin_bp
+    from portal.api import bp as api_bp
+    from portal.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def _register_cli(app: Flask) -> None:
+    from portal import cli
+
+    cli.init_app(app)

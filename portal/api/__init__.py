@@ -1,0 +1,7 @@
+"""The portal's JSON API (v1)."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__)
+
+from portal.api import cases  # noqa: E402,F401

@@ -1,0 +1,98 @@
+"""Settings read from the environment, in one class."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """Raised when the portal cannot start with the settings it was given."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _local_secret(instance_path: Path) -> str:
+    """Read the local secret key, generating it on first run."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+class Settings:
+    """Build the Flask configuration from environment variables."""
+
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+
+    def get(self, name: str, default: str = "") -> str:
+        """Return one environment variable, empty values counting as absent."""
+        value = self.environ.get(name)
+        return default if value is None or value == "" else value
+
+    def load(self, instance_path: str) -> dict[str, Any]:
+        """Return the configuration mapping for an app whose instance folder is given."""
+        instance = Path(instance_path)
+        env = self.get("PORTAL_ENV", "development")
+        production = env == "production"
+        secret = self.get("SECRET_KEY")
+        if not secret:
+            if production:
+                raise ConfigError(
+                    "SECRET_KEY is not set. In production the portal refuses to start "
+                    "without one: set SECRET_KEY to a long random string."
+                )
+            secret = _local_secret(instance)
+        database_url = self.get("DATABASE_URL", f"sqlite:///{instance / 'portal.db'}")
+        redis_url = self.get("REDIS_URL")
+        return {
+            "PORTAL_ENV": env,
+            "SECRET_KEY": secret,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "REDIS_URL": redis_url,
+            "UPLOAD_DIR": self.get("UPLOAD_DIR", str(instance / "uploads")),
+            "MAX_PHOTOS": int(self.get("MAX_PHOTOS", "5")),
+            "MAX_PHOTO_MB": int(self.get("MAX_PHOTO_MB", "15")),
+            # The whole request: every photo at its limit plus the form fields.
+            "MAX_CONTENT_LENGTH": int(self.get("MAX_UPLOAD_MB", "80")) * 1024 * 1024,
+            "MAP_TILE_URL": self.get(
+                "MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+            ),
+            "MAP_TILE_ATTRIBUTION": self.get(
+                "MAP_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors"
+            ),
+            "MAP_CENTER": self.get("MAP_CENTER", "30.2741,120.1551"),
+            "MAP_ZOOM": int(self.get("MAP_ZOOM", "14")),
+            "GEOCODER": self.get("GEOCODER"),
+            "GEOCODER_USER_AGENT": self.get("GEOCODER_USER_AGENT", "civic-portal"),
+            "GEOCODER_DOMAIN": self.get("GEOCODER_DOMAIN"),
+            "GEOCODER_SCHEME": self.get("GEOCODER_SCHEME", "https"),
+            "GEOCODER_TIMEOUT": float(self.get("GEOCODER_TIMEOUT", "5")),
+            "BABEL_DEFAULT_LOCALE": "zh_Hans_CN",
+            "BABEL_DEFAULT_TIMEZONE": self.get("PORTAL_TIMEZONE", "Asia/Shanghai"),
+            "PORTAL_LOCALES": ["zh_Hans_CN", "en"],
+            "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "RATELIMIT_REPORT": self.get("RATELIMIT_REPORT", "10 per hour;30 per day"),
+            "RATELIMIT_FOLLOW": self.get("RATELIMIT_FOLLOW", "30 per hour"),
+            "RATELIMIT_API": self.get("RATELIMIT_API", "120 per minute"),
+            "RATELIMIT_ENABLED": _flag(self.get("RATELIMIT_ENABLED"), default=True),
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": production,
+            "PREFERRED_URL_SCHEME": "https" if production else "http",
+            "WTF_CSRF_TIME_LIMIT": None,
+            "OFFICE_HOURS": self.get("OFFICE_HOURS", "09:00-12:00,13:30-17:30"),
+            "NEARBY_RADIUS_M": float(self.get("NEARBY_RADIUS_M", "50")),
+            "DESCRIPTION_MAX": 2000,
+        }

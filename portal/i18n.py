@@ -1,0 +1,35 @@
+"""Language choice: Chinese first, English second."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_babel import get_locale
+
+from portal.extensions import babel
+
+LANGUAGE_COOKIE = "lang"
+
+
+def select_locale() -> str:
+    """Pick the locale from the user's switch, then the browser, then Chinese."""
+    chosen = session.get(LANGUAGE_COOKIE)
+    if chosen in ("zh_Hans_CN", "en"):
+        return chosen
+    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    return "en" if best == "en" else "zh_Hans_CN"
+
+
+def html_lang() -> str:
+    """Return the BCP 47 tag for the <html lang> attribute."""
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh-Hans-CN"
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel with the portal's locale selector."""
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories="translations",
+    )
+    app.jinja_env.globals["html_lang"] = html_lang

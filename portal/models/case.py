@@ -1,0 +1,176 @@
+"""Cases, their timeline, photos and followers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import Base, UTCDateTime, utcnow
+from portal.models.catalog import Category
+from portal.models.org import Department, User, Zone
+
+STATES = (
+    "submitted",
+    "accepted",
+    "dispatched",
+    "in_progress",
+    "resolved",
+    "closed",
+    "rejected",
+    "duplicate",
+)
+OPEN_STATES = ("submitted", "accepted", "dispatched", "in_progress", "resolved")
+SOURCES = ("web", "api", "inspection", "phone", "letter", "visit")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class CaseCounter(Base):
+    """The last case number handed out in a year."""
+
+    __tablename__ = "case_counter"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    """A problem reported by a resident, a supervisor or another system."""
+
+    __tablename__ = "cases"  # "case" is an SQL keyword
+    __table_args__ = (
+        CheckConstraint(_in("state", STATES), name="state"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
+        CheckConstraint(_in("priority", ("urgent", "high", "normal", "low")), name="priority"),
+        CheckConstraint("lat BETWEEN -90 AND 90 AND lng BETWEEN -180 AND 180", name="position"),
+        Index("ix_cases_lat_lng", "lat", "lng"),
+        Index("ix_cases_state_created_at", "state", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="submitted")
+    priority: Mapped[str] = mapped_column(String(10), default="normal")
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    address: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(Text)
+    major_hazard: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Private: never rendered on public pages or APIs.
+    reporter_name: Mapped[str] = mapped_column(String(100), default="")
+    reporter_phone: Mapped[str] = mapped_column(String(40), default="")
+    reporter_email: Mapped[str] = mapped_column(String(255), default="")
+    reporter_hide_name: Mapped[bool] = mapped_column(Boolean, default=True)
+    tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    respond_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    followers_count: Mapped[int] = mapped_column(Integer, default=0)
+    rating: Mapped[str | None] = mapped_column(String(20))
+    rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    version_id: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version_id}
+
+    category: Mapped[Category] = relationship()
+    zone: Mapped[Zone | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    merged_into: Mapped[Case | None] = relationship(remote_side=[id])
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.created_at, CaseEvent.id"
+    )
+    photos: Mapped[list[Photo]] = relationship(
+        back_populates="case", order_by="Photo.position, Photo.id"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        """Tell whether the case still awaits an answer (Open311 'open')."""
+        return self.state in OPEN_STATES
+
+    @property
+    def public_events(self) -> list[CaseEvent]:
+        """Return the timeline as the public sees it."""
+        return [e for e in self.events if e.public]
+
+
+class CaseEvent(Base):
+    """One entry on a case's timeline."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_case_id_created_at", "case_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str | None] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class Photo(Base):
+    """A photo attached to a case, stored by content hash."""
+
+    __tablename__ = "photo"
+    __table_args__ = (CheckConstraint("kind IN ('report', 'after')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="report")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="photos")
+
+
+class CaseFollower(Base):
+    """Someone who said "me too" on a case and wants its updates."""
+
+    __tablename__ = "case_follower"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    email: Mapped[str] = mapped_column(String(255), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship()

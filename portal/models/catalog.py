@@ -1,0 +1,93 @@
+"""Categories of problems and the service levels that apply to them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import Base, BilingualName
+
+PRIORITIES = ("urgent", "high", "normal", "low")
+CATEGORY_KINDS = ("component", "event")
+
+
+class SlaPolicy(BilingualName, Base):
+    """A set of respond and resolve targets, in working or calendar time."""
+
+    __tablename__ = "sla_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    working_time: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    targets: Mapped[list[SlaTarget]] = relationship(
+        back_populates="policy", cascade="all, delete-orphan"
+    )
+
+    def target_for(self, priority: str) -> SlaTarget | None:
+        """Return the target for one priority, if the policy has it."""
+        return next((t for t in self.targets if t.priority == priority), None)
+
+
+class SlaTarget(Base):
+    """How long the office has to respond and to resolve at one priority."""
+
+    __tablename__ = "sla_target"
+    __table_args__ = (UniqueConstraint("policy_id", "priority"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policy.id"))
+    priority: Mapped[str] = mapped_column(String(10))
+    respond_minutes: Mapped[int] = mapped_column(Integer)
+    resolve_minutes: Mapped[int] = mapped_column(Integer)
+
+    policy: Mapped[SlaPolicy] = relationship(back_populates="targets")
+
+
+class CategoryGroup(BilingualName, Base):
+    """A group of categories (roads, drainage, lighting ...)."""
+
+    __tablename__ = "category_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    categories: Mapped[list[Category]] = relationship(
+        back_populates="group", order_by="Category.sort_order"
+    )
+
+
+class Category(BilingualName, Base):
+    """A kind of problem a resident can report (a component or an event)."""
+
+    __tablename__ = "category"
+    __table_args__ = (
+        CheckConstraint("kind IN ('component', 'event')", name="kind"),
+        CheckConstraint(
+            "default_priority IN ('urgent', 'high', 'normal', 'low')", name="default_priority"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("category_group.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    description_zh: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    keywords: Mapped[str] = mapped_column(String(255), default="")
+    default_priority: Mapped[str] = mapped_column(String(10), default="normal")
+    sla_policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policy.id"), index=True)
+    photo_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    major_hazard: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    group: Mapped[CategoryGroup] = relationship(back_populates="categories")
+    sla_policy: Mapped[SlaPolicy] = relationship()

@@ -1,0 +1,135 @@
+"""The office: departments, zones, routing rules, staff and API clients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import Base, BilingualName, UTCDateTime, utcnow
+
+ROLES = ("supervisor", "handler", "dispatcher", "admin")
+ZONE_LEVELS = ("district", "street", "grid")
+
+
+class Department(BilingualName, Base):
+    """A department that answers for cases routed to it."""
+
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(255), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Zone(BilingualName, Base):
+    """A district, street or grid cell, as a GeoJSON polygon with its bounding box."""
+
+    __tablename__ = "zone"
+    __table_args__ = (CheckConstraint("level IN ('district', 'street', 'grid')", name="level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(10))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"), index=True)
+    geometry: Mapped[dict] = mapped_column(JSON)
+    min_lng: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lng: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+
+    parent: Mapped[Zone | None] = relationship(remote_side=[id])
+
+
+class RoutingRule(Base):
+    """Send cases of a category (or group) in a zone to a department."""
+
+    __tablename__ = "routing_rule"
+    __table_args__ = (
+        CheckConstraint("category_id IS NULL OR group_id IS NULL", name="category_or_group"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("category_group.id"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"), index=True)
+
+    department: Mapped[Department] = relationship()
+
+
+class User(Base):
+    """A staff member or an approved citizen supervisor."""
+
+    __tablename__ = "account"  # "user" is an SQL keyword
+    __table_args__ = (
+        CheckConstraint("role IN ('supervisor', 'handler', 'dispatcher', 'admin')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    department: Mapped[Department | None] = relationship()
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Tell Flask-Login that a loaded user is signed in."""
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        """Tell Flask-Login whether the account may sign in."""
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Tell Flask-Login this is a real account."""
+        return False
+
+    def get_id(self) -> str:
+        """Return the id Flask-Login keeps in the session."""
+        return str(self.id)
+
+    @property
+    def is_staff(self) -> bool:
+        """Tell whether the user works in the office (not a volunteer)."""
+        return self.role in ("handler", "dispatcher", "admin")
+
+
+class ApiKey(Base):
+    """A key an outside system uses to post Open311 requests."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(12))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    request_count: Mapped[int] = mapped_column(Integer, default=0)

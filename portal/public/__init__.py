@@ -1,0 +1,7 @@
+"""The public site: map, reports, case pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from portal.public import cases, home, report  # noqa: E402,F401

@@ -1,0 +1,199 @@
+"""Case pages: public view, list, private tracking, me too, rating, reopening, photos."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from portal.extensions import db, limiter
+from portal.models import STATES, Case, Category, Photo, Zone, utcnow
+from portal.public import bp
+from portal.public.forms import CaseFilterForm, FollowForm, RatingForm, ReopenForm
+from portal.services import case_search, cases, sla
+from portal.services.photos import PhotoStore
+
+PAGE_SIZE = 20
+
+
+def public_case_or_404(number: str) -> Case:
+    """Return a case the public may see, or answer 404."""
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    if case is None or case.hidden:
+        abort(404)
+    return case
+
+
+def case_context(case: Case) -> dict:
+    """Return what the case page shows besides the case."""
+    now = utcnow()
+    return {
+        "case": case,
+        "respond_status": sla.clock_status(case.respond_due_at, case.responded_at, now),
+        "resolve_status": sla.clock_status(case.resolve_due_at, case.resolved_at, now),
+        "follow_form": FollowForm(),
+        "followed": case.id in session.get("followed", []),
+    }
+
+
+@bp.route("/cases/<number>")
+def case_page(number: str) -> str:
+    """Show a case as the public sees it."""
+    return render_template("public/case.html", **case_context(public_case_or_404(number)))
+
+
+@bp.route("/track/<token>")
+def track(token: str) -> str:
+    """Show the reporter's private view of their case, with rating and reopening."""
+    case = cases.find_by_token(db.session, token)
+    if case is None:
+        abort(404)
+    return render_template(
+        "public/case.html",
+        token=token,
+        rating_form=RatingForm(),
+        reopen_form=ReopenForm(),
+        can_reopen=cases.can_reopen(case, utcnow()),
+        **case_context(case),
+    )
+
+
+@bp.route("/cases/<number>/follow", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_FOLLOW"])
+def follow(number: str) -> Response:
+    """Say "me too" on an open case."""
+    case = public_case_or_404(number)
+    form = FollowForm()
+    followed = session.get("followed", [])
+    if not form.validate():
+        flash(_("Enter a valid e-mail address."), "error")
+    elif case.id in followed:
+        flash(_("You already follow this case."), "info")
+    elif not case.is_open:
+        flash(_("This case is no longer open."), "error")
+    else:
+        cases.follow(db.session, case, utcnow(), email=(form.email.data or "").lower())
+        db.session.commit()
+        session["followed"] = [case.id, *followed][:200]
+        flash(_("Thank you. You now follow this case."), "success")
+    return redirect(url_for(".case_page", number=number), code=303)
+
+
+@bp.route("/track/<token>/rate", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_FOLLOW"])
+def rate(token: str) -> Response | tuple[str, int]:
+    """Record the reporter's rating of the answer."""
+    case = cases.find_by_token(db.session, token) or abort(404)
+    form = RatingForm()
+    if form.validate():
+        try:
+            cases.rate(db.session, case, form.rating.data, form.comment.data or "", utcnow())
+        except cases.CaseError:
+            flash(_("This case cannot be rated now."), "error")
+        else:
+            db.session.commit()
+            flash(_("Thank you for your rating."), "success")
+        return redirect(url_for(".track", token=token), code=303)
+    return _track_with_errors(case, token, rating_form=form)
+
+
+@bp.route("/track/<token>/reopen", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_FOLLOW"])
+def reopen(token: str) -> Response | tuple[str, int]:
+    """Send the case back because the problem was not really fixed."""
+    case = cases.find_by_token(db.session, token) or abort(404)
+    form = ReopenForm()
+    if form.validate():
+        try:
+            cases.reopen(db.session, case, form.reason.data, utcnow())
+        except cases.CaseError:
+            flash(_("This case can no longer be reopened."), "error")
+        else:
+            db.session.commit()
+            flash(_("The case was reopened and sent back for rework."), "success")
+        return redirect(url_for(".track", token=token), code=303)
+    return _track_with_errors(case, token, reopen_form=form)
+
+
+def _track_with_errors(case: Case, token: str, **forms) -> tuple[str, int]:
+    context = case_context(case) | {
+        "token": token,
+        "rating_form": RatingForm(formdata=None),
+        "reopen_form": ReopenForm(formdata=None),
+        "can_reopen": cases.can_reopen(case, utcnow()),
+    }
+    return render_template("public/case.html", **(context | forms)), 422
+
+
+def _parse_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+@bp.route("/cases")
+def case_list() -> str:
+    """List public cases with filters and pages."""
+    form = CaseFilterForm(request.args)
+    form.state.choices = [("", _("All states"))] + [(s, s) for s in STATES]
+    categories = db.session.scalars(select(Category).order_by(Category.sort_order)).all()
+    zones = db.session.scalars(select(Zone).where(Zone.level != "grid").order_by(Zone.code)).all()
+    form.validate()
+    filters = case_search.CaseFilters(
+        q=(form.q.data or "")[:100],
+        state=form.state.data if form.state.data in STATES else "",
+        category=form.category.data or "",
+        zone=form.zone.data or "",
+        since=_parse_day(form.since.data),
+        until=_parse_day(form.until.data),
+    )
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    page = db.paginate(
+        case_search.filtered(filters, tz),
+        per_page=PAGE_SIZE,
+        max_per_page=PAGE_SIZE,
+        error_out=False,
+    )
+    return render_template(
+        "public/cases.html",
+        form=form,
+        page=page,
+        categories=categories,
+        zones=zones,
+        states=STATES,
+    )
+
+
+@bp.route("/photos/<sha256>.jpg")
+@bp.route("/photos/<sha256>.thumb.jpg", defaults={"variant": "thumb"})
+@limiter.exempt
+def photo(sha256: str, variant: str = "full") -> Response:
+    """Serve a stored photo of a public case."""
+    shown = db.session.scalar(
+        select(Photo.id).join(Photo.case).where(Photo.sha256 == sha256, Case.hidden.is_(False))
+    )
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    try:
+        path = store.path(sha256, variant)
+    except ValueError:
+        abort(404)
+    if shown is None or not path.exists():
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", max_age=31536000)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

@@ -1,0 +1,172 @@
+"""Forms of the public site."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
+
+MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+PHONE = r"^\+?[0-9][0-9 \-]{4,19}$"
+
+
+def strip(value: str | None) -> str | None:
+    """Trim surrounding white space from a text field."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def plain_text(form: FlaskForm, field: StringField) -> None:
+    """Refuse markup and control characters in free text."""
+    if field.data and MARKUP.search(field.data):
+        raise ValidationError(_l("Please write plain text without HTML tags (< >)."))
+    if field.data and CONTROL.search(field.data):
+        raise ValidationError(_l("The text contains characters that are not allowed."))
+
+
+class ReportForm(FlaskForm):
+    """A resident's report of a problem."""
+
+    category = SelectField(
+        _l("Category"),
+        validators=[DataRequired(_l("Choose a category."))],
+        validate_choice=True,
+    )
+    lat = StringField(_l("Latitude"), filters=[strip])
+    lng = StringField(_l("Longitude"), filters=[strip])
+    address = StringField(
+        _l("Address or landmark"),
+        filters=[strip],
+        validators=[Length(max=255, message=_l("At most %(max)d characters.")), plain_text],
+    )
+    description = TextAreaField(
+        _l("Description"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Describe the problem.")),
+            Length(min=5, max=2000, message=_l("Write between %(min)d and %(max)d characters.")),
+            plain_text,
+        ],
+    )
+    photos = MultipleFileField(_l("Photos"))
+    name = StringField(
+        _l("Your name"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=100, message=_l("At most %(max)d characters.")),
+            plain_text,
+        ],
+    )
+    phone = StringField(
+        _l("Phone"),
+        filters=[strip],
+        validators=[Optional(), Regexp(PHONE, message=_l("Enter a valid phone number."))],
+    )
+    email = StringField(
+        _l("E-mail"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=255, message=_l("At most %(max)d characters.")),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+    hide_name = BooleanField(_l("Hide my name from the public"), default=True)
+    nearby_checked = HiddenField()
+
+    def position(self) -> tuple[float, float] | None:
+        """Return the typed or clicked position, if both coordinates were given."""
+        try:
+            lat, lng = float(self.lat.data), float(self.lng.data)
+        except (TypeError, ValueError):
+            return None
+        return lat, lng
+
+    def validate_lat(self, field: StringField) -> None:
+        """Check that the coordinates, when given, are a real place."""
+        from portal.services.geo import is_valid_position
+
+        if not field.data and not self.lng.data:
+            return
+        position = self.position()
+        if position is None or not is_valid_position(*position):
+            raise ValidationError(
+                _l("Enter a latitude between -90 and 90 and a longitude between -180 and 180.")
+            )
+
+
+class FollowForm(FlaskForm):
+    """A "me too" on an existing case."""
+
+    email = StringField(
+        _l("E-mail for updates (optional)"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=255),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+
+
+class RatingForm(FlaskForm):
+    """The resident's rating of the answer."""
+
+    rating = RadioField(
+        _l("How satisfied are you with the answer?"),
+        choices=[
+            ("satisfied", _l("Satisfied")),
+            ("basically_satisfied", _l("Basically satisfied")),
+            ("dissatisfied", _l("Not satisfied")),
+        ],
+        validators=[DataRequired(_l("Choose a rating."))],
+    )
+    comment = TextAreaField(
+        _l("Comment"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=1000, message=_l("At most %(max)d characters.")),
+            plain_text,
+        ],
+    )
+
+
+class ReopenForm(FlaskForm):
+    """A resident says the problem was not really fixed."""
+
+    reason = TextAreaField(
+        _l("What is still wrong?"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Tell us what is still wrong.")),
+            Length(max=1000, message=_l("At most %(max)d characters.")),
+            plain_text,
+        ],
+    )
+
+
+class CaseFilterForm(FlaskForm):
+    """Filters of the public case list (a GET form, no CSRF needed)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), filters=[strip], validators=[Optional(), Length(max=100)])
+    state = SelectField(_l("State"), validators=[Optional()], validate_choice=False)
+    category = SelectField(_l("Category"), validators=[Optional()], validate_choice=False)
+    zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=False)
+    since = StringField(_l("From"), validators=[Optional()])
+    until = StringField(_l("To"), validators=[Optional()])

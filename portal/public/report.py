@@ -1,0 +1,111 @@
+"""Reporting a problem: the form, its checks and the confirmation."""
+
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response
+
+from portal.extensions import db, limiter
+from portal.models import Case, Category, CategoryGroup, utcnow
+from portal.public import bp
+from portal.public.forms import ReportForm
+from portal.services import cases, geo, photos
+
+TRACKED_IN_SESSION = 10
+
+
+def category_groups() -> list[CategoryGroup]:
+    """Return the groups of active categories, in display order."""
+    groups = db.session.scalars(select(CategoryGroup).order_by(CategoryGroup.sort_order)).all()
+    return [g for g in groups if any(c.active for c in g.categories)]
+
+
+def read_photos(form: ReportForm) -> list[photos.ProcessedPhoto] | None:
+    """Process the uploaded photos; None (with errors on the form) if any is refused."""
+    files: list[FileStorage] = [f for f in request.files.getlist("photos") if f and f.filename]
+    limit = current_app.config["MAX_PHOTOS"]
+    if len(files) > limit:
+        form.photos.errors.append(_("Attach at most %(n)d photos.", n=limit))
+        return None
+    processed, failed = [], False
+    max_bytes = current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
+    for upload in files:
+        try:
+            processed.append(photos.process(upload.stream, max_bytes=max_bytes))
+        except photos.PhotoRejected as rejected:
+            form.photos.errors.append(f"{upload.filename}: {rejected.message}")
+            failed = True
+    return None if failed else processed
+
+
+def locate(form: ReportForm, processed: list[photos.ProcessedPhoto]) -> tuple[float, float] | None:
+    """Place the report: the pin, else the photo's GPS, else the geocoded address."""
+    position = form.position() or next((p.gps for p in processed if p.gps), None)
+    position = position or geo.geocode(form.address.data or "")
+    if position is None:
+        form.lat.errors.append(
+            _("Choose the place: click the map, use your location, or type coordinates.")
+        )
+    return position
+
+
+def remember_tracking(number: str, token: str) -> None:
+    """Keep the private link in this browser's session so the confirmation can show it."""
+    tracked = [t for t in session.get("tracking", []) if t[0] != number]
+    session["tracking"] = [[number, token], *tracked][:TRACKED_IN_SESSION]
+
+
+@bp.route("/report/new", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REPORT"], methods=["POST"])
+def report_new() -> Response | tuple[str, int]:
+    """Show the report form and open a case from it."""
+    form = ReportForm()
+    groups = category_groups()
+    form.category.choices = [(c.code, c.name) for g in groups for c in g.categories if c.active]
+    nearby: list = []
+    if form.validate_on_submit():
+        category = db.session.scalar(select(Category).where(Category.code == form.category.data))
+        processed = read_photos(form)
+        position = locate(form, processed or [])
+        if processed is not None and category.photo_required and not processed:
+            form.photos.errors.append(_("This category needs at least one photo."))
+        elif processed is not None and position is not None:
+            radius = current_app.config["NEARBY_RADIUS_M"]
+            nearby = cases.nearby_open(db.session, category, *position, radius)
+            if not nearby or form.nearby_checked.data:
+                return _submit(form, category, position, processed)
+            form.nearby_checked.data = "1"
+    status = 200 if request.method == "GET" else 422
+    return render_template("public/report.html", form=form, groups=groups, nearby=nearby), status
+
+
+def _submit(form: ReportForm, category: Category, position, processed) -> Response:
+    report = cases.Report(
+        category=category,
+        lat=position[0],
+        lng=position[1],
+        description=form.description.data,
+        address=form.address.data or "",
+        name=form.name.data or "",
+        phone=form.phone.data or "",
+        email=(form.email.data or "").lower(),
+        hide_name=bool(form.hide_name.data),
+    )
+    store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+    case, token = cases.submit(db.session, report, processed, store, utcnow())
+    db.session.commit()
+    remember_tracking(case.number, token)
+    return redirect(url_for(".report_done", number=case.number), code=303)
+
+
+@bp.route("/report/done/<number>")
+def report_done(number: str) -> Response | str:
+    """Confirm a report with its case number and private link."""
+    token = dict(session.get("tracking", [])).get(number)
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    if case is None or token is None:
+        return redirect(url_for(".case_page", number=number))
+    return render_template("public/report_done.html", case=case, token=token)

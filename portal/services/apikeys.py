@@ -1,0 +1,38 @@
+"""API keys of outside systems (Open311 clients)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import ApiKey
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create(session: Session, name: str, now: datetime) -> tuple[ApiKey, str]:
+    """Create a key for a named system; return the row and the key, shown only once."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise ValueError("the name must have 1 to 100 characters")
+    key = secrets.token_urlsafe(32)
+    row = ApiKey(name=name, prefix=key[:8], key_hash=_digest(key), created_at=now)
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def verify(session: Session, key: str) -> ApiKey | None:
+    """Return the live key matching what a client sent, if any."""
+    if not key or len(key) > 200:
+        return None
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == _digest(key)))
+    if row is None or row.revoked_at is not None:
+        return None
+    return row

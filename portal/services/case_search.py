@@ -1,0 +1,88 @@
+"""Finding public cases: by box on the map, by filters in the list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from portal.models import Case, Category, Zone
+
+GEOJSON_LIMIT = 1000
+
+
+def public_cases() -> Select:
+    """Return the query of every case the public may see."""
+    return select(Case).where(Case.hidden.is_(False))
+
+
+def in_bbox(
+    session: Session,
+    bbox: tuple[float, float, float, float],
+    state: str | None = None,
+    category: str | None = None,
+    limit: int = GEOJSON_LIMIT,
+) -> list[Case]:
+    """Return the newest public cases inside (min_lng, min_lat, max_lng, max_lat)."""
+    min_lng, min_lat, max_lng, max_lat = bbox
+    query = (
+        public_cases()
+        .where(Case.lat.between(min_lat, max_lat), Case.lng.between(min_lng, max_lng))
+        .options(joinedload(Case.category))
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(limit)
+    )
+    if state:
+        query = query.where(Case.state == state)
+    if category:
+        query = query.join(Case.category).where(Category.code == category)
+    return list(session.scalars(query))
+
+
+@dataclass
+class CaseFilters:
+    """What the public list is filtered by; empty values filter nothing."""
+
+    q: str = ""
+    state: str = ""
+    category: str = ""
+    zone: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+def _day_start(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tz)
+
+
+def filtered(filters: CaseFilters, tz: ZoneInfo) -> Select:
+    """Return the public cases matching the list's filters, newest first."""
+    query = public_cases().options(joinedload(Case.category), joinedload(Case.zone))
+    if filters.state:
+        query = query.where(Case.state == filters.state)
+    if filters.category:
+        query = query.where(Case.category.has(Category.code == filters.category))
+    if filters.zone:
+        zone_ids = select(Zone.id).where(
+            or_(Zone.code == filters.zone, Zone.parent.has(Zone.code == filters.zone))
+        )
+        grid_ids = select(Zone.id).where(Zone.parent_id.in_(zone_ids))
+        query = query.where(or_(Case.zone_id.in_(zone_ids), Case.zone_id.in_(grid_ids)))
+    if filters.q:
+        escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(
+            or_(
+                Case.number.ilike(pattern, escape="\\"),
+                Case.description.ilike(pattern, escape="\\"),
+                Case.address.ilike(pattern, escape="\\"),
+            )
+        )
+    if filters.since:
+        query = query.where(Case.created_at >= _day_start(filters.since, tz))
+    if filters.until:
+        query = query.where(Case.created_at < _day_start(filters.until + timedelta(days=1), tz))
+    return query.order_by(Case.created_at.desc(), Case.id.desc())

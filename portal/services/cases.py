@@ -1,0 +1,219 @@
+"""A resident's case: submitting, following, rating and reopening."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from portal.models import OPEN_STATES, Case, CaseCounter, CaseEvent, CaseFollower, Category, Photo
+from portal.services import geo, sla
+from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
+
+RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
+REOPEN_WINDOW = timedelta(days=7)
+
+
+class CaseError(ValueError):
+    """Raised when an action is not allowed on a case in its current state."""
+
+
+@dataclass
+class Report:
+    """What a resident (or another system) reports."""
+
+    category: Category
+    lat: float
+    lng: float
+    description: str
+    address: str = ""
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    hide_name: bool = True
+    source: str = "web"
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a tracking token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def next_case_number(session: Session, year: int) -> str:
+    """Hand out the next case number of a year, unique under concurrency."""
+    bump = (
+        update(CaseCounter)
+        .where(CaseCounter.year == year)
+        .values(last_value=CaseCounter.last_value + 1)
+        .returning(CaseCounter.last_value)
+        .execution_options(synchronize_session=False)
+    )
+    value = session.execute(bump).scalar()
+    if value is None:
+        dialect_insert = (
+            pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        )
+        session.execute(
+            dialect_insert(CaseCounter).values(year=year, last_value=0).on_conflict_do_nothing()
+        )
+        value = session.execute(bump).scalar_one()
+    return f"{year}-{value:06d}"
+
+
+def submit(
+    session: Session,
+    report: Report,
+    photos: list[ProcessedPhoto],
+    store: PhotoStore,
+    now: datetime,
+) -> tuple[Case, str]:
+    """Open a new case from a report; return it with its private tracking token."""
+    token = secrets.token_urlsafe(24)
+    case = Case(
+        number=next_case_number(session, now.year),
+        category=report.category,
+        zone=geo.zone_for_point(session, report.lat, report.lng),
+        state="submitted",
+        priority=report.category.default_priority,
+        source=report.source,
+        lat=report.lat,
+        lng=report.lng,
+        address=report.address,
+        description=report.description,
+        major_hazard=report.category.major_hazard,
+        reporter_name=report.name,
+        reporter_phone=report.phone,
+        reporter_email=report.email,
+        reporter_hide_name=report.hide_name,
+        tracking_token_hash=hash_token(token),
+        created_at=now,
+        updated_at=now,
+    )
+    sla.start_clocks(session, case, now)
+    session.add(case)
+    session.add(CaseEvent(case=case, kind="submitted", to_state="submitted", created_at=now))
+    attach_photos(session, case, photos, store, kind="report", now=now)
+    session.flush()
+    return case, token
+
+
+def attach_photos(
+    session: Session,
+    case: Case,
+    photos: list[ProcessedPhoto],
+    store: PhotoStore,
+    kind: str,
+    now: datetime,
+) -> None:
+    """Store processed photos and attach them to a case."""
+    start = len(case.photos)
+    for position, photo in enumerate(photos, start=start):
+        save_for_session(session, store, photo)
+        session.add(
+            Photo(
+                case=case,
+                sha256=photo.sha256,
+                kind=kind,
+                position=position,
+                width=photo.width,
+                height=photo.height,
+                created_at=now,
+            )
+        )
+
+
+def find_by_token(session: Session, token: str) -> Case | None:
+    """Return the case a private tracking token belongs to."""
+    if not token or len(token) > 100:
+        return None
+    return session.scalar(select(Case).where(Case.tracking_token_hash == hash_token(token)))
+
+
+def nearby_open(
+    session: Session, category: Category, lat: float, lng: float, radius_m: float
+) -> list[tuple[Case, float]]:
+    """Return open public cases of a category within a radius, nearest first."""
+    min_lat, min_lng, max_lat, max_lng = geo.bbox_around(lat, lng, radius_m)
+    candidates = session.scalars(
+        select(Case).where(
+            Case.category_id == category.id,
+            Case.state.in_(OPEN_STATES),
+            Case.hidden.is_(False),
+            Case.lat.between(min_lat, max_lat),
+            Case.lng.between(min_lng, max_lng),
+        )
+    ).all()
+    near = [(c, geo.distance_m((lat, lng), (c.lat, c.lng))) for c in candidates]
+    return sorted(((c, d) for c, d in near if d <= radius_m), key=lambda pair: pair[1])
+
+
+def follow(session: Session, case: Case, now: datetime, email: str = "", phone: str = "") -> None:
+    """Record a "me too" on an open case."""
+    if not case.is_open or case.hidden:
+        raise CaseError("closed")
+    session.execute(
+        insert(CaseFollower).values(case_id=case.id, email=email, phone=phone, created_at=now)
+    )
+    session.execute(
+        update(Case)
+        .where(Case.id == case.id)
+        .values(followers_count=Case.followers_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(case, ["followers_count"])
+
+
+def rate(session: Session, case: Case, rating: str, comment: str, now: datetime) -> None:
+    """Record the resident's rating of a closed case; dissatisfaction reopens it once."""
+    if rating not in RATINGS:
+        raise CaseError("rating")
+    if case.state != "closed" or case.rating is not None:
+        raise CaseError("state")
+    case.rating = rating
+    case.rated_at = now
+    session.add(
+        CaseEvent(case=case, kind="rated", body=comment, data={"rating": rating}, created_at=now)
+    )
+    if rating == "dissatisfied" and can_reopen(case, now):
+        reopen(session, case, comment, now)
+
+
+def can_reopen(case: Case, now: datetime) -> bool:
+    """Tell whether the resident may still send the case back as not fixed."""
+    return (
+        case.state == "closed"
+        and case.reopen_count == 0
+        and case.closed_at is not None
+        and now - case.closed_at <= REOPEN_WINDOW
+    )
+
+
+def reopen(session: Session, case: Case, reason: str, now: datetime) -> None:
+    """Send a closed case back to its department for rework, with a new deadline."""
+    if not can_reopen(case, now):
+        raise CaseError("reopen")
+    previous = case.state
+    case.state = "dispatched" if case.department_id else "accepted"
+    case.reopen_count += 1
+    case.closed_at = None
+    case.resolved_at = None
+    respond_due = case.respond_due_at  # the respond clock was already answered
+    sla.start_clocks(session, case, now)
+    case.respond_due_at = respond_due
+    case.updated_at = now
+    session.add(
+        CaseEvent(
+            case=case,
+            kind="reopened",
+            from_state=previous,
+            to_state=case.state,
+            body=reason,
+            created_at=now,
+        )
+    )

@@ -1,0 +1,360 @@
+"""Load the demo district: reference data and six months of believable cases."""
+
+from __future__ import annotations
+
+import io
+import random
+import secrets
+from datetime import datetime, timedelta
+
+from PIL import Image, ImageDraw
+from shapely.geometry import Point, shape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.models import (
+    Case,
+    CaseEvent,
+    CaseFollower,
+    Category,
+    CategoryGroup,
+    Department,
+    RoutingRule,
+    SlaPolicy,
+    SlaTarget,
+    Zone,
+)
+from portal.services import calendar, cases, geo, sla
+from portal.services import demo_data as data
+from portal.services.photos import PhotoStore, process
+
+# How many demo cases end in each state; most are closed, as in a real office.
+STATE_MIX = {
+    "submitted": 6,
+    "accepted": 4,
+    "dispatched": 6,
+    "in_progress": 6,
+    "resolved": 5,
+    "closed": 36,
+    "rejected": 4,
+    "duplicate": 3,
+}
+ORDER = ["submitted", "accepted", "dispatched", "in_progress", "resolved", "closed"]
+
+
+def load(session: Session, store: PhotoStore, *, now: datetime, seed: int = 2026) -> dict[str, int]:
+    """Load the demo district if the database is empty; return what was added."""
+    if session.scalar(select(func.count()).select_from(Case)) or session.scalar(
+        select(func.count()).select_from(Zone)
+    ):
+        return {}
+    added = load_reference(session)
+    added["cases"] = load_cases(session, store, now=now, seed=seed)
+    return added
+
+
+def load_reference(session: Session) -> dict[str, int]:
+    """Load SLA policies, categories, departments, zones, routing rules and holidays once."""
+    if session.scalar(select(func.count()).select_from(Category)):
+        return {}
+    policies = {}
+    for code, zh, en, working, targets in data.SLA_POLICIES:
+        policy = SlaPolicy(code=code, name_zh=zh, name_en=en, working_time=working)
+        policy.targets = [
+            SlaTarget(priority=p, respond_minutes=r, resolve_minutes=s)
+            for p, (r, s) in targets.items()
+        ]
+        policies[code] = policy
+    groups = {
+        code: CategoryGroup(code=code, name_zh=zh, name_en=en, sort_order=n)
+        for n, (code, zh, en) in enumerate(data.GROUPS)
+    }
+    categories = {}
+    for n, (code, kind, zh, en, words, priority, policy, photo, hazard) in enumerate(
+        data.CATEGORIES
+    ):
+        categories[code] = Category(
+            code=code,
+            group=groups[code[:2]],
+            kind=kind,
+            name_zh=zh,
+            name_en=en,
+            keywords=words,
+            default_priority=priority,
+            sla_policy=policies[policy],
+            photo_required=photo,
+            major_hazard=hazard,
+            sort_order=n,
+            description_zh=f"{zh}（{groups[code[:2]].name_zh}）",
+            description_en=f"{en} ({groups[code[:2]].name_en})",
+        )
+    departments = {
+        code: Department(code=code, name_zh=zh, name_en=en, email=mail, phone=phone)
+        for code, zh, en, mail, phone in data.DEPARTMENTS
+    }
+    zones = _zones()
+    session.add_all(
+        [
+            *policies.values(),
+            *groups.values(),
+            *categories.values(),
+            *departments.values(),
+            *zones.values(),
+        ]
+    )
+    session.flush()
+    for group, department in data.GROUP_ROUTES.items():
+        session.add(RoutingRule(group_id=groups[group].id, department=departments[department]))
+    for category, group, zone, department in data.SPECIFIC_ROUTES:
+        session.add(
+            RoutingRule(
+                category_id=categories[category].id if category else None,
+                group_id=groups[group].id if group else None,
+                zone_id=zones[zone].id if zone else None,
+                department=departments[department],
+            )
+        )
+    days = calendar.seed_from_package(session)
+    session.flush()
+    return {
+        "categories": len(categories),
+        "departments": len(departments),
+        "zones": len(zones),
+        "calendar days": days,
+    }
+
+
+def _polygon(corners: tuple[tuple[float, float], ...]) -> dict:
+    ring = [list(c) for c in corners]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def _zone(code: str, zh: str, en: str, level: str, geometry: dict, parent=None) -> Zone:
+    min_lng, min_lat, max_lng, max_lat = geo.zone_bounds(geometry)
+    return Zone(
+        code=code,
+        name_zh=zh,
+        name_en=en,
+        level=level,
+        geometry=geometry,
+        parent=parent,
+        min_lng=min_lng,
+        min_lat=min_lat,
+        max_lng=max_lng,
+        max_lat=max_lat,
+    )
+
+
+def _mid(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    return ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+
+
+def _zones() -> dict[str, Zone]:
+    """Build the district, its four streets and each street's four grid cells."""
+    lngs = [c[0] for s in data.STREETS for c in s[3]]
+    lats = [c[1] for s in data.STREETS for c in s[3]]
+    code, zh, en = data.DISTRICT
+    outline = (
+        (min(lngs), min(lats)),
+        (max(lngs), min(lats)),
+        (max(lngs), max(lats)),
+        (min(lngs), max(lats)),
+    )
+    district = _zone(code, zh, en, "district", _polygon(outline))
+    zones = {code: district}
+    for street_code, street_zh, street_en, (sw, se, ne, nw) in data.STREETS:
+        street = _zone(
+            street_code, street_zh, street_en, "street", _polygon((sw, se, ne, nw)), district
+        )
+        zones[street_code] = street
+        s, e, n, w = _mid(sw, se), _mid(se, ne), _mid(nw, ne), _mid(sw, nw)
+        centre = _mid(s, n)
+        cells = [(sw, s, centre, w), (s, se, e, centre), (centre, e, ne, n), (w, centre, n, nw)]
+        for k, cell in enumerate(cells, start=1):
+            grid_code = f"{street_code}-{k:02d}"
+            zones[grid_code] = _zone(
+                grid_code,
+                f"{street_zh}第{k}网格",
+                f"{street_en} grid {k}",
+                "grid",
+                _polygon(cell),
+                street,
+            )
+    return zones
+
+
+def route(session: Session, case: Case) -> Department | None:
+    """Return the department the most specific routing rule names for a case."""
+    zone_ids, zone = [], case.zone
+    while zone is not None:
+        zone_ids.append(zone.id)
+        zone = zone.parent
+    best, best_score = None, -1
+    for rule in session.scalars(select(RoutingRule)):
+        if rule.category_id not in (None, case.category_id):
+            continue
+        if rule.group_id not in (None, case.category.group_id):
+            continue
+        if rule.zone_id is not None and rule.zone_id not in zone_ids:
+            continue
+        score = (4 if rule.category_id else 2 if rule.group_id else 0) + (1 if rule.zone_id else 0)
+        if score > best_score:
+            best, best_score = rule.department, score
+    return best
+
+
+def _photo(rng: random.Random, label: str, after: bool) -> bytes:
+    """Draw a plain street scene: sky, road and a problem (or its repair)."""
+    image = Image.new("RGB", (1024, 768), (150, 190, 230))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 430, 1024, 768), fill=(90, 90, 95))
+    draw.rectangle((0, 585, 1024, 600), fill=(235, 235, 235))
+    x, y = rng.randint(200, 700), rng.randint(470, 650)
+    if after:
+        draw.rectangle((x, y, x + 180, y + 70), fill=(60, 60, 66))
+    else:
+        draw.ellipse((x, y, x + 180, y + 70), fill=(40, 30, 25), outline=(200, 160, 40), width=6)
+    draw.text((20, 20), label, fill=(20, 20, 20))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def _random_point(rng: random.Random, district: Zone) -> tuple[float, float]:
+    area = shape(district.geometry)
+    while True:
+        lat = rng.uniform(district.min_lat, district.max_lat)
+        lng = rng.uniform(district.min_lng, district.max_lng)
+        if area.contains(Point(lng, lat)):
+            return round(lat, 6), round(lng, 6)
+
+
+def load_cases(session: Session, store: PhotoStore, *, now: datetime, seed: int = 2026) -> int:
+    """Create demo cases over the six months before now, each with its timeline."""
+    rng = random.Random(seed)
+    categories = list(session.scalars(select(Category).order_by(Category.code)))
+    district = session.scalars(select(Zone).where(Zone.level == "district")).one()
+    states = [s for s, n in STATE_MIX.items() for _ in range(n)]
+    rng.shuffle(states)
+    starts = sorted(now - timedelta(minutes=rng.randint(60, 182 * 24 * 60)) for _ in states)
+    made: list[Case] = []
+    for state, created in zip(states, starts, strict=True):
+        case = _case(session, rng, rng.choice(categories), district, created)
+        _advance(session, rng, case, state, made, now)
+        if rng.random() < 0.5:
+            label = f"{case.number} {case.category.name_en}"
+            photos = [process(io.BytesIO(_photo(rng, label, False)), max_bytes=10**7)]
+            cases.attach_photos(session, case, photos, store, "report", created)
+        made.append(case)
+    session.flush()
+    return len(made)
+
+
+def _case(
+    session: Session, rng: random.Random, category: Category, district: Zone, created: datetime
+) -> Case:
+    lat, lng = _random_point(rng, district)
+    road, road2 = rng.sample(data.ROADS, 2)
+    template = rng.choice(data.DESCRIPTIONS[category.code[:2]])
+    landmark = rng.choice(data.LANDMARKS)
+    number = rng.randint(1, 300)
+    surname = rng.choice("张王李赵刘陈杨黄周吴")
+    case = Case(
+        number=cases.next_case_number(session, created.year),
+        category=category,
+        zone=geo.zone_for_point(session, lat, lng),
+        state="submitted",
+        priority=category.default_priority,
+        source=rng.choice(["web"] * 6 + ["phone", "api"]),
+        lat=lat,
+        lng=lng,
+        address=f"{road}{number}号{landmark}附近",
+        description=template.format(road=road, road2=road2, landmark=landmark, n=number),
+        major_hazard=category.major_hazard,
+        reporter_name=f"{surname}{rng.choice(['先生', '女士'])}",
+        reporter_phone=f"1380000{rng.randint(0, 9999):04d}",
+        reporter_hide_name=rng.random() < 0.7,
+        tracking_token_hash=cases.hash_token(secrets.token_urlsafe(24)),
+        created_at=created,
+        updated_at=created,
+    )
+    sla.start_clocks(session, case, created)
+    session.add(case)
+    session.add(CaseEvent(case=case, kind="submitted", to_state="submitted", created_at=created))
+    return case
+
+
+def _advance(
+    session: Session, rng: random.Random, case: Case, state: str, made: list[Case], now: datetime
+) -> None:
+    """Walk a case through the lifecycle to its demo state, writing its timeline."""
+    clock = case.created_at
+    late = rng.random() < 0.15
+
+    def step(
+        kind: str,
+        to_state: str | None,
+        body: str = "",
+        public: bool = True,
+        details: dict | None = None,
+    ) -> None:
+        nonlocal clock
+        due = case.respond_due_at if to_state == "accepted" else case.resolve_due_at
+        budget = (due - clock) if due and due > clock else timedelta(hours=2)
+        gap = budget * (1.3 if late else rng.uniform(0.1, 0.3)) / 3
+        clock = min(clock + max(gap, timedelta(minutes=5)), now - timedelta(minutes=1))
+        session.add(
+            CaseEvent(
+                case=case,
+                kind=kind,
+                from_state=case.state if to_state else None,
+                to_state=to_state,
+                body=body,
+                public=public,
+                data=details or {},
+                created_at=clock,
+            )
+        )
+        if to_state:
+            case.state = to_state
+        case.updated_at = clock
+
+    if state == "rejected":
+        step("rejected", "rejected", rng.choice(data.REJECT_REASONS))
+        case.responded_at = clock
+        return
+    if state == "duplicate":
+        same = [c for c in made if c.category_id == case.category_id] or made[-1:]
+        if same:
+            case.merged_into = same[-1]
+            step("merged", "duplicate", f"与 {same[-1].number} 合并处理")
+            case.responded_at = clock
+            return
+        state = "submitted"
+    target = ORDER.index(state)
+    if target >= 1:
+        step("accepted", "accepted", "已立案")
+        case.responded_at = clock
+    if target >= 2:
+        case.department = route(session, case)
+        step("dispatched", "dispatched", f"派遣至{case.department.name_zh}")
+        step("internal_note", None, "请尽快到现场核实。", public=False)
+    if target >= 3:
+        step("in_progress", "in_progress")
+        step("public_reply", None, rng.choice(data.REPLIES[:4]))
+    if target >= 4:
+        step("resolved", "resolved", data.REPLIES[4])
+        case.resolved_at = clock
+    if target >= 5:
+        step("closed", "closed", "经核查，问题已解决，予以结案。")
+        case.closed_at = clock
+        if rng.random() < 0.7:
+            rating = rng.choices(["satisfied", "basically_satisfied", "dissatisfied"], [80, 15, 5])[
+                0
+            ]
+            step("rated", None, details={"rating": rating})
+            case.rating, case.rated_at = rating, clock
+    if case.is_open and rng.random() < 0.3:
+        followers = rng.randint(1, 4)
+        session.add_all(CaseFollower(case=case, created_at=clock) for _ in range(followers))
+        case.followers_count = followers

@@ -1,0 +1,162 @@
+"""Cross-cutting web behaviour: error pages, security headers, template context."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.extensions import db
+from portal.i18n import html_lang
+from portal.models import STATES
+
+
+def state_label(state: str) -> str:
+    """Return the translated name of a case state."""
+    labels = {
+        "submitted": _("Submitted"),
+        "accepted": _("Accepted"),
+        "dispatched": _("Dispatched"),
+        "in_progress": _("In progress"),
+        "resolved": _("Resolved"),
+        "closed": _("Closed"),
+        "rejected": _("Rejected"),
+        "duplicate": _("Merged"),
+    }
+    return labels.get(state, state)
+
+
+def event_label(kind: str) -> str:
+    """Return the translated name of a timeline event."""
+    labels = {
+        "submitted": _("Report received"),
+        "accepted": _("Case accepted"),
+        "dispatched": _("Sent to a department"),
+        "in_progress": _("Work started"),
+        "public_reply": _("Reply from the office"),
+        "resolved": _("Marked as resolved"),
+        "closed": _("Verified and closed"),
+        "rated": _("Rated by the resident"),
+        "rejected": _("Not accepted"),
+        "merged": _("Merged with another case"),
+        "reopened": _("Reopened for rework"),
+    }
+    return labels.get(kind, kind)
+
+
+def rating_label(rating: str) -> str:
+    """Return the translated name of a resident's rating."""
+    labels = {
+        "satisfied": _("Satisfied"),
+        "basically_satisfied": _("Basically satisfied"),
+        "dissatisfied": _("Not satisfied"),
+    }
+    return labels.get(rating, rating)
+
+
+def js_strings() -> str:
+    """Return the translated strings the page scripts use, as JSON."""
+    strings = {f"state_{s}": state_label(s) for s in STATES}
+    strings.update(
+        map_load_failed=_("The map data could not be loaded."),
+        chars_left=_("%(n)s characters left"),
+        locating=_("Finding your location…"),
+        location_found=_("Location found and marked on the map."),
+        location_failed=_("Your location could not be found. Click the map or type an address."),
+        location_from_photo=_("The place was taken from your photo's GPS."),
+        too_many_photos=_("Too many photos selected."),
+        meters_away=_("%(n)s m away"),
+        me_too=_("Me too"),
+    )
+    return json.dumps(strings, ensure_ascii=False)
+
+
+def wants_json() -> bool:
+    """Tell whether the client would rather have JSON than a page."""
+    if request.path.startswith(("/api/", "/open311/")):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
+    """Answer an HTTP error in JSON or as a page."""
+    code = error.code or 500
+    messages = {
+        400: _("The request could not be understood."),
+        401: _("Please sign in to see this page."),
+        403: _("You are not allowed to see this page."),
+        404: _("This page does not exist."),
+        405: _("This action is not allowed here."),
+        413: _("The upload is too large."),
+        429: _("Too many requests. Please wait a moment and try again."),
+    }
+    message = messages.get(code, _("Something went wrong on our side. Please try again later."))
+    if isinstance(error, CSRFError):
+        message = _("The form had expired or was sent from elsewhere. Please try again.")
+    if wants_json():
+        return jsonify(error={"code": code, "message": message}), code
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def handle_server_error(error: Exception) -> tuple[Response | str, int]:
+    """Roll back the session and answer 500."""
+    db.session.rollback()
+    current_app.logger.exception("unhandled error", exc_info=error)
+    return handle_http_error(InternalServerError())
+
+
+def _tile_origin() -> str:
+    parts = urlsplit(current_app.config["MAP_TILE_URL"])
+    if not parts.scheme or not parts.hostname:
+        return ""
+    host = parts.hostname
+    if "{s}" in host:
+        host = "*." + host.split("{s}.", 1)[-1]
+    return f"{parts.scheme}://{host}"
+
+
+def security_headers(response: Response) -> Response:
+    """Add the security headers every answer carries."""
+    tiles = _tile_origin()
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src 'self' data: blob: {tiles}; connect-src 'self'; font-src 'self'; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def template_context() -> dict:
+    """Expose helpers every template uses."""
+    return {
+        "state_label": state_label,
+        "event_label": event_label,
+        "rating_label": rating_label,
+        "js_strings": js_strings,
+        "html_lang": html_lang,
+        "map_settings": {
+            "tile_url": current_app.config["MAP_TILE_URL"],
+            "tile_attribution": current_app.config["MAP_TILE_ATTRIBUTION"],
+            "center": current_app.config["MAP_CENTER"],
+            "zoom": current_app.config["MAP_ZOOM"],
+        },
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Register error handlers, headers and template context."""
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_server_error)
+    app.after_request(security_headers)
+    app.context_processor(template_context)

@@ -1,0 +1,178 @@
+"""Shared fixtures: an app on a migrated database, clients, logins, reference data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from portal import create_app
+from portal.extensions import db as _db
+from portal.extensions import limiter
+from portal.models import Base, User
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Return the test database: DATABASE_URL if set, else a fresh SQLite file."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Run every migration once on the empty test database."""
+    app = make_app(database_url, tmp_path_factory.mktemp("uploads"))
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+    return database_url
+
+
+def make_app(database_url: str, upload_dir: Path, **overrides: object) -> Flask:
+    """Create an app for tests on the given database."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "UPLOAD_DIR": str(upload_dir),
+        "RATELIMIT_ENABLED": False,
+        "GEOCODER": "",
+        "MAP_TILE_URL": "",
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def empty_tables() -> None:
+    """Delete every row so the next test starts from an empty database."""
+    tables = list(reversed(Base.metadata.sorted_tables))
+    if _db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        _db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            _db.session.execute(table.delete())
+    _db.session.commit()
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Return config overrides a test module wants (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def app(migrated: str, tmp_path: Path, app_config: dict) -> Iterator[Flask]:
+    """Return the portal on the migrated test database, inside an app context."""
+    application = make_app(migrated, tmp_path / "uploads", **app_config)
+    with application.app_context():
+        if application.config["RATELIMIT_ENABLED"]:
+            limiter.reset()
+        yield application
+        _db.session.rollback()
+        empty_tables()
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask):
+    """Return the Flask-SQLAlchemy handle bound to the test app."""
+    return _db
+
+
+class FreshContextClient(FlaskClient):
+    """Serve each request in its own app context, as a real server does.
+
+    The test keeps an app context open for its database work; without this, requests
+    would share its `g` (the signed-in user, the chosen language) and its session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Return a test client that speaks Chinese, as most residents do."""
+    app.test_client_class = FreshContextClient
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN,zh;q=0.9"
+    return test_client
+
+
+@pytest.fixture
+def runner(app: Flask):
+    """Return a CLI runner for the operator commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def reference(app: Flask) -> None:
+    """Load the demo district's reference data: categories, zones, departments, rules."""
+    from portal.services import demo
+
+    demo.load_reference(_db.session)
+    _db.session.commit()
+
+
+class AuthActions:
+    """Sign a test client in as a given account."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, user: User) -> User:
+        """Put the account in the client's session, as Flask-Login does."""
+        with self.client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+        return user
+
+    def logout(self) -> None:
+        """Forget the signed-in account."""
+        with self.client.session_transaction() as session:
+            session.clear()
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    """Return the login helper for the client."""
+    return AuthActions(client)
+
+
+@pytest.fixture(params=["handler", "dispatcher", "admin", "supervisor"])
+def any_role_user(request: pytest.FixtureRequest, reference: None) -> User:
+    """Return one account of each role in turn."""
+    from tests.factories import make_user
+
+    return make_user(_db.session, role=request.param)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With REQUIRE_SERVICES=1 a skipped test fails the run (CI's service pass)."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if REQUIRE_SERVICES and skipped:
+        reporter.write_line(
+            f"REQUIRE_SERVICES=1: {len(skipped)} test(s) skipped; a missing service fails CI.",
+            red=True,
+        )
+        session.exitstatus = 1

@@ -1,0 +1,80 @@
+"""Builders of test data, going through the same services the app uses."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from datetime import datetime
+
+from PIL import Image
+from portal.services.photos import PhotoStore, process
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Case, Category, User, utcnow
+from portal.services import cases
+
+_sequence = itertools.count(1)
+
+# The demo district's centre, inside a grid cell.
+CENTRE = (30.2741, 120.1551)
+
+
+def jpeg_bytes(width: int = 640, height: int = 480, color: str = "orange", **save: object) -> bytes:
+    """Return a real JPEG image."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "JPEG", **save)
+    return buffer.getvalue()
+
+
+def category(session: Session, code: str | None = None) -> Category:
+    """Return a reference category (by code, or the first one)."""
+    query = select(Category).order_by(Category.sort_order, Category.id)
+    if code:
+        query = query.where(Category.code == code)
+    return session.scalars(query).first()
+
+
+def make_user(session: Session, role: str = "dispatcher", department=None, **fields) -> User:
+    """Create an account of a role."""
+    n = next(_sequence)
+    user = User(
+        email=fields.pop("email", f"{role}{n}@example.cn"),
+        name=fields.pop("name", f"{role} {n}"),
+        role=role,
+        department=department,
+        **fields,
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+def make_case(
+    session: Session,
+    store: PhotoStore | None = None,
+    *,
+    category_code: str | None = None,
+    position: tuple[float, float] = CENTRE,
+    description: str = "路面有一个很深的坑，电动车经过很危险。",
+    photos: int = 0,
+    now: datetime | None = None,
+    **report_fields,
+) -> tuple[Case, str]:
+    """Submit a case as a resident would; return it with its tracking token."""
+    processed = [
+        process(io.BytesIO(jpeg_bytes(color=c)), max_bytes=10**7)
+        for c in ["red", "green", "blue", "gray", "white"][:photos]
+    ]
+    report = cases.Report(
+        category=category(session, category_code),
+        lat=position[0],
+        lng=position[1],
+        description=description,
+        **report_fields,
+    )
+    case, token = cases.submit(
+        session, report, processed, store or PhotoStore("/nonexistent"), now or utcnow()
+    )
+    session.commit()
+    return case, token

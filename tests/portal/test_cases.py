@@ -1,0 +1,107 @@
+"""Public case pages, the list, private tracking, rating and reopening."""
+
+from datetime import timedelta
+
+import pytest
+from portal.services.photos import PhotoStore
+
+from portal.models import utcnow
+from tests.factories import make_case
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": False}
+
+
+def test_case_page_shows_what_the_public_may_see(app, client, db, reference):
+    store = PhotoStore(app.config["UPLOAD_DIR"])
+    case, _ = make_case(
+        db.session,
+        store,
+        photos=1,
+        name="李女士",
+        phone="13912345678",
+        email="li@example.cn",
+        address="小河路88号",
+    )
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert case.number in page and "小河路88号" in page and "待受理" in page
+    assert case.category.name_zh in page
+    assert f"/photos/{case.photos[0].sha256}.thumb.jpg" in page
+    assert "李女士" not in page and "13912345678" not in page and "li@example.cn" not in page
+    assert "响应" in page  # the respond deadline is shown
+
+
+def test_hidden_and_unknown_cases_are_not_found(client, db, reference):
+    case, token = make_case(db.session)
+    case.hidden = True
+    db.session.commit()
+    assert client.get(f"/cases/{case.number}").status_code == 404
+    assert client.get("/cases/2026-999999").status_code == 404
+    assert client.get(f"/track/{token}").status_code == 200
+    assert client.get("/track/not-a-token").status_code == 404
+
+
+def test_internal_notes_stay_off_the_public_timeline(client, db, reference):
+    from portal.models import CaseEvent
+
+    case, _ = make_case(db.session)
+    db.session.add(
+        CaseEvent(case=case, kind="internal_note", public=False, body="内部备注：联系施工方")
+    )
+    db.session.add(CaseEvent(case=case, kind="public_reply", body="已安排人员现场查看"))
+    db.session.commit()
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "已安排人员现场查看" in page and "内部备注" not in page
+
+
+def test_resident_rates_and_reopens_with_the_private_link(client, db, reference):
+    case, token = make_case(db.session)
+    case.state, case.closed_at = "closed", utcnow() - timedelta(days=1)
+    db.session.commit()
+    page = client.get(f"/track/{token}").get_data(as_text=True)
+    assert "满意" in page and f"/track/{token}/rate" in page
+    bad = client.post(f"/track/{token}/rate", data={"rating": "wonderful"})
+    assert bad.status_code == 422
+    response = client.post(
+        f"/track/{token}/rate", data={"rating": "dissatisfied", "comment": "坑还在"}
+    )
+    assert response.status_code == 303
+    db.session.refresh(case)
+    assert case.rating == "dissatisfied" and case.state in ("accepted", "dispatched")
+    assert case.reopen_count == 1
+    page = client.get(f"/track/{token}").get_data(as_text=True)
+    assert "返工" in page or "重新" in page
+
+
+def test_reopen_needs_a_reason(client, db, reference):
+    case, token = make_case(db.session)
+    case.state, case.closed_at = "closed", utcnow()
+    db.session.commit()
+    assert client.post(f"/track/{token}/reopen", data={"reason": ""}).status_code == 422
+    assert client.post(f"/track/{token}/reopen", data={"reason": "路灯还是不亮"}).status_code == 303
+    db.session.refresh(case)
+    assert case.state != "closed"
+
+
+def test_case_list_filters_and_pages(client, db, reference):
+    first, _ = make_case(db.session, description="桥梁栏杆松动需要加固")
+    for _ in range(21):
+        make_case(db.session, position=(30.2745, 120.1555))
+    page = client.get("/cases").get_data(as_text=True)
+    assert "22" in page and 'rel="next"' in page
+    found = client.get("/cases?q=栏杆").get_data(as_text=True)
+    assert first.number in found
+    assert "1 " in found
+    by_state = client.get("/cases?state=closed").get_data(as_text=True)
+    assert first.number not in by_state
+    odd = client.get("/cases?state=<script>&since=notadate&page=999&zone=x")
+    assert odd.status_code == 200
+    assert "<script>" not in odd.get_data(as_text=True)
+
+
+def test_home_shows_latest_cases_and_the_map(client, db, reference):
+    case, _ = make_case(db.session)
+    page = client.get("/").get_data(as_text=True)
+    assert case.number in page and 'id="case-map"' in page

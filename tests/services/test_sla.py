@@ -1,0 +1,76 @@
+"""Deadlines in working time on the Chinese calendar."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from portal.models import CalendarDay
+from portal.services import sla
+from portal.services.calendar import WorkCalendar, seed_from_package
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HOURS = sla.OfficeHours.parse("09:00-12:00,13:30-17:30")
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def test_working_minutes_skip_lunch_and_night():
+    calendar = WorkCalendar()
+    start = local(2026, 11, 24, 11, 0)  # a Tuesday
+    assert sla.add_working_minutes(start, 60, calendar, HOURS, SHANGHAI) == local(
+        2026, 11, 24, 12, 0
+    )
+    assert sla.add_working_minutes(start, 90, calendar, HOURS, SHANGHAI) == local(
+        2026, 11, 24, 14, 0
+    )
+    # 7 working hours a day: 60 min before lunch, 240 after, then 120 the next morning.
+    assert sla.add_working_minutes(start, 420, calendar, HOURS, SHANGHAI) == local(
+        2026, 11, 25, 11, 0
+    )
+
+
+def test_weekend_and_evening_start_count_from_next_working_morning():
+    calendar = WorkCalendar()
+    friday_evening = local(2026, 11, 27, 20, 0)
+    assert sla.add_working_minutes(friday_evening, 30, calendar, HOURS, SHANGHAI) == local(
+        2026, 11, 30, 9, 30
+    )
+
+
+def test_holidays_and_make_up_days_from_the_calendar(db):
+    seed_from_package(db.session)
+    db.session.commit()
+    calendar = WorkCalendar.load(db.session, date(2026, 9, 25))
+    # National Day 2026: 1-7 October off; Sunday 27 September... check what the package says.
+    assert not calendar.is_workday(date(2026, 10, 1))
+    assert calendar.knows_year(2026)
+    start = local(2026, 9, 30, 17, 0)
+    due = sla.add_working_minutes(start, 60, calendar, HOURS, SHANGHAI)
+    assert due.date() > date(2026, 10, 7)
+    makeups = db.session.query(CalendarDay).filter(CalendarDay.kind == "workday").count()
+    assert makeups > 0
+
+
+def test_missing_year_counts_weekends_only(db):
+    seed_from_package(db.session)
+    db.session.commit()
+    calendar = WorkCalendar.load(db.session, date(2027, 1, 1))
+    assert not calendar.knows_year(2027)
+    assert calendar.is_workday(date(2027, 1, 4))  # a Monday
+    assert not calendar.is_workday(date(2027, 1, 2))  # a Saturday
+
+
+def test_calendar_time_policy_is_plain_addition(app, db):
+    start = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    assert sla.deadline(db.session, start, 2880, working_time=False) == start + timedelta(hours=48)
+
+
+def test_clock_status():
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    due = now + timedelta(hours=1)
+    assert sla.clock_status(due, None, now) == "pending"
+    assert sla.clock_status(due, None, now + timedelta(hours=2)) == "overdue"
+    assert sla.clock_status(due, now, now) == "kept"
+    assert sla.clock_status(due, due + timedelta(seconds=1), now) == "missed"
+    assert sla.clock_status(None, None, now) == "none"

@@ -1,0 +1,113 @@
+"""The foundation: settings, migrations, health, language, errors, CLI, access."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from portal import create_app
+from portal.config import ConfigError, Settings
+from portal.models import ApiKey, Base
+
+
+def test_models_and_migrations_agree(app, db):
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_production_refuses_to_start_without_a_secret(tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings({"PORTAL_ENV": "production"}).load(str(tmp_path))
+
+
+def test_local_secret_is_generated_once(tmp_path):
+    first = Settings({}).load(str(tmp_path))["SECRET_KEY"]
+    again = Settings({}).load(str(tmp_path))["SECRET_KEY"]
+    assert first == again and len(first) > 40
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_settings_read_the_environment(tmp_path):
+    config = Settings(
+        {
+            "DATABASE_URL": "postgresql+psycopg://x@y/z",
+            "MAX_PHOTOS": "3",
+            "SECRET_KEY": "s",
+            "PORTAL_ENV": "production",
+        }
+    ).load(str(tmp_path))
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://x@y/z"
+    assert config["MAX_PHOTOS"] == 3
+    assert config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_healthz_checks_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json()["database"] == "ok"
+
+
+def test_healthz_reports_an_unreachable_database(tmp_path):
+    broken = create_app(
+        {
+            "SECRET_KEY": "x",
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/no/such/dir/db",
+        }
+    )
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+
+
+def test_language_switch_and_accept_language(client):
+    assert '<html lang="zh-Hans-CN">' in client.get("/").get_data(as_text=True)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-US,en;q=0.8"
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+    response = client.get("/lang/zh_Hans_CN?next=/cases")
+    assert response.status_code == 302 and response.headers["Location"] == "/cases"
+    assert '<html lang="zh-Hans-CN">' in client.get("/").get_data(as_text=True)
+    assert client.get("/lang/en?next=//evil.example").headers["Location"] == "/"
+
+
+def test_errors_answer_in_the_clients_format(client):
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and "<html" in page.get_data(as_text=True)
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.get_json()["error"]["code"] == 404
+
+
+def test_security_headers(client):
+    headers = client.get("/").headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_back_office_is_closed_to_anonymous_and_supervisors(client, auth, db, reference):
+    from tests.factories import make_user
+
+    assert client.get("/admin/").status_code == 401
+    auth.login(make_user(db.session, role="supervisor"))
+    assert client.get("/admin/").status_code == 403
+    auth.login(make_user(db.session, role="dispatcher"))
+    assert client.get("/admin/").status_code == 200
+
+
+def test_apikey_create_prints_the_key_last(runner, db):
+    from portal.services import apikeys
+
+    result = runner.invoke(args=["apikey", "create", "FixMyStreet"])
+    assert result.exit_code == 0
+    key = result.output.strip().splitlines()[-1]
+    row = apikeys.verify(db.session, key)
+    assert isinstance(row, ApiKey) and row.name == "FixMyStreet"
+    assert row.key_hash != key
+    assert apikeys.verify(db.session, key + "x") is None
+    assert runner.invoke(args=["apikey", "create", " "]).exit_code != 0
+
+
+def test_demo_load_is_idempotent(runner, db):
+    first = runner.invoke(args=["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert "loaded" in first.output
+    second = runner.invoke(args=["demo", "load"])
+    assert second.exit_code == 0 and "nothing loaded" in second.output
