@@ -44,7 +44,10 @@ def case_context(case: Case) -> dict:
     return {
         "case": case,
         "respond_status": sla.clock_status(case.respond_due_at, case.responded_at, now),
-        "resolve_status": sla.clock_status(case.resolve_due_at, case.resolved_at, now),
+        # A rejected or merged case is answered; its resolve clock no longer runs.
+        "resolve_status": "none"
+        if case.state in ("rejected", "duplicate")
+        else sla.clock_status(case.resolve_due_at, case.resolved_at, now),
         "follow_form": FollowForm(),
         "followed": case.id in session.get("followed", []),
     }

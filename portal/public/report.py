@@ -66,18 +66,23 @@ def report_new() -> Response | tuple[str, int]:
     groups = category_groups()
     form.category.choices = [(c.code, c.name) for g in groups for c in g.categories if c.active]
     nearby: list = []
-    if form.validate_on_submit():
-        category = db.session.scalar(select(Category).where(Category.code == form.category.data))
+    if request.method == "POST":
+        # Check everything at once, so that every mistake is shown in one go.
+        form_ok = form.validate_on_submit()
         processed = read_photos(form)
-        position = locate(form, processed or [])
-        if processed is not None and category.photo_required and not processed:
-            form.photos.errors.append(_("This category needs at least one photo."))
-        elif processed is not None and position is not None:
-            radius = current_app.config["NEARBY_RADIUS_M"]
-            nearby = cases.nearby_open(db.session, category, *position, radius)
-            if not nearby or form.nearby_checked.data:
-                return _submit(form, category, position, processed)
-            form.nearby_checked.data = "1"
+        position = None if form.lat.errors else locate(form, processed or [])
+        if form_ok and processed is not None and position is not None:
+            category = db.session.scalar(
+                select(Category).where(Category.code == form.category.data)
+            )
+            if category.photo_required and not processed:
+                form.photos.errors.append(_("This category needs at least one photo."))
+            else:
+                radius = current_app.config["NEARBY_RADIUS_M"]
+                nearby = cases.nearby_open(db.session, category, *position, radius)
+                if not nearby or form.nearby_checked.data:
+                    return _submit(form, category, position, processed)
+                form.nearby_checked.data = "1"
     status = 200 if request.method == "GET" else 422
     return render_template("public/report.html", form=form, groups=groups, nearby=nearby), status
 

@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
-from portal.services.photos import PhotoStore
 
 from portal.models import utcnow
+from portal.services.photos import PhotoStore
 from tests.factories import make_case
 
 
@@ -105,3 +105,13 @@ def test_home_shows_latest_cases_and_the_map(client, db, reference):
     case, _ = make_case(db.session)
     page = client.get("/").get_data(as_text=True)
     assert case.number in page and 'id="case-map"' in page
+
+
+def test_a_rejected_case_shows_no_running_resolve_clock(client, db, reference):
+    case, _ = make_case(db.session)
+    case.state, case.responded_at = "rejected", utcnow()
+    case.resolve_due_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "已超期" not in page and "处置:" not in page
+    assert "响应:" in page and "按时" in page

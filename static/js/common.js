@@ -1,0 +1,59 @@
+/* Shared helpers for every page. No inline script anywhere: the CSP forbids it.
+ * Translated strings come from <body data-i18n>, rendered by the server. Keys:
+ * state_submitted, state_accepted, state_dispatched, state_in_progress, state_resolved,
+ * state_closed, state_rejected, state_duplicate, map_load_failed, chars_left, locating,
+ * location_found, location_failed, location_from_photo, too_many_photos, meters_away, me_too.
+ */
+(function () {
+  "use strict";
+  var strings = {};
+  try {
+    strings = JSON.parse(document.body.dataset.i18n || "{}");
+  } catch (e) {
+    strings = {};
+  }
+
+  function t(key) {
+    return Object.prototype.hasOwnProperty.call(strings, key) ? strings[key] : key;
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function showFallback(el) {
+    el.classList.add("tiles-failed");
+    var id = el.dataset.fallback;
+    var notice = id ? document.getElementById(id) : null;
+    if (notice) notice.hidden = false;
+  }
+
+  /* Add the configured tile layer; if tiles cannot load, say so and keep the page usable. */
+  function tileLayer(map, el) {
+    var url = el.dataset.tileUrl;
+    if (!url) {
+      showFallback(el);
+      return null;
+    }
+    var layer = L.tileLayer(url, { attribution: el.dataset.tileAttribution || "", maxZoom: 19 });
+    var loaded = 0;
+    var errors = 0;
+    layer.on("tileload", function () { loaded += 1; });
+    layer.on("tileerror", function () {
+      errors += 1;
+      if (errors >= 3 && loaded === 0) showFallback(el);
+    });
+    window.setTimeout(function () { if (loaded === 0) showFallback(el); }, 8000);
+    layer.addTo(map);
+    return layer;
+  }
+
+  function parseCenter(text, fallback) {
+    var parts = (text || "").split(",").map(Number);
+    if (parts.length === 2 && parts.every(isFinite)) return parts;
+    return fallback;
+  }
+
+  window.Portal = { t: t, csrfToken: csrfToken, tileLayer: tileLayer, parseCenter: parseCenter };
+})();

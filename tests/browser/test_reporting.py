@@ -1,0 +1,101 @@
+"""A resident reports, says "me too" and follows a case, in a real browser."""
+
+import io
+import re
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from portal.models import Case
+from tests.factories import category, make_case
+
+pytestmark = pytest.mark.browser
+
+
+def phone_photo(path) -> str:
+    """Write a phone-like JPEG with GPS in its EXIF; return its path."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated, as phones save portrait shots
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (30.0, 16.0, 27.0), 3: "E", 4: (120.0, 9.0, 19.0)})
+    buffer = io.BytesIO()
+    Image.new("RGB", (1600, 1200), "steelblue").save(buffer, "JPEG", exif=exif)
+    path.write_bytes(buffer.getvalue())
+    return str(path)
+
+
+def test_report_a_problem_with_a_photo(
+    live_server, page_factory, viewport, db, reference, tmp_path
+):
+    page = page_factory(viewport)
+    page.goto(live_server + "/")
+    assert page.locator("html").get_attribute("lang") == "zh-Hans-CN"
+    page.get_by_role("link", name="我要反映").first.click()
+    page.wait_for_url("**/report/new")
+    page.select_option("#category", category(db.session).code)
+    page.fill("#description", "小区门口的路灯已经坏了一个星期，晚上很黑。")
+    page.set_input_files("#photos", phone_photo(tmp_path / "IMG_0042.jpg"))
+    # The photo's GPS fills the place, before the photo is ever uploaded.
+    page.wait_for_function("document.querySelector('#lat').value !== ''")
+    assert float(page.input_value("#lat")) == pytest.approx(30.2742, abs=1e-3)
+    page.get_by_role("button", name="提交").click()
+    page.wait_for_url(re.compile(r".*/report/done/.*"))
+    number = page.locator(".case-number").inner_text()
+    link = page.input_value("#tracking-link")
+    assert "/track/" in link
+    page.goto(link)
+    assert number in page.content()
+    case = db.session.scalars(select(Case)).one()
+    assert case.number == number and len(case.photos) == 1
+    assert case.photos[0].height > case.photos[0].width  # the EXIF orientation was applied
+    page.goto(live_server + f"/cases/{number}")
+    page.wait_for_selector(f"img[src*='{case.photos[0].sha256}']")
+    assert page.console_errors == []
+
+
+def test_errors_are_shown_next_to_the_fields(live_server, page_factory, viewport, db, reference):
+    page = page_factory(viewport)
+    page.goto(live_server + "/report/new")
+    page.fill("#description", "<script>alert(1)</script>")
+    page.get_by_role("button", name="提交").click()
+    assert page.locator("#errors-summary").is_visible()
+    assert page.locator("#category-error").is_visible()
+    assert page.locator("#lat-error").is_visible()
+    assert page.locator("#description-error").is_visible()
+    assert page.input_value("#description") == "<script>alert(1)</script>"
+    assert db.session.scalars(select(Case)).all() == []
+    assert page.console_errors == []
+
+
+def test_me_too_instead_of_a_new_report(live_server, page_factory, db, reference):
+    from tests.browser.conftest import DESKTOP
+
+    existing, _ = make_case(db.session)
+    page = page_factory(DESKTOP)
+    page.goto(live_server + "/report/new")
+    page.select_option("#category", existing.category.code)
+    page.fill("#lat", "30.27411")
+    page.fill("#lng", "120.15512")
+    page.locator("#lng").dispatch_event("change")
+    page.wait_for_selector("#nearby:not([hidden])")
+    assert existing.number in page.locator("#nearby").inner_text()
+    page.locator("#nearby-list").get_by_role("button", name="我也遇到").click()
+    page.wait_for_url(f"**/cases/{existing.number}")
+    db.session.refresh(existing)
+    assert existing.followers_count == 1
+    assert page.console_errors == []
+
+
+def test_follow_a_case_from_its_tracking_link_in_english(live_server, page_factory, db, reference):
+    from tests.browser.conftest import PHONE
+
+    case, token = make_case(db.session)
+    page = page_factory(PHONE, locale="en-US")
+    page.goto(f"{live_server}/track/{token}")
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert case.number in page.locator("h1").inner_text()
+    assert page.get_by_text("Your private view").is_visible()
+    page.get_by_role("link", name="中文").click()
+    assert page.locator("html").get_attribute("lang") == "zh-Hans-CN"
+    assert page.console_errors == []
