@@ -23,7 +23,7 @@ import pillow_heif
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 pillow_heif.register_heif_opener()
 
@@ -238,8 +238,14 @@ class PhotoStore:
             Path(path).unlink(missing_ok=True)
 
 
-def save_for_session(session: Session, store: PhotoStore, photo: ProcessedPhoto) -> None:
+def save_for_session(
+    session: Session | scoped_session, store: PhotoStore, photo: ProcessedPhoto
+) -> None:
     """Write the files now (before the commit); delete the new ones if the session rolls back."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback, even with no SQL yet, fires the clean-up
     created = store.write(photo)
     session.info.setdefault(SESSION_KEY, []).extend(created)
 
