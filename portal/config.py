@@ -87,6 +87,8 @@ class Settings:
             "RATELIMIT_FOLLOW": self.get("RATELIMIT_FOLLOW", "30 per hour"),
             "RATELIMIT_API": self.get("RATELIMIT_API", "120 per minute"),
             "RATELIMIT_ENABLED": _flag(self.get("RATELIMIT_ENABLED"), default=True),
+            # How many reverse proxies in front set X-Forwarded-* (the limits key on the address).
+            "TRUSTED_PROXIES": int(self.get("TRUSTED_PROXIES", "0")),
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": production,

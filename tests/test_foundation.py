@@ -111,3 +111,23 @@ def test_demo_load_is_idempotent(runner, db):
     assert "loaded" in first.output
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0 and "nothing loaded" in second.output
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_used(tmp_path):
+    app = create_app(
+        {
+            "SECRET_KEY": "x",
+            "TESTING": True,
+            "TRUSTED_PROXIES": 1,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/db",
+        }
+    )
+
+    @app.route("/whoami")
+    def whoami() -> str:
+        from flask import request
+
+        return request.remote_addr or ""
+
+    answer = app.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert answer.get_data(as_text=True) == "203.0.113.9"

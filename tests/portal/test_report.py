@@ -169,3 +169,11 @@ def test_report_form_requires_csrf(app, client, db, reference):
     token = csrf(client)
     ok = client.post("/report/new", data=form_data(db, csrf_token=token))
     assert ok.status_code == 303
+
+
+def test_typed_address_without_geocoder_keeps_the_text_and_asks_for_the_pin(client, db, reference):
+    page = client.post(
+        "/report/new", data=form_data(db, lat="", lng="", address="湖墅南路128号")
+    ).get_data(as_text=True)
+    assert "请选择位置" in page and 'value="湖墅南路128号"' in page
+    assert count(db, Case) == 0

@@ -1,0 +1,94 @@
+"""The demo district looks like a real one and loads once."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from shapely.geometry import Point, shape
+from sqlalchemy import func, select
+
+from portal.models import Case, Category, Zone, utcnow
+from portal.services import demo
+from portal.services.photos import PhotoStore
+
+
+@pytest.fixture
+def loaded(app, db):
+    store = PhotoStore(app.config["UPLOAD_DIR"])
+    added = demo.load(db.session, store, now=utcnow())
+    db.session.commit()
+    return added, store
+
+
+def test_loads_once(db, loaded):
+    added, store = loaded
+    assert added["cases"] >= 60 and added["categories"] >= 30
+    assert demo.load(db.session, store, now=utcnow()) == {}
+    assert db.session.scalar(select(func.count()).select_from(Case)) == added["cases"]
+
+
+def test_categories_follow_the_standard(db, loaded):
+    categories = db.session.scalars(select(Category)).all()
+    assert len(categories) >= 30
+    assert {c.kind for c in categories} == {"component", "event"}
+    assert all(c.name_zh and c.name_en and c.code[:2] == c.group.code for c in categories)
+    assert any(c.major_hazard for c in categories)
+    assert len({c.group.code for c in categories}) >= 8
+
+
+def test_cases_cover_every_state_over_six_months(db, loaded):
+    cases = db.session.scalars(select(Case).order_by(Case.created_at)).all()
+    states = Counter(c.state for c in cases)
+    assert all(
+        states[s] >= 3
+        for s in (
+            "submitted",
+            "accepted",
+            "dispatched",
+            "in_progress",
+            "resolved",
+            "closed",
+            "rejected",
+            "duplicate",
+        )
+    )
+    now = utcnow()
+    assert all(now - timedelta(days=184) <= c.created_at <= now for c in cases)
+    numbers = [c.number for c in cases]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+
+
+def test_timelines_are_chronological_and_end_in_the_case_state(db, loaded):
+    for case in db.session.scalars(select(Case)):
+        times = [e.created_at for e in case.events]
+        assert times == sorted(times)
+        last_state = [e.to_state for e in case.events if e.to_state][-1]
+        assert last_state == case.state
+        if case.state in ("dispatched", "in_progress", "resolved", "closed"):
+            assert case.department is not None
+        if case.state == "duplicate":
+            assert case.merged_into is not None
+
+
+def test_every_case_lies_in_one_grid_cell(db, loaded):
+    cells = db.session.scalars(select(Zone).where(Zone.level == "grid")).all()
+    assert len(cells) == 16
+    for cell in cells:
+        assert shape(cell.parent.geometry).buffer(1e-9).contains(shape(cell.geometry))
+    for case in db.session.scalars(select(Case)):
+        point = Point(case.lng, case.lat)
+        inside = [c for c in cells if shape(c.geometry).covers(point)]
+        assert len(inside) >= 1 and case.zone in inside
+
+
+def test_photos_are_stored(db, loaded):
+    _, store = loaded
+    photos = [p for c in db.session.scalars(select(Case)) for p in c.photos]
+    assert len(photos) >= 20
+    assert all(store.exists(p.sha256) for p in photos)
+
+
+def test_routing_prefers_the_most_specific_rule(db, loaded):
+    cover = db.session.scalars(select(Case).join(Case.category).where(Category.code == "0401"))
+    for case in cover:
+        assert demo.route(db.session, case).code == "EMERG"
