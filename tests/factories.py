@@ -7,12 +7,12 @@ import itertools
 from datetime import datetime
 
 from PIL import Image
-from portal.services.photos import PhotoStore, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Case, Category, User, utcnow
 from portal.services import cases
+from portal.services.photos import PhotoStore, process
 
 _sequence = itertools.count(1)
 

@@ -36,7 +36,7 @@ def read_photos(form: ReportForm) -> list[photos.ProcessedPhoto] | None:
         try:
             processed.append(photos.process(upload.stream, max_bytes=max_bytes))
         except photos.PhotoRejected as rejected:
-            form.photos.errors.append(f"{upload.filename}: {rejected.message}")
+            form.photos.errors.append(f"{upload.filename[:80]}: {rejected.message}")
             failed = True
     return None if failed else processed
 
