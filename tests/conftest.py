@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,8 @@ def app(migrated: str, tmp_path: Path, app_config: dict) -> Iterator[Flask]:
         empty_tables()
         _db.session.remove()
         _db.engine.dispose()
+    # Collect now, so that a leaked connection or file warns in the test that leaked it.
+    gc.collect()
 
 
 @pytest.fixture

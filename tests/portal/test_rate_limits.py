@@ -28,7 +28,7 @@ def test_report_submissions_are_limited_per_address(client, reference):
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set: no Redis to share limits")
-def test_two_workers_share_the_limit_through_redis(app, migrated, tmp_path, reference):
+def test_two_workers_share_the_limit_through_redis(app, db, migrated, tmp_path, reference):
     # A second app on the same Redis stands for a second gunicorn worker.
     other = make_app(
         migrated,
@@ -45,5 +45,7 @@ def test_two_workers_share_the_limit_through_redis(app, migrated, tmp_path, refe
     with other.app_context():
         assert second.post("/report/new", data={}).status_code == 422
         assert second.post("/report/new", data={}).status_code == 429
+        db.session.remove()
+        db.engine.dispose()  # the second "worker" closes its connections
     keys = redis.Redis.from_url(REDIS_URL).keys("LIMITS:*")
     assert keys, "the limiter wrote nothing to Redis"

@@ -72,7 +72,7 @@ def test_report_with_photo_gives_number_and_private_link(app, client, db, refere
     ("fields", "field_id", "message"),
     [
         ({"category": ""}, "category", "请选择问题类别"),
-        ({"category": "nope"}, "category", ""),
+        ({"category": "nope"}, "category", "不是有效的选择"),
         ({"lat": "95", "lng": "120"}, "lat", "纬度"),
         ({"lat": "abc", "lng": "def"}, "lat", "纬度"),
         ({"lat": "", "lng": "", "address": "某某路"}, "lat", "请选择位置"),
