@@ -161,12 +161,15 @@ def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
 
 
-@pytest.fixture(params=["handler", "dispatcher", "admin", "supervisor"])
-def any_role_user(request: pytest.FixtureRequest, reference: None) -> User:
-    """Return one account of each role in turn."""
+@pytest.fixture
+def login_as(auth: AuthActions, reference: None):
+    """Return a function that signs the client in with a new account of a role."""
     from tests.factories import make_user
 
-    return make_user(_db.session, role=request.param)
+    def login(role: str, **fields) -> User:
+        return auth.login(make_user(_db.session, role=role, **fields))
+
+    return login
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -82,14 +82,18 @@ def test_security_headers(client):
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_back_office_is_closed_to_anonymous_and_supervisors(client, auth, db, reference):
-    from tests.factories import make_user
-
+def test_back_office_is_closed_to_anonymous_and_supervisors(client, login_as):
     assert client.get("/admin/").status_code == 401
-    auth.login(make_user(db.session, role="supervisor"))
+    login_as("supervisor")
     assert client.get("/admin/").status_code == 403
-    auth.login(make_user(db.session, role="dispatcher"))
-    assert client.get("/admin/").status_code == 200
+    for role in ("handler", "dispatcher", "admin"):
+        login_as(role)
+        assert client.get("/admin/").status_code == 200
+
+
+def test_a_disabled_account_is_signed_out(client, login_as):
+    login_as("dispatcher", active=False)
+    assert client.get("/admin/").status_code == 401
 
 
 def test_apikey_create_prints_the_key_last(runner, db):

@@ -177,3 +177,13 @@ def test_typed_address_without_geocoder_keeps_the_text_and_asks_for_the_pin(clie
     ).get_data(as_text=True)
     assert "请选择位置" in page and 'value="湖墅南路128号"' in page
     assert count(db, Case) == 0
+
+
+def test_a_name_is_shown_only_when_the_resident_allows_it(client, db, reference):
+    data = form_data(db)
+    del data["hide_name"]
+    assert client.post("/report/new", data=data).status_code == 303
+    case = db.session.scalars(select(Case)).one()
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "张先生" in page
+    assert "13800000000" not in page and "zhang@example.cn" not in page
