@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -100,46 +102,52 @@ def follow(number: str) -> Response:
 @limiter.limit(lambda: current_app.config["RATELIMIT_FOLLOW"])
 def rate(token: str) -> Response | tuple[str, int]:
     """Record the reporter's rating of the answer."""
-    case = cases.find_by_token(db.session, token) or abort(404)
-    form = RatingForm()
-    if form.validate():
-        try:
-            cases.rate(db.session, case, form.rating.data, form.comment.data or "", utcnow())
-        except cases.CaseError:
-            flash(_("This case cannot be rated now."), "error")
-        else:
-            db.session.commit()
-            flash(_("Thank you for your rating."), "success")
-        return redirect(url_for(".track", token=token), code=303)
-    return _track_with_errors(case, token, rating_form=form)
+    return _resident_action(
+        token,
+        "rating_form",
+        lambda case, form: cases.rate(
+            db.session, case, form.rating.data, form.comment.data or "", utcnow()
+        ),
+        done=_("Thank you for your rating."),
+        refused=_("This case cannot be rated now."),
+    )
 
 
 @bp.route("/track/<token>/reopen", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_FOLLOW"])
 def reopen(token: str) -> Response | tuple[str, int]:
     """Send the case back because the problem was not really fixed."""
+    return _resident_action(
+        token,
+        "reopen_form",
+        lambda case, form: cases.reopen(db.session, case, form.reason.data, utcnow()),
+        done=_("The case was reopened and sent back for rework."),
+        refused=_("This case can no longer be reopened."),
+    )
+
+
+TRACKING_FORMS = {"rating_form": RatingForm, "reopen_form": ReopenForm}
+
+
+def _resident_action(
+    token: str, form_name: str, act: Callable[[Case, FlaskForm], None], done: str, refused: str
+) -> Response | tuple[str, int]:
+    """Validate one of the reporter's forms, act on the case, and say how it went."""
     case = cases.find_by_token(db.session, token) or abort(404)
-    form = ReopenForm()
-    if form.validate():
-        try:
-            cases.reopen(db.session, case, form.reason.data, utcnow())
-        except cases.CaseError:
-            flash(_("This case can no longer be reopened."), "error")
-        else:
-            db.session.commit()
-            flash(_("The case was reopened and sent back for rework."), "success")
-        return redirect(url_for(".track", token=token), code=303)
-    return _track_with_errors(case, token, reopen_form=form)
-
-
-def _track_with_errors(case: Case, token: str, **forms) -> tuple[str, int]:
-    context = case_context(case) | {
-        "token": token,
-        "rating_form": RatingForm(formdata=None),
-        "reopen_form": ReopenForm(formdata=None),
-        "can_reopen": cases.can_reopen(case, utcnow()),
-    }
-    return render_template("public/case.html", **(context | forms)), 422
+    forms = {name: form(formdata=None) for name, form in TRACKING_FORMS.items()}
+    form = forms[form_name] = TRACKING_FORMS[form_name]()
+    if not form.validate():
+        context = case_context(case) | forms
+        context |= {"token": token, "can_reopen": cases.can_reopen(case, utcnow())}
+        return render_template("public/case.html", **context), 422
+    try:
+        act(case, form)
+    except cases.CaseError:
+        flash(refused, "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for(".track", token=token), code=303)
 
 
 def _parse_day(text: str | None) -> date | None:
