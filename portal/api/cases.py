@@ -6,12 +6,13 @@ import math
 
 from flask import current_app, jsonify, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from werkzeug.wrappers import Response
 
 from portal.api import bp
 from portal.extensions import db, limiter
-from portal.models import STATES, Case, Category
+from portal.models import STATES, Category
+from portal.models.base import in_english
 from portal.services import case_search, cases, geo
 from portal.web import state_label
 
@@ -37,21 +38,28 @@ def parse_bbox(text: str) -> tuple[float, float, float, float] | None:
     return values
 
 
-def feature(case: Case) -> dict:
-    """Return a case as a GeoJSON feature with its public fields only."""
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [case.lng, case.lat]},
-        "properties": {
-            "number": case.number,
-            "category": case.category.name,
-            "category_code": case.category.code,
-            "state": case.state,
-            "state_label": state_label(case.state),
-            "created_at": case.created_at.isoformat(),
-            "url": url_for("public.case_page", number=case.number, _external=True),
-        },
-    }
+def features(rows: list[Row]) -> list[dict]:
+    """Return case rows as GeoJSON features with their public fields only."""
+    english = in_english()
+    # One url_for for the whole list: building a thousand URLs one by one is slow.
+    url = url_for("public.case_page", number="NUMBER", _external=True).replace("NUMBER", "{}")
+    labels = {state: state_label(state) for state in STATES}
+    return [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [row.lng, row.lat]},
+            "properties": {
+                "number": row.number,
+                "category": (row.name_en if english and row.name_en else row.name_zh),
+                "category_code": row.category_code,
+                "state": row.state,
+                "state_label": labels[row.state],
+                "created_at": row.created_at.isoformat(),
+                "url": url.format(row.number),
+            },
+        }
+        for row in rows
+    ]
 
 
 @bp.route("/cases.geojson")
@@ -67,7 +75,7 @@ def cases_geojson() -> Response | tuple[Response, int]:
     found = case_search.in_bbox(
         db.session, bbox, state=state, category=request.args.get("category") or None
     )
-    response = jsonify(type="FeatureCollection", features=[feature(c) for c in found])
+    response = jsonify(type="FeatureCollection", features=features(found))
     response.mimetype = "application/geo+json"
     return response
 
