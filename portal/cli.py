@@ -12,6 +12,10 @@ from portal.models import utcnow
 demo_cli = AppGroup("demo", help="Demo data.")
 apikey_cli = AppGroup("apikey", help="Open311 API keys.")
 calendar_cli = AppGroup("calendar", help="The working calendar.")
+user_cli = AppGroup("user", help="Staff and supervisor accounts.")
+sla_cli = AppGroup("sla", help="Deadlines.")
+outbox_cli = AppGroup("outbox", help="E-mails waiting to be sent.")
+zones_cli = AppGroup("zones", help="Districts, streets and grid cells.")
 
 
 @demo_cli.command("load")
@@ -53,7 +57,102 @@ def calendar_seed() -> None:
     click.echo(f"{added} days added.")
 
 
+@calendar_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def calendar_import(path: str) -> None:
+    """Import holidays and make-up working days from a CSV file: date,kind,name."""
+    from portal.services import calendar
+
+    with open(path, encoding="utf-8-sig") as handle:
+        try:
+            added = calendar.import_csv(db.session, handle, actor=None)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"{added} days imported.")
+
+
+@user_cli.command("create")
+@click.argument("email")
+@click.option(
+    "--role", type=click.Choice(["admin", "dispatcher", "handler", "supervisor"]), required=True
+)
+@click.option("--name", default="")
+@click.option("--department", "department_code", default="", help="Department code (handlers).")
+def user_create(email: str, role: str, name: str, department_code: str) -> None:
+    """Create an account; the password is read from standard input, or generated and shown once."""
+    from sqlalchemy import select
+
+    from portal.models import Department
+    from portal.services import accounts
+
+    department = None
+    if department_code:
+        department = db.session.scalar(select(Department).where(Department.code == department_code))
+        if department is None:
+            raise click.BadParameter("no such department", param_hint="--department")
+    stdin = click.get_text_stream("stdin")
+    typed = "" if stdin.isatty() else stdin.readline().strip()
+    password = typed or accounts.generate_password()
+    try:
+        user = accounts.create(
+            db.session, None, email, name, role, password, department, now=utcnow()
+        )
+    except accounts.AccountError as error:
+        raise click.ClickException(f"cannot create the account: {error.args[0]}") from error
+    db.session.commit()
+    click.echo(f"Account {user.email} ({user.role}) created.")
+    if not typed:
+        click.echo(f"Password (shown only once): {password}")
+
+
+@sla_cli.command("sweep")
+def sla_sweep() -> None:
+    """Remind at 75% and escalate at 100% of every deadline that came due; run it from cron."""
+    from portal.services import escalations
+
+    result = escalations.sweep(db.session, utcnow())
+    db.session.commit()
+    click.echo(f"{result.reminded} reminded, {result.escalated} escalated.")
+
+
+@outbox_cli.command("send")
+@click.option("--loop", is_flag=True, help="Keep sending until stopped.")
+@click.option("--interval", default=30.0, help="Seconds between rounds with --loop.")
+def outbox_send(loop: bool, interval: float) -> None:
+    """Send the e-mails that are due, retrying failed ones with back-off."""
+    import time
+
+    from portal.services import outbox
+
+    while True:
+        result = outbox.deliver(db.session, utcnow())
+        click.echo(f"{result.sent} sent, {result.failed} failed.")
+        if not loop:
+            return
+        db.session.remove()
+        time.sleep(interval)
+
+
+@zones_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def zones_import(path: str) -> None:
+    """Import zones from a GeoJSON FeatureCollection (properties: code, name_zh, name_en,
+    level, parent)."""
+    import json
+
+    from portal.services import zones
+
+    with open(path, encoding="utf-8") as handle:
+        try:
+            added, updated = zones.import_geojson(db.session, json.load(handle), actor=None)
+        except (ValueError, KeyError) as error:
+            raise click.ClickException(f"cannot import the zones: {error}") from error
+    db.session.commit()
+    click.echo(f"{added} zones added, {updated} updated.")
+
+
 def init_app(app: Flask) -> None:
     """Register the operator command groups."""
-    for group in (demo_cli, apikey_cli, calendar_cli):
+    for group in (demo_cli, apikey_cli, calendar_cli, user_cli, sla_cli, outbox_cli, zones_cli):
         app.cli.add_command(group)

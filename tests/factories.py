@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import Case, Category, User, utcnow
 from portal.services import cases
-from portal.services.photos import PhotoStore, process
+from portal.services.photos import PhotoStore, ProcessedPhoto, process
 
 _sequence = itertools.count(1)
 
@@ -25,6 +25,11 @@ def jpeg_bytes(width: int = 640, height: int = 480, color: str = "orange", **sav
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, "JPEG", **save)
     return buffer.getvalue()
+
+
+def jpeg_photo(color: str = "orange") -> ProcessedPhoto:
+    """Return a processed photo, as the photo module makes it from an upload."""
+    return process(io.BytesIO(jpeg_bytes(color=color)), max_bytes=10**7)
 
 
 def category(session: Session, code: str | None = None) -> Category:
@@ -62,10 +67,7 @@ def make_case(
     **report_fields,
 ) -> tuple[Case, str]:
     """Submit a case as a resident would; return it with its tracking token."""
-    processed = [
-        process(io.BytesIO(jpeg_bytes(color=c)), max_bytes=10**7)
-        for c in ["red", "green", "blue", "gray", "white"][:photos]
-    ]
+    processed = [jpeg_photo(c) for c in ["red", "green", "blue", "gray", "white"][:photos]]
     report = cases.Report(
         category=category(session, category_code),
         lat=position[0],

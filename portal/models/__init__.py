@@ -1,5 +1,6 @@
 """The domain models."""
 
+from portal.models.audit import AuditEntry, OutboxMessage
 from portal.models.base import Base, utcnow
 from portal.models.calendar import CalendarDay
 from portal.models.case import (
@@ -22,6 +23,7 @@ __all__ = [
     "SOURCES",
     "STATES",
     "ApiKey",
+    "AuditEntry",
     "Base",
     "CalendarDay",
     "Case",
@@ -31,6 +33,7 @@ __all__ = [
     "Category",
     "CategoryGroup",
     "Department",
+    "OutboxMessage",
     "Photo",
     "RoutingRule",
     "SlaPolicy",

@@ -59,6 +59,8 @@ class Case(Base):
         CheckConstraint("lat BETWEEN -90 AND 90 AND lng BETWEEN -180 AND 180", name="position"),
         Index("ix_cases_lat_lng", "lat", "lng"),
         Index("ix_cases_state_created_at", "state", "created_at"),
+        Index("ix_cases_respond_due_at", "respond_due_at"),
+        Index("ix_cases_resolve_due_at", "resolve_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -90,6 +92,21 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     respond_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The next moment the sweep must look at each clock: at 75% it reminds, at 100% it
+    # escalates, then NULL. Only clocks needing attention are in the index.
+    respond_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    resolve_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    respond_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    respond_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suggested_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id"), index=True
+    )
+    reporter_locale: Mapped[str] = mapped_column(
+        String(10), default="zh_Hans_CN", server_default="zh_Hans_CN"
+    )
 
     followers_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[str | None] = mapped_column(String(20))
@@ -102,7 +119,10 @@ class Case(Base):
 
     category: Mapped[Category] = relationship()
     zone: Mapped[Zone | None] = relationship()
-    department: Mapped[Department | None] = relationship()
+    department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
+    suggested_department: Mapped[Department | None] = relationship(
+        foreign_keys=[suggested_department_id]
+    )
     merged_into: Mapped[Case | None] = relationship(remote_side=[id])
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.created_at, CaseEvent.id"
@@ -171,6 +191,9 @@ class CaseFollower(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     email: Mapped[str] = mapped_column(String(255), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
+    locale: Mapped[str] = mapped_column(
+        String(10), default="zh_Hans_CN", server_default="zh_Hans_CN"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship()

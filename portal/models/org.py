@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
 )
@@ -33,13 +34,25 @@ class Department(BilingualName, Base):
     email: Mapped[str] = mapped_column(String(255), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Escalations go to the head, then up to the parent department.
+    head_id: Mapped[int | None] = mapped_column(
+        ForeignKey("account.id", use_alter=True), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+
+    head: Mapped[User | None] = relationship(foreign_keys=[head_id])
+    parent: Mapped[Department | None] = relationship(remote_side=[id])
 
 
 class Zone(BilingualName, Base):
     """A district, street or grid cell, as a GeoJSON polygon with its bounding box."""
 
     __tablename__ = "zone"
-    __table_args__ = (CheckConstraint("level IN ('district', 'street', 'grid')", name="level"),)
+    __table_args__ = (
+        CheckConstraint("level IN ('district', 'street', 'grid')", name="level"),
+        # Finds the zones whose box holds a point, before the exact polygon test.
+        Index("ix_zone_bbox", "min_lat", "max_lat", "min_lng", "max_lng"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -92,8 +105,11 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str] = mapped_column(
+        String(10), default="zh_Hans_CN", server_default="zh_Hans_CN"
+    )
 
-    department: Mapped[Department | None] = relationship()
+    department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
 
     @property
     def is_authenticated(self) -> bool:

@@ -17,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -91,7 +92,13 @@ def follow(number: str) -> Response:
     elif not case.is_open:
         flash(_("This case is no longer open."), "error")
     else:
-        cases.follow(db.session, case, utcnow(), email=(form.email.data or "").lower())
+        cases.follow(
+            db.session,
+            case,
+            utcnow(),
+            email=(form.email.data or "").lower(),
+            locale=str(get_locale()),
+        )
         db.session.commit()
         session["followed"] = [case.id, *followed][:200]
         flash(_("Thank you. You now follow this case."), "success")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
@@ -98,6 +99,7 @@ def _submit(form: ReportForm, category: Category, position, processed) -> Respon
         phone=form.phone.data or "",
         email=(form.email.data or "").lower(),
         hide_name=bool(form.hide_name.data),
+        locale=str(get_locale()),
     )
     store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
     case, token = cases.submit(db.session, report, processed, store, utcnow())

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import CalendarDay
+from portal.models import CalendarDay, User
+from portal.services import audit
 
 
 def seed_from_package(session: Session) -> int:
@@ -55,3 +58,53 @@ class WorkCalendar:
     def knows_year(self, year: int) -> bool:
         """Tell whether the year's holidays have been entered."""
         return year in self.known_years
+
+
+def import_csv(session: Session, handle: TextIO, actor: User | None) -> int:
+    """Enter a year's holidays and make-up days from CSV rows: date,kind,name (kind:
+    holiday or workday); an existing day is replaced."""
+    rows = list(csv.reader(handle))
+    if rows and rows[0] and rows[0][0].strip().lower() == "date":
+        rows = rows[1:]
+    days = []
+    for number, row in enumerate(rows, start=1):
+        if not row or not "".join(row).strip():
+            continue
+        try:
+            day = date.fromisoformat(row[0].strip())
+            kind = row[1].strip().lower()
+        except (IndexError, ValueError) as error:
+            raise ValueError(f"line {number}: expected date,kind,name") from error
+        if kind not in ("holiday", "workday"):
+            raise ValueError(f"line {number}: kind must be holiday or workday")
+        days.append(
+            CalendarDay(
+                day=day, kind=kind, name=(row[2] if len(row) > 2 else "").strip(), source="import"
+            )
+        )
+    for day in days:
+        session.merge(day)
+    session.flush()
+    if days:
+        audit.record(
+            session,
+            actor,
+            "calendar.import",
+            "calendar",
+            f"{min(d.day for d in days)}..{max(d.day for d in days)}",
+            after={"days": len(days)},
+        )
+    return len(days)
+
+
+def missing_next_year(session: Session, today: date) -> int | None:
+    """Return next year if it is November or later and next year's holidays are not entered."""
+    if today.month < 11:
+        return None
+    year = today.year + 1
+    known = session.scalar(
+        select(CalendarDay.day)
+        .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+        .limit(1)
+    )
+    return None if known else year

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from portal.models import OPEN_STATES, Case, CaseCounter, CaseEvent, CaseFollower, Category, Photo
-from portal.services import geo, sla
+from portal.services import geo, notify, routing, sla
 from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
 
 RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
@@ -38,6 +38,7 @@ class Report:
     email: str = ""
     hide_name: bool = True
     source: str = "web"
+    locale: str = "zh_Hans_CN"
 
 
 def hash_token(token: str) -> str:
@@ -92,14 +93,18 @@ def submit(
         reporter_email=report.email,
         reporter_hide_name=report.hide_name,
         tracking_token_hash=hash_token(token),
+        reporter_locale=report.locale,
         created_at=now,
         updated_at=now,
     )
+    case.suggested_department = routing.suggest(session, case)
     sla.start_clocks(session, case, now)
     session.add(case)
-    session.add(CaseEvent(case=case, kind="submitted", to_state="submitted", created_at=now))
+    event = CaseEvent(case=case, kind="submitted", to_state="submitted", created_at=now)
+    session.add(event)
     attach_photos(session, case, photos, store, kind="report", now=now)
     session.flush()
+    notify.case_changed(session, case, event)
     return case, token
 
 
@@ -153,12 +158,21 @@ def nearby_open(
     return sorted(((c, d) for c, d in near if d <= radius_m), key=lambda pair: pair[1])
 
 
-def follow(session: Session, case: Case, now: datetime, email: str = "", phone: str = "") -> None:
+def follow(
+    session: Session,
+    case: Case,
+    now: datetime,
+    email: str = "",
+    phone: str = "",
+    locale: str = "zh_Hans_CN",
+) -> None:
     """Record a "me too" on an open case."""
     if not case.is_open or case.hidden:
         raise CaseError("closed")
     session.execute(
-        insert(CaseFollower).values(case_id=case.id, email=email, phone=phone, created_at=now)
+        insert(CaseFollower).values(
+            case_id=case.id, email=email, phone=phone, locale=locale, created_at=now
+        )
     )
     session.execute(
         update(Case)
@@ -203,9 +217,7 @@ def reopen(session: Session, case: Case, reason: str, now: datetime) -> None:
     case.reopen_count += 1
     case.closed_at = None
     case.resolved_at = None
-    respond_due = case.respond_due_at  # the respond clock was already answered
-    sla.start_clocks(session, case, now)
-    case.respond_due_at = respond_due
+    sla.start_clocks(session, case, now, respond=False)
     case.updated_at = now
     session.add(
         CaseEvent(

@@ -24,7 +24,7 @@ from portal.models import (
     SlaTarget,
     Zone,
 )
-from portal.services import calendar, cases, geo, sla
+from portal.services import calendar, cases, geo, routing, sla
 from portal.services import demo_data as data
 from portal.services.photos import PhotoStore, process
 
@@ -183,26 +183,6 @@ def _zones() -> dict[str, Zone]:
     return zones
 
 
-def route(session: Session, case: Case) -> Department | None:
-    """Return the department the most specific routing rule names for a case."""
-    zone_ids, zone = [], case.zone
-    while zone is not None:
-        zone_ids.append(zone.id)
-        zone = zone.parent
-    best, best_score = None, -1
-    for rule in session.scalars(select(RoutingRule)):
-        if rule.category_id not in (None, case.category_id):
-            continue
-        if rule.group_id not in (None, case.category.group_id):
-            continue
-        if rule.zone_id is not None and rule.zone_id not in zone_ids:
-            continue
-        score = (4 if rule.category_id else 2 if rule.group_id else 0) + (1 if rule.zone_id else 0)
-        if score > best_score:
-            best, best_score = rule.department, score
-    return best
-
-
 def _photo(rng: random.Random, label: str, after: bool) -> bytes:
     """Draw a plain street scene: sky, road and a problem (or its repair)."""
     image = Image.new("RGB", (1024, 768), (150, 190, 230))
@@ -336,7 +316,7 @@ def _advance(
         step("accepted", "accepted", "已立案")
         case.responded_at = clock
     if target >= 2:
-        case.department = route(session, case)
+        case.department = routing.suggest(session, case)
         step("dispatched", "dispatched", f"派遣至{case.department.name_zh}")
         step("internal_note", None, "请尽快到现场核实。", public=False)
     if target >= 3:

@@ -54,24 +54,108 @@ def add_working_minutes(
     raise ValueError("deadline beyond the calendar horizon")
 
 
+def working_minutes_between(
+    start: datetime, end: datetime, calendar: WorkCalendar, hours: OfficeHours, tz: ZoneInfo
+) -> int:
+    """Return how many working minutes lie between two moments (0 if end is not later)."""
+    if end <= start:
+        return 0
+    total = timedelta()
+    day, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+    while day <= last:
+        if calendar.is_workday(day):
+            for begin, finish in hours.periods:
+                lo = max(datetime.combine(day, begin, tz), start)
+                hi = min(datetime.combine(day, finish, tz), end)
+                if hi > lo:
+                    total += hi - lo
+        day += timedelta(days=1)
+    return int(total.total_seconds() // 60)
+
+
+def _context(session: Session, start: datetime) -> tuple[WorkCalendar, OfficeHours, ZoneInfo]:
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    calendar = WorkCalendar.load(session, start.astimezone(tz).date() - timedelta(days=1))
+    return calendar, OfficeHours.parse(current_app.config["OFFICE_HOURS"]), tz
+
+
 def deadline(session: Session, start: datetime, minutes: int, working_time: bool) -> datetime:
     """Return a deadline counted from start in working or calendar minutes."""
     if not working_time:
         return start + timedelta(minutes=minutes)
-    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    calendar = WorkCalendar.load(session, start.astimezone(tz).date())
-    hours = OfficeHours.parse(current_app.config["OFFICE_HOURS"])
-    return add_working_minutes(start, minutes, calendar, hours, tz)
+    return add_working_minutes(start, minutes, *_context(session, start))
 
 
-def start_clocks(session: Session, case: Case, now: datetime) -> None:
-    """Set the respond and resolve deadlines of a case from its category's policy."""
+def remaining_minutes(session: Session, now: datetime, due: datetime, working_time: bool) -> int:
+    """Return the minutes of a clock still left at a moment (0 once it has run out)."""
+    if not working_time:
+        return max(0, int((due - now).total_seconds() // 60))
+    return working_minutes_between(now, due, *_context(session, now))
+
+
+def _clock(session: Session, start: datetime, minutes: int, working: bool) -> tuple:
+    """Return (due, the 75% mark) of a clock of so many minutes starting at start."""
+    return (
+        deadline(session, start, minutes, working),
+        deadline(session, start, minutes * 3 // 4, working),
+    )
+
+
+def start_clocks(session: Session, case: Case, now: datetime, respond: bool = True) -> None:
+    """Set the deadlines of a case from its category's policy and priority."""
     policy = case.category.sla_policy
     target = policy.target_for(case.priority)
     if target is None:
         return
-    case.respond_due_at = deadline(session, now, target.respond_minutes, policy.working_time)
-    case.resolve_due_at = deadline(session, now, target.resolve_minutes, policy.working_time)
+    if respond and case.responded_at is None:
+        case.respond_due_at, case.respond_check_at = _clock(
+            session, now, target.respond_minutes, policy.working_time
+        )
+        case.respond_warned_at = case.respond_escalated_at = None
+    case.resolve_due_at, case.resolve_check_at = _clock(
+        session, now, target.resolve_minutes, policy.working_time
+    )
+    case.resolve_warned_at = case.resolve_escalated_at = None
+
+
+def restart_clocks(session: Session, case: Case) -> None:
+    """Recompute the deadlines from the case's start after its priority or category changed."""
+    start_clocks(session, case, case.created_at)
+
+
+def pause(case: Case, now: datetime) -> None:
+    """Stop the clocks while the office waits for the resident."""
+    case.paused_at = now
+    case.respond_check_at = case.resolve_check_at = None
+
+
+def resume(session: Session, case: Case, now: datetime) -> None:
+    """Restart the clocks, shifting each open deadline by the time spent paused."""
+    if case.paused_at is None:
+        return
+    working = case.category.sla_policy.working_time
+    for clock, done in (("respond", case.responded_at), ("resolve", case.resolved_at)):
+        due = getattr(case, f"{clock}_due_at")
+        if due is None or done is not None:
+            continue
+        left = remaining_minutes(session, case.paused_at, due, working)
+        new_due = deadline(session, now, left, working)
+        setattr(case, f"{clock}_due_at", new_due)
+        warned = getattr(case, f"{clock}_warned_at") is not None
+        setattr(
+            case,
+            f"{clock}_check_at",
+            new_due
+            if warned
+            else deadline(session, now, max(0, left - _quarter(case, clock)), working),
+        )
+    case.paused_at = None
+
+
+def _quarter(case: Case, clock: str) -> int:
+    target = case.category.sla_policy.target_for(case.priority)
+    minutes = target.respond_minutes if clock == "respond" else target.resolve_minutes
+    return minutes - minutes * 3 // 4
 
 
 def clock_status(due: datetime | None, done: datetime | None, now: datetime) -> str:

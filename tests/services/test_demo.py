@@ -8,7 +8,7 @@ from shapely.geometry import Point, shape
 from sqlalchemy import func, select
 
 from portal.models import Case, Category, Zone, utcnow
-from portal.services import demo
+from portal.services import demo, routing
 from portal.services.photos import PhotoStore
 
 
@@ -91,4 +91,4 @@ def test_photos_are_stored(db, loaded):
 def test_routing_prefers_the_most_specific_rule(db, loaded):
     cover = db.session.scalars(select(Case).join(Case.category).where(Category.code == "0401"))
     for case in cover:
-        assert demo.route(db.session, case).code == "EMERG"
+        assert routing.suggest(db.session, case).code == "EMERG"

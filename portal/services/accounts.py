@@ -1,0 +1,146 @@
+"""Staff and supervisor accounts: passwords, sign-in with lock-out, creation, disabling."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.models import ROLES, Department, User
+from portal.services import audit
+
+HASHER = PasswordHasher()
+MAX_FAILURES = 5
+LOCK_FOR = timedelta(minutes=15)
+MIN_PASSWORD = 10
+
+
+class AccountError(ValueError):
+    """Raised when an account cannot be created or changed as asked."""
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of a password."""
+    return HASHER.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    """Tell whether the password is the user's."""
+    if not user.password_hash:
+        return False
+    try:
+        return HASHER.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    """Return a random password to hand over once."""
+    return secrets.token_urlsafe(12)
+
+
+def create(
+    session: Session,
+    actor: User | None,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    department: Department | None = None,
+    now: datetime | None = None,
+) -> User:
+    """Create an account; a handler needs a department."""
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise AccountError("role")
+    if role == "handler" and department is None:
+        raise AccountError("department")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError("password")
+    if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise AccountError("email")
+    user = User(
+        email=email,
+        name=name.strip() or email,
+        role=role,
+        department=department,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "account.create",
+        "account",
+        user.id,
+        after={"email": email, "role": role, "department": department.code if department else None},
+        now=now,
+    )
+    return user
+
+
+def set_active(session: Session, actor: User, user: User, active: bool, now: datetime) -> None:
+    """Enable or disable an account."""
+    before = user.active
+    user.active = active
+    audit.record(
+        session,
+        actor,
+        "account.enable" if active else "account.disable",
+        "account",
+        user.id,
+        before={"active": before},
+        after={"active": active},
+        now=now,
+    )
+
+
+def change_password(session: Session, user: User, old: str, new: str, now: datetime) -> None:
+    """Change a user's own password after checking the old one."""
+    if not check_password(user, old):
+        raise AccountError("old")
+    if len(new) < MIN_PASSWORD:
+        raise AccountError("password")
+    user.password_hash = hash_password(new)
+    audit.record(session, user, "account.password", "account", user.id, now=now)
+
+
+def authenticate(session: Session, email: str, password: str, now: datetime) -> User | None:
+    """Return the account if the password is right; lock it after repeated failures."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        HASHER.hash(password)  # spend the same time, so timing does not reveal accounts
+        return None
+    if not user.active or (user.locked_until is not None and user.locked_until > now):
+        return None
+    if not check_password(user, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILURES:
+            user.locked_until = now + LOCK_FOR
+            user.failed_logins = 0
+            audit.record(
+                session,
+                None,
+                "account.lock",
+                "account",
+                user.id,
+                after={"locked_until": user.locked_until},
+                now=now,
+                actor_label="system: too many failed sign-ins",
+            )
+        return None
+    user.failed_logins = 0
+    user.last_login_at = now
+    if HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def is_locked(user: User | None, now: datetime) -> bool:
+    """Tell whether an account is locked out right now."""
+    return user is not None and user.locked_until is not None and user.locked_until > now

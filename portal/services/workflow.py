@@ -1,0 +1,414 @@
+"""The case lifecycle as staff work it: each action checks who may do it in which state,
+changes the case, writes the timeline, the audit log and the notifications.
+The same functions serve the back office, the CLI and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from portal.models import (
+    OPEN_STATES,
+    PRIORITIES,
+    Case,
+    CaseEvent,
+    CaseFollower,
+    Department,
+    User,
+)
+from portal.services import audit, notify, sla
+from portal.services.photos import PhotoStore, ProcessedPhoto
+
+
+class WorkflowError(ValueError):
+    """Raised when an action is not allowed; `code` says why."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class StaleCase(WorkflowError):
+    """Raised when the case changed since the official loaded it."""
+
+    def __init__(self) -> None:
+        super().__init__("stale")
+
+
+# action → states it may start from; who may do it is decided by `allowed`.
+FROM_STATES: dict[str, tuple[str, ...]] = {
+    "accept": ("submitted",),
+    "reject": ("submitted", "accepted"),
+    "merge": ("submitted", "accepted", "dispatched"),
+    "route": ("submitted", "accepted", "dispatched", "in_progress"),
+    "start": ("dispatched",),
+    "reply": OPEN_STATES,
+    "note": (*OPEN_STATES, "closed", "rejected", "duplicate"),
+    "ask_info": ("accepted", "dispatched", "in_progress"),
+    "resume": ("accepted", "dispatched", "in_progress"),
+    "resolve": ("dispatched", "in_progress"),
+    "close": ("resolved",),
+    "rework": ("resolved",),
+    "set_priority": ("submitted", "accepted", "dispatched", "in_progress"),
+}
+HANDLER_ACTIONS = {"start", "reply", "note", "ask_info", "resume", "resolve"}
+
+
+def allowed(case: Case, user: User) -> list[str]:
+    """Return the actions this user may take on this case now."""
+    if user.role in ("dispatcher", "admin"):
+        actions = set(FROM_STATES)
+    elif user.role == "handler" and case.department_id and case.department_id == user.department_id:
+        actions = HANDLER_ACTIONS
+    else:
+        return []
+    possible = [a for a in FROM_STATES if a in actions and case.state in FROM_STATES[a]]
+    if case.paused_at is not None:
+        possible = [a for a in possible if a != "ask_info"]
+    else:
+        possible = [a for a in possible if a != "resume"]
+    return possible
+
+
+def can_see(case: Case, user: User) -> bool:
+    """Tell whether a staff member may open a case in the back office."""
+    if user.role in ("dispatcher", "admin"):
+        return True
+    return user.role == "handler" and case.department_id == user.department_id
+
+
+def _snapshot(case: Case) -> dict:
+    return {
+        "state": case.state,
+        "priority": case.priority,
+        "department": case.department.code if case.department else None,
+        "respond_due_at": case.respond_due_at,
+        "resolve_due_at": case.resolve_due_at,
+        "paused": case.paused_at is not None,
+    }
+
+
+def _act(
+    session: Session,
+    case: Case,
+    user: User,
+    action: str,
+    now: datetime,
+    version: int | None,
+    change: Callable[[], CaseEvent | None],
+) -> CaseEvent | None:
+    """Check permission, state and version; apply the change; log it everywhere."""
+    if version is not None and version != case.version_id:
+        raise StaleCase()
+    if action not in allowed(case, user):
+        raise WorkflowError("forbidden" if not can_see(case, user) else "state")
+    before = _snapshot(case)
+    event = change()
+    case.updated_at = now
+    if event is not None:
+        event.case, event.actor, event.created_at = case, user, now
+        session.add(event)
+    session.flush()
+    audit.record(
+        session, user, f"case.{action}", "case", case.number, before, _snapshot(case), now=now
+    )
+    if event is not None and event.public:
+        notify.case_changed(session, case, event)
+    return event
+
+
+def _respond(case: Case, now: datetime) -> None:
+    if case.responded_at is None:
+        case.responded_at = now
+        case.respond_check_at = None
+
+
+def _state(case: Case, to: str, kind: str, body: str = "", **data: object) -> CaseEvent:
+    event = CaseEvent(kind=kind, from_state=case.state, to_state=to, body=body, data=data)
+    case.state = to
+    return event
+
+
+def accept(
+    session: Session,
+    case: Case,
+    user: User,
+    priority: str,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Open the case officially, with a priority (立案)."""
+    if priority not in PRIORITIES:
+        raise WorkflowError("priority")
+
+    def change() -> CaseEvent:
+        if priority != case.priority:
+            case.priority = priority
+            sla.restart_clocks(session, case)
+        _respond(case, now)
+        return _state(case, "accepted", "accepted", priority=priority)
+
+    return _act(session, case, user, "accept", now, version, change)
+
+
+def set_priority(
+    session: Session,
+    case: Case,
+    user: User,
+    priority: str,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Change the priority; the deadlines are recomputed from the start."""
+    if priority not in PRIORITIES:
+        raise WorkflowError("priority")
+
+    def change() -> CaseEvent:
+        case.priority = priority
+        sla.restart_clocks(session, case)
+        return CaseEvent(kind="priority", public=False, data={"priority": priority})
+
+    return _act(session, case, user, "set_priority", now, version, change)
+
+
+def reject(
+    session: Session, case: Case, user: User, reason: str, now: datetime, version: int | None = None
+) -> CaseEvent:
+    """Refuse the case with a public reason (不予受理)."""
+    if not reason.strip():
+        raise WorkflowError("reason")
+
+    def change() -> CaseEvent:
+        _respond(case, now)
+        case.resolve_check_at = None
+        return _state(case, "rejected", "rejected", reason.strip())
+
+    return _act(session, case, user, "reject", now, version, change)
+
+
+def merge(
+    session: Session,
+    case: Case,
+    user: User,
+    target: Case,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Merge a duplicate into another open case; its followers follow the other one."""
+    if target.id == case.id or not target.is_open or target.hidden:
+        raise WorkflowError("target")
+
+    def change() -> CaseEvent:
+        moved = session.execute(
+            update(CaseFollower).where(CaseFollower.case_id == case.id).values(case_id=target.id)
+        ).rowcount
+        target.followers_count += moved + 1  # the reporter of the duplicate counts too
+        case.followers_count = 0
+        case.merged_into = target
+        _respond(case, now)
+        case.resolve_check_at = None
+        session.add(
+            CaseEvent(
+                case=target,
+                actor=user,
+                kind="merged_in",
+                created_at=now,
+                data={"number": case.number},
+                public=True,
+            )
+        )
+        return _state(case, "duplicate", "merged", number=target.number)
+
+    return _act(session, case, user, "merge", now, version, change)
+
+
+def route(
+    session: Session,
+    case: Case,
+    user: User,
+    department: Department,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Send the case to a department (派遣), or to another one."""
+    if not department.active:
+        raise WorkflowError("department")
+
+    def change() -> CaseEvent:
+        overridden = case.suggested_department_id not in (None, department.id)
+        case.department = department
+        _respond(case, now)
+        return _state(
+            case, "dispatched", "dispatched", department=department.code, overridden=overridden
+        )
+
+    return _act(session, case, user, "route", now, version, change)
+
+
+def start(
+    session: Session, case: Case, user: User, now: datetime, version: int | None = None
+) -> CaseEvent:
+    """Begin the work (处置中)."""
+    return _act(
+        session,
+        case,
+        user,
+        "start",
+        now,
+        version,
+        lambda: _state(case, "in_progress", "in_progress"),
+    )
+
+
+def reply(
+    session: Session, case: Case, user: User, body: str, now: datetime, version: int | None = None
+) -> CaseEvent:
+    """Answer the resident publicly; the first answer stops the respond clock."""
+    if not body.strip():
+        raise WorkflowError("body")
+
+    def change() -> CaseEvent:
+        _respond(case, now)
+        return CaseEvent(kind="public_reply", body=body.strip())
+
+    return _act(session, case, user, "reply", now, version, change)
+
+
+def note(
+    session: Session, case: Case, user: User, body: str, now: datetime, version: int | None = None
+) -> CaseEvent:
+    """Add an internal note, seen by staff only."""
+    if not body.strip():
+        raise WorkflowError("body")
+    return _act(
+        session,
+        case,
+        user,
+        "note",
+        now,
+        version,
+        lambda: CaseEvent(kind="internal_note", body=body.strip(), public=False),
+    )
+
+
+def ask_info(
+    session: Session,
+    case: Case,
+    user: User,
+    question: str,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Ask the resident for more information; the clocks pause until they answer."""
+    if not question.strip():
+        raise WorkflowError("body")
+
+    def change() -> CaseEvent:
+        _respond(case, now)
+        sla.pause(case, now)
+        return CaseEvent(kind="info_requested", body=question.strip())
+
+    return _act(session, case, user, "ask_info", now, version, change)
+
+
+def resume(
+    session: Session,
+    case: Case,
+    user: User | None,
+    body: str,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Restart the clocks: the resident answered (user None) or staff decided to go on."""
+    if user is None:
+        if case.paused_at is None:
+            raise WorkflowError("state")
+        sla.resume(session, case, now)
+        event = CaseEvent(case=case, kind="info_provided", body=body.strip(), created_at=now)
+        session.add(event)
+        case.updated_at = now
+        notify.case_changed(session, case, event, to_staff=True)
+        return event
+
+    def change() -> CaseEvent:
+        sla.resume(session, case, now)
+        return CaseEvent(kind="resumed", body=body.strip())
+
+    return _act(session, case, user, "resume", now, version, change)
+
+
+def resolve(
+    session: Session,
+    case: Case,
+    user: User,
+    body: str,
+    photos: list[ProcessedPhoto],
+    store: PhotoStore,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Mark the work done, with what was done and "after" photos (已处置)."""
+    if not body.strip():
+        raise WorkflowError("body")
+    from portal.services.cases import attach_photos
+
+    def change() -> CaseEvent:
+        _respond(case, now)
+        case.resolved_at = now
+        case.resolve_check_at = None
+        attach_photos(session, case, photos, store, kind="after", now=now)
+        return _state(case, "resolved", "resolved", body.strip())
+
+    return _act(session, case, user, "resolve", now, version, change)
+
+
+def close(
+    session: Session, case: Case, user: User, body: str, now: datetime, version: int | None = None
+) -> CaseEvent:
+    """Verify the work and close the case (核查结案)."""
+
+    def change() -> CaseEvent:
+        case.closed_at = now
+        return _state(case, "closed", "closed", body.strip())
+
+    return _act(session, case, user, "close", now, version, change)
+
+
+def rework(
+    session: Session, case: Case, user: User, reason: str, now: datetime, version: int | None = None
+) -> CaseEvent:
+    """Send resolved work back to the department with a new resolve deadline (返工)."""
+    if not reason.strip():
+        raise WorkflowError("reason")
+
+    def change() -> CaseEvent:
+        case.resolved_at = None
+        sla.start_clocks(session, case, now, respond=False)
+        return _state(case, "dispatched", "rework", reason.strip())
+
+    return _act(session, case, user, "rework", now, version, change)
+
+
+def similar(session: Session, case: Case, radius_m: float = 50, days: int = 90) -> list[Case]:
+    """Return cases of the same category nearby in the last days, for triage."""
+    from datetime import timedelta
+
+    from portal.services import geo
+
+    min_lat, min_lng, max_lat, max_lng = geo.bbox_around(case.lat, case.lng, radius_m)
+    found = session.scalars(
+        select(Case)
+        .where(
+            Case.id != case.id,
+            Case.category_id == case.category_id,
+            Case.lat.between(min_lat, max_lat),
+            Case.lng.between(min_lng, max_lng),
+            Case.created_at >= case.created_at - timedelta(days=days),
+        )
+        .order_by(Case.created_at.desc())
+        .limit(20)
+    ).all()
+    return [c for c in found if geo.distance_m((case.lat, case.lng), (c.lat, c.lng)) <= radius_m]

@@ -1,0 +1,78 @@
+"""The SLA sweep reminds at 75% and escalates at 100%, once each, touching only due clocks."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.models import CaseEvent, Department, OutboxMessage, utcnow
+from portal.services import escalations, workflow
+from tests.factories import make_case, make_user
+
+
+@pytest.fixture
+def road(db, reference):
+    department = db.session.scalar(select(Department).where(Department.code == "ROAD"))
+    handler = make_user(db.session, "handler", department=department, email="h@example.cn")
+    department.head = make_user(
+        db.session, "handler", department=department, email="head@example.cn"
+    )
+    make_user(db.session, "dispatcher", email="d@example.cn")
+    db.session.commit()
+    return department, handler
+
+
+def mails(db, to: str) -> list[str]:
+    return db.session.scalars(
+        select(OutboxMessage.subject).where(OutboxMessage.recipient == to)
+    ).all()
+
+
+def test_reminder_then_escalation_exactly_once(db, road):
+    department, _ = road
+    case, _ = make_case(db.session, category_code="0101")
+    now = case.created_at
+    workflow.route(db.session, case, make_user(db.session, "dispatcher"), department, now)
+    db.session.commit()
+    due = case.resolve_due_at
+    warn_at = case.resolve_check_at
+    assert now < warn_at < due
+    assert escalations.sweep(db.session, warn_at - timedelta(seconds=1)).reminded == 0
+    first = escalations.sweep(db.session, warn_at)
+    assert (first.reminded, first.escalated) == (1, 0)
+    assert escalations.sweep(db.session, warn_at + timedelta(minutes=1)).reminded == 0
+    assert len(mails(db, "h@example.cn")) == 1 and mails(db, "d@example.cn") == []
+    overdue = escalations.sweep(db.session, due + timedelta(minutes=1))
+    assert overdue.escalated == 1
+    assert escalations.sweep(db.session, due + timedelta(days=2)).escalated == 0
+    db.session.commit()
+    assert any("OVERDUE" in s or "超期" in s for s in mails(db, "head@example.cn"))
+    assert len(mails(db, "d@example.cn")) == 1
+    escalated = db.session.scalars(select(CaseEvent).where(CaseEvent.kind == "escalated")).all()
+    assert len(escalated) == 1 and escalated[0].public
+
+
+def test_answered_and_paused_clocks_are_left_alone(db, road):
+    _department, _ = road
+    case, _ = make_case(db.session)
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, "normal", case.created_at)
+    assert case.respond_check_at is None  # answered: nothing left to check
+    workflow.ask_info(db.session, case, dispatcher, "请补充照片", case.created_at)
+    db.session.commit()
+    result = escalations.sweep(db.session, case.created_at + timedelta(days=30))
+    assert (result.reminded, result.escalated) == (0, 0)
+
+
+def test_the_sweep_reads_only_due_clocks(db, road):
+    for _ in range(30):
+        make_case(db.session)
+    now = utcnow()
+    due_soon = escalations.sweep(db.session, now)
+    assert (due_soon.reminded, due_soon.escalated) == (0, 0)
+    # Far in the future every clock is due once: reminder and escalation for each.
+    later = escalations.sweep(db.session, now + timedelta(days=60))
+    assert later.escalated == 60
+    db.session.commit()
+    pending = db.session.scalar(select(func.count()).where(CaseEvent.kind == "escalated"))
+    assert pending == 60
