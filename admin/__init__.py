@@ -1,18 +1,48 @@
-"""The back office (/admin): staff only."""
+"""The back office (/admin): staff only; settings for admins only."""
 
-from flask import Blueprint, abort
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, abort, current_app
 from flask_login import current_user
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
 
 @bp.before_request
-def require_staff() -> None:
+def require_staff():
     """Let only signed-in, active staff into the back office."""
     if not current_user.is_authenticated:
-        abort(401)
+        return current_app.login_manager.unauthorized()
     if not current_user.is_staff:
         abort(403)
+    return None
 
 
-from admin import views  # noqa: E402,F401
+def admin_required(view: Callable) -> Callable:
+    """Let only admins use a view (settings, accounts, the audit log)."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if current_user.role != "admin":
+            abort(403)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def dispatcher_required(view: Callable) -> Callable:
+    """Let only dispatchers and admins use a view (triage, bulk actions, offline entry)."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        if current_user.role not in ("dispatcher", "admin"):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+from admin import audit_log, casework, queue, settings  # noqa: E402,F401

@@ -85,6 +85,7 @@ class Settings:
             "RATELIMIT_HEADERS_ENABLED": True,
             "RATELIMIT_REPORT": self.get("RATELIMIT_REPORT", "10 per hour;30 per day"),
             "RATELIMIT_FOLLOW": self.get("RATELIMIT_FOLLOW", "30 per hour"),
+            "RATELIMIT_LOGIN": self.get("RATELIMIT_LOGIN", "10 per 5 minutes"),
             "RATELIMIT_API": self.get("RATELIMIT_API", "120 per minute"),
             "RATELIMIT_ENABLED": _flag(self.get("RATELIMIT_ENABLED"), default=True),
             # How many reverse proxies in front set X-Forwarded-* (the limits key on the address).

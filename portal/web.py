@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import db
 from portal.i18n import html_lang
-from portal.models import STATES
+from portal.models import STATES, utcnow
 
 
 def state_label(state: str) -> str:
@@ -45,6 +45,15 @@ def event_label(kind: str) -> str:
         "rejected": _("Not accepted"),
         "merged": _("Merged with another case"),
         "reopened": _("Reopened for rework"),
+        "rework": _("Sent back for rework"),
+        "merged_in": _("Another case was merged into this one"),
+        "info_requested": _("More information requested; the clock is paused"),
+        "info_provided": _("The resident added information; the clock runs again"),
+        "resumed": _("The clock runs again"),
+        "escalated": _("Deadline missed: escalated"),
+        "reminder": _("Reminder sent"),
+        "internal_note": _("Internal note"),
+        "priority": _("Priority changed"),
     }
     return labels.get(kind, kind)
 
@@ -57,6 +66,56 @@ def rating_label(rating: str) -> str:
         "dissatisfied": _("Not satisfied"),
     }
     return labels.get(rating, rating)
+
+
+def priority_label(priority: str) -> str:
+    """Return the translated name of a priority."""
+    labels = {"urgent": _("Urgent"), "high": _("High"), "normal": _("Normal"), "low": _("Low")}
+    return labels.get(priority, priority)
+
+
+def source_label(source: str) -> str:
+    """Return the translated name of the channel a case came by."""
+    labels = {
+        "web": _("Website"),
+        "api": _("Open311 API"),
+        "inspection": _("Supervisor inspection"),
+        "phone": _("Phone"),
+        "letter": _("Letter"),
+        "visit": _("Visit"),
+    }
+    return labels.get(source, source)
+
+
+def action_label(action: str) -> str:
+    """Return the translated name of a back-office action."""
+    labels = {
+        "accept": _("Accept"),
+        "reject": _("Reject"),
+        "merge": _("Merge into another case"),
+        "route": _("Route to a department"),
+        "start": _("Start work"),
+        "reply": _("Public reply"),
+        "note": _("Internal note"),
+        "ask_info": _("Ask the resident for more information"),
+        "resume": _("Resume the clocks"),
+        "resolve": _("Mark resolved"),
+        "close": _("Verify and close"),
+        "rework": _("Send back for rework"),
+        "set_priority": _("Change priority"),
+    }
+    return labels.get(action, action)
+
+
+def role_label(role: str) -> str:
+    """Return the translated name of a role."""
+    labels = {
+        "supervisor": _("Citizen supervisor"),
+        "handler": _("Handler"),
+        "dispatcher": _("Dispatcher"),
+        "admin": _("Administrator"),
+    }
+    return labels.get(role, role)
 
 
 def js_strings() -> str:
@@ -72,6 +131,11 @@ def js_strings() -> str:
         too_many_photos=_("Too many photos selected."),
         meters_away=_("%(n)s m away"),
         me_too=_("Me too"),
+        countdown_left=_("%(t)s left"),
+        countdown_late=_("%(t)s late"),
+        unit_day=_("%(n)s d"),
+        unit_hour=_("%(n)s h"),
+        unit_minute=_("%(n)s min"),
     )
     return json.dumps(strings, ensure_ascii=False)
 
@@ -144,6 +208,11 @@ def template_context() -> dict:
         "state_label": state_label,
         "event_label": event_label,
         "rating_label": rating_label,
+        "priority_label": priority_label,
+        "source_label": source_label,
+        "action_label": action_label,
+        "role_label": role_label,
+        "now": utcnow,
         "js_strings": js_strings,
         "html_lang": html_lang,
         "map_settings": {

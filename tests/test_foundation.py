@@ -83,7 +83,8 @@ def test_security_headers(client):
 
 
 def test_back_office_is_closed_to_anonymous_and_supervisors(client, login_as):
-    assert client.get("/admin/").status_code == 401
+    anonymous = client.get("/admin/")
+    assert anonymous.status_code == 302 and "/login?next=" in anonymous.headers["Location"]
     login_as("supervisor")
     assert client.get("/admin/").status_code == 403
     for role in ("handler", "dispatcher", "admin"):
@@ -93,7 +94,7 @@ def test_back_office_is_closed_to_anonymous_and_supervisors(client, login_as):
 
 def test_a_disabled_account_is_signed_out(client, login_as):
     login_as("dispatcher", active=False)
-    assert client.get("/admin/").status_code == 401
+    assert client.get("/admin/").status_code == 302
 
 
 def test_apikey_create_prints_the_key_last(runner, db):

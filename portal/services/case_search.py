@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, or_, select
+from sqlalchemy import Row, Select, case, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.models import Case, Category, Zone
+from portal.models import Case, Category, Department, User, Zone
 
 GEOJSON_LIMIT = 1000
 
@@ -77,6 +77,11 @@ def _day_start(day: date, tz: ZoneInfo) -> datetime:
 def filtered(filters: CaseFilters, tz: ZoneInfo) -> Select:
     """Return the public cases matching the list's filters, newest first."""
     query = public_cases().options(joinedload(Case.category), joinedload(Case.zone))
+    return _apply(query, filters, tz).order_by(Case.created_at.desc(), Case.id.desc())
+
+
+def _apply(query: Select, filters: CaseFilters, tz: ZoneInfo) -> Select:
+    """Add the filters shared by the public list and the back-office queues."""
     if filters.state:
         query = query.where(Case.state == filters.state)
     if filters.category:
@@ -101,4 +106,41 @@ def filtered(filters: CaseFilters, tz: ZoneInfo) -> Select:
         query = query.where(Case.created_at >= _day_start(filters.since, tz))
     if filters.until:
         query = query.where(Case.created_at < _day_start(filters.until + timedelta(days=1), tz))
-    return query.order_by(Case.created_at.desc(), Case.id.desc())
+    return query
+
+
+@dataclass
+class QueueFilters(CaseFilters):
+    """What a back-office queue is filtered by, beyond the public filters."""
+
+    department: str = ""
+    priority: str = ""
+    source: str = ""
+    overdue: bool = False
+
+
+def next_due():
+    """Return the SQL expression of a case's next unanswered deadline."""
+    return case(
+        (Case.state.in_(("resolved", "closed", "rejected", "duplicate")), None),
+        (Case.responded_at.is_(None), Case.respond_due_at),
+        else_=Case.resolve_due_at,
+    )
+
+
+def queue(user: User, filters: QueueFilters, now: datetime, tz: ZoneInfo) -> Select:
+    """Return the cases a staff member works on, overdue first, then by the next deadline."""
+    query = select(Case).options(joinedload(Case.category), joinedload(Case.department))
+    if user.role == "handler":
+        query = query.where(Case.department_id == user.department_id)
+    query = _apply(query, filters, tz)
+    if filters.department:
+        query = query.where(Case.department.has(Department.code == filters.department))
+    if filters.priority:
+        query = query.where(Case.priority == filters.priority)
+    if filters.source:
+        query = query.where(Case.source == filters.source)
+    due = next_due()
+    if filters.overdue:
+        query = query.where(due < now)
+    return query.order_by(due.is_(None), due, Case.created_at)

@@ -1,0 +1,196 @@
+"""One case in the back office: everything about it, and the actions on it."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers import Response
+
+from admin import bp, dispatcher_required
+from admin.forms import CaseActionForm, OfflineCaseForm
+from admin.queue import department_choices
+from portal.extensions import db
+from portal.models import Case, Category, Department, utcnow
+from portal.public.report import category_groups, locate, read_photos
+from portal.services import audit, cases, photos, routing, sla, workflow
+
+
+def error_message(code: str) -> str:
+    """Return the translated explanation of a refused action."""
+    messages = {
+        "stale": _("This case changed since you opened it. Reload the page and try again."),
+        "forbidden": _("You may not act on this case."),
+        "state": _("This action is not possible in the case's current state."),
+        "reason": _("Give a reason."),
+        "body": _("Write the text first."),
+        "priority": _("Choose a priority."),
+        "department": _("Choose an active department."),
+        "target": _("Give the number of another open case."),
+        "photos": _("One of the photos was refused."),
+    }
+    return messages.get(code, _("This action is not possible."))
+
+
+def staff_case_or_404(number: str) -> Case:
+    """Return a case the signed-in staff member may open, or answer 404/403."""
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    if case is None:
+        abort(404)
+    if not workflow.can_see(case, current_user):
+        abort(403)
+    return case
+
+
+def reply_templates(case: Case) -> list[str]:
+    """Return ready-made public replies for the case's category."""
+    name = case.category.name
+    return [
+        _(
+            "We have received your report about %(category)s and sent staff to check it.",
+            category=name,
+        ),
+        _(
+            "The repair of the %(category)s is scheduled; we will report when it is done.",
+            category=name,
+        ),
+        _("The %(category)s has been repaired. Thank you for reporting it.", category=name),
+    ]
+
+
+@bp.route("/cases/<number>")
+def case_page(number: str) -> str:
+    """Show everything about a case and the actions this user may take."""
+    case = staff_case_or_404(number)
+    form = CaseActionForm(
+        version=case.version_id,
+        priority=case.priority,
+        department=(case.department or case.suggested_department or Department(code="")).code,
+    )
+    form.department.choices = department_choices()
+    now = utcnow()
+    return render_template(
+        "admin/case.html",
+        case=case,
+        form=form,
+        now=now,
+        actions=workflow.allowed(case, current_user),
+        similar=workflow.similar(db.session, case),
+        suggestion=case.suggested_department or routing.suggest(db.session, case),
+        templates=reply_templates(case),
+        respond_status=sla.clock_status(case.respond_due_at, case.responded_at, now),
+        resolve_status=sla.clock_status(case.resolve_due_at, case.resolved_at, now),
+    )
+
+
+def _run(action: str, case: Case, form: CaseActionForm) -> None:
+    """Call the workflow function of an action with what its form holds."""
+    s, user, now, version = db.session, current_user, utcnow(), form.version.data
+    body = form.body.data or ""
+    if action == "resolve":
+        processed = read_photos(form)
+        if processed is None:
+            raise workflow.WorkflowError("photos")
+        store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+        workflow.resolve(s, case, user, body, processed, store, now, version)
+    elif action in ("accept", "set_priority"):
+        getattr(workflow, action)(s, case, user, form.priority.data, now, version)
+    elif action == "route":
+        department = s.scalar(select(Department).where(Department.code == form.department.data))
+        if department is None:
+            raise workflow.WorkflowError("department")
+        workflow.route(s, case, user, department, now, version)
+    elif action == "merge":
+        target = s.scalar(select(Case).where(Case.number == form.target.data))
+        if target is None:
+            raise workflow.WorkflowError("target")
+        workflow.merge(s, case, user, target, now, version)
+    elif action == "start":
+        workflow.start(s, case, user, now, version)
+    elif action in ("reject", "reply", "note", "ask_info", "resume", "close", "rework"):
+        getattr(workflow, action)(s, case, user, body, now, version)
+    else:
+        abort(404)
+
+
+@bp.route("/cases/<number>/<action>", methods=["POST"])
+def act(number: str, action: str) -> Response:
+    """Take one action on a case; a refused one changes nothing and says why."""
+    if action not in workflow.FROM_STATES:
+        abort(404)
+    case = staff_case_or_404(number)
+    form = CaseActionForm()
+    form.department.choices = department_choices()
+    if not form.validate():
+        db.session.rollback()
+        errors = "; ".join(e for errs in form.errors.values() for e in errs)
+        flash(errors or _("This action is not possible."), "error")
+        return redirect(url_for(".case_page", number=number), code=303)
+    try:
+        _run(action, case, form)
+        db.session.commit()
+    except workflow.WorkflowError as refused:
+        db.session.rollback()
+        flash(error_message(refused.code), "error")
+    except StaleDataError:
+        db.session.rollback()
+        flash(error_message("stale"), "error")
+    else:
+        flash(_("Done."), "success")
+    return redirect(url_for(".case_page", number=number), code=303)
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@dispatcher_required
+def new_case() -> Response | tuple[str, int]:
+    """Enter a complaint received by phone, letter or visit, for the resident."""
+    form = OfflineCaseForm()
+    groups = category_groups()
+    form.category.choices = [(c.code, c.name) for g in groups for c in g.categories if c.active]
+    if request.method == "POST":
+        form_ok = form.validate_on_submit()
+        processed = read_photos(form)
+        position = None if form.lat.errors else locate(form, processed or [])
+        if form_ok and processed is not None and position is not None:
+            category = db.session.scalar(
+                select(Category).where(Category.code == form.category.data)
+            )
+            report = cases.Report(
+                category=category,
+                lat=position[0],
+                lng=position[1],
+                description=form.description.data,
+                address=form.address.data or "",
+                name=form.name.data or "",
+                phone=form.phone.data or "",
+                email=(form.email.data or "").lower(),
+                hide_name=True,
+                source=form.channel.data,
+            )
+            store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+            case, token = cases.submit(db.session, report, processed, store, utcnow())
+            audit.record(
+                db.session,
+                current_user,
+                "case.enter",
+                "case",
+                case.number,
+                after={"channel": form.channel.data},
+            )
+            db.session.commit()
+            link = url_for("public.track", token=token, _external=True)
+            flash(
+                _(
+                    "Case %(number)s entered. Give the resident the case number and this "
+                    "private link: %(link)s",
+                    number=case.number,
+                    link=link,
+                ),
+                "success",
+            )
+            return redirect(url_for(".case_page", number=case.number), code=303)
+    return render_template("admin/new_case.html", form=form, groups=groups), (
+        200 if request.method == "GET" else 422
+    )

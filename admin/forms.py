@@ -1,0 +1,120 @@
+"""Forms of the back office."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from portal.models import PRIORITIES
+from portal.public.forms import ReportForm, plain_text, strip
+
+
+def priority_choices() -> list[tuple[str, str]]:
+    """Return the priorities with their translated names."""
+    names = {"urgent": _l("Urgent"), "high": _l("High"), "normal": _l("Normal"), "low": _l("Low")}
+    return [(p, names[p]) for p in PRIORITIES]
+
+
+class CaseActionForm(FlaskForm):
+    """Every field an action on a case may need; each action reads its own."""
+
+    version = IntegerField(validators=[DataRequired()])
+    priority = SelectField(
+        _l("Priority"), choices=priority_choices, validate_choice=True, validators=[Optional()]
+    )
+    department = SelectField(_l("Department"), validators=[Optional()], validate_choice=False)
+    body = TextAreaField(
+        _l("Text"), filters=[strip], validators=[Optional(), Length(max=4000), plain_text]
+    )
+    template = SelectField(_l("Reply template"), validators=[Optional()], validate_choice=False)
+    target = StringField(
+        _l("Merge into case number"), filters=[strip], validators=[Optional(), Length(max=20)]
+    )
+    photos = MultipleFileField(_l("“After” photos"))
+
+
+class BulkForm(FlaskForm):
+    """Act on many cases of the queue at once."""
+
+    numbers = SelectMultipleField(validate_choice=False)
+    action = SelectField(_l("Action"), choices=[("accept", _l("Accept")), ("route", _l("Route"))])
+    priority = SelectField(_l("Priority"), choices=priority_choices, validators=[Optional()])
+    department = SelectField(_l("Department"), validators=[Optional()], validate_choice=False)
+
+
+class OfflineCaseForm(ReportForm):
+    """A complaint received by phone, letter or visit, entered for the resident."""
+
+    channel = SelectField(
+        _l("Channel"),
+        choices=[("phone", _l("Phone")), ("letter", _l("Letter")), ("visit", _l("Visit"))],
+    )
+
+
+class UserForm(FlaskForm):
+    """A new staff or supervisor account."""
+
+    email = EmailField(
+        _l("E-mail"),
+        filters=[strip],
+        validators=[DataRequired(), Email(check_deliverability=False), Length(max=255)],
+    )
+    name = StringField(
+        _l("Name"), filters=[strip], validators=[DataRequired(), Length(max=100), plain_text]
+    )
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            ("handler", _l("Handler")),
+            ("dispatcher", _l("Dispatcher")),
+            ("admin", _l("Administrator")),
+            ("supervisor", _l("Citizen supervisor")),
+        ],
+    )
+    department = SelectField(_l("Department"), validators=[Optional()], validate_choice=False)
+
+
+class DepartmentForm(FlaskForm):
+    """A department's contact, head and parent."""
+
+    email = EmailField(
+        _l("E-mail"), filters=[strip], validators=[Optional(), Email(check_deliverability=False)]
+    )
+    phone = StringField(_l("Phone"), filters=[strip], validators=[Optional(), Length(max=40)])
+    head = SelectField(_l("Head"), validators=[Optional()], validate_choice=False)
+    parent = SelectField(_l("Escalates to"), validators=[Optional()], validate_choice=False)
+    active = BooleanField(_l("Active"))
+
+
+class RuleForm(FlaskForm):
+    """A routing rule: category or group, zone, department."""
+
+    category = SelectField(_l("Category"), validators=[Optional()], validate_choice=False)
+    group = SelectField(_l("Category group"), validators=[Optional()], validate_choice=False)
+    zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=False)
+    department = SelectField(_l("Department"), validators=[DataRequired()], validate_choice=False)
+
+
+class UploadForm(FlaskForm):
+    """One file to import."""
+
+    file = FileField(_l("File"), validators=[DataRequired(_l("Choose a file."))])
+
+
+class SimpleForm(FlaskForm):
+    """A button that posts (CSRF only)."""
+
+    confirm = HiddenField(default="1")

@@ -1,0 +1,173 @@
+"""Admins' settings pages: accounts, departments, rules, zones, calendar, audit log."""
+
+import csv
+import io
+import json
+import re
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import AuditEntry, CalendarDay, Department, RoutingRule, User, Zone
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": False}
+
+
+@pytest.fixture
+def admin(login_as):
+    return login_as("admin")
+
+
+def test_admin_creates_and_disables_an_account(client, db, admin):
+    response = client.post(
+        "/admin/users",
+        data={"email": "Li@Example.cn", "name": "李工", "role": "handler", "department": "ROAD"},
+    )
+    assert response.status_code == 303
+    page = client.get("/admin/users").get_data(as_text=True)
+    password = re.search(r"(?:shown only this once|仅显示这一次)[:：]\s*(\S+)</p>", page).group(1)
+    user = db.session.scalar(select(User).where(User.email == "li@example.cn"))
+    assert user.department.code == "ROAD"
+    from portal.services import accounts
+
+    assert accounts.check_password(user, password)
+    assert (
+        client.post(
+            "/admin/users",
+            data={"email": "li@example.cn", "name": "x", "role": "handler", "department": "ROAD"},
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/admin/users", data={"email": "new@example.cn", "name": "x", "role": "handler"}
+        ).status_code
+        == 422
+    )
+    client.post(f"/admin/users/{user.id}/toggle", data={"confirm": "1"})
+    db.session.refresh(user)
+    assert not user.active
+    actions = db.session.scalars(select(AuditEntry.action)).all()
+    assert actions == ["account.create", "account.disable"]
+
+
+def test_department_head_and_parent(client, db, admin):
+    assert (
+        client.post(
+            "/admin/departments/ROAD",
+            data={
+                "email": "road@example.cn",
+                "phone": "0571",
+                "head": str(admin.id),
+                "parent": "EMERG",
+                "active": "y",
+            },
+        ).status_code
+        == 303
+    )
+    road = db.session.scalar(select(Department).where(Department.code == "ROAD"))
+    assert road.head == admin and road.parent.code == "EMERG"
+    assert "0571" in json.dumps(db.session.scalar(select(AuditEntry.after)))
+
+
+def test_routing_rules_are_added_and_removed(client, db, admin):
+    before = db.session.query(RoutingRule).count()
+    assert (
+        client.post(
+            "/admin/rules", data={"category": "0301", "zone": "GS-MS", "department": "EMERG"}
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(
+            "/admin/rules", data={"category": "0301", "group": "03", "department": "EMERG"}
+        ).status_code
+        == 422
+    )
+    rule = db.session.scalars(select(RoutingRule).order_by(RoutingRule.id.desc())).first()
+    client.post(f"/admin/rules/{rule.id}/delete", data={"confirm": "1"})
+    assert db.session.query(RoutingRule).count() == before
+
+
+def test_zones_import_from_geojson(client, db, admin):
+    square = {
+        "type": "Polygon",
+        "coordinates": [
+            [[120.18, 30.26], [120.19, 30.26], [120.19, 30.27], [120.18, 30.27], [120.18, 30.26]]
+        ],
+    }
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": square,
+                "properties": {
+                    "code": "GS-NEW",
+                    "name_zh": "新网格",
+                    "name_en": "New grid",
+                    "level": "grid",
+                    "parent": "GS-HS",
+                },
+            }
+        ],
+    }
+    upload = (io.BytesIO(json.dumps(collection).encode()), "zones.geojson")
+    response = client.post(
+        "/admin/zones", data={"file": upload}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 303
+    zone = db.session.scalar(select(Zone).where(Zone.code == "GS-NEW"))
+    assert zone.parent.code == "GS-HS" and zone.max_lng == pytest.approx(120.19)
+    bad = client.post(
+        "/admin/zones",
+        data={"file": (io.BytesIO(b"not json"), "x.json")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 422
+
+
+def test_calendar_import_and_the_missing_year_warning(client, db, admin):
+    page = client.get("/admin/calendar").get_data(as_text=True)
+    assert "2027" in page  # November 2026: next year's holidays are missing
+    rows = "date,kind,name\n2027-01-01,holiday,元旦\n2027-02-20,workday,春节调休\n"
+    response = client.post(
+        "/admin/calendar",
+        data={"file": (io.BytesIO(rows.encode()), "2027.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    assert db.session.get(CalendarDay, __import__("datetime").date(2027, 2, 20)).kind == "workday"
+    bad = client.post(
+        "/admin/calendar",
+        data={"file": (io.BytesIO(b"2027-13-01,holiday,x"), "bad.csv")},
+        content_type="multipart/form-data",
+    )
+    assert bad.status_code == 422
+
+
+def test_audit_log_lists_and_exports(client, db, admin):
+    client.post("/admin/rules", data={"category": "0301", "department": "EMERG"})
+    page = client.get("/admin/audit?action=rule").get_data(as_text=True)
+    assert "rule.create" in page
+    export = client.get("/admin/audit.csv")
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
+    assert rows[0][:4] == ["id", "time", "actor", "action"] and rows[1][3] == "rule.create"
+
+
+def test_the_audit_log_cannot_be_changed(db, admin):
+    from portal.services import audit
+
+    entry = audit.record(db.session, admin, "test", "x", 1)
+    db.session.commit()
+    entry.action = "changed"
+    with pytest.raises(PermissionError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.delete(entry)
+    with pytest.raises(PermissionError):
+        db.session.commit()
+    db.session.rollback()

@@ -1,0 +1,89 @@
+"""Signing in, lock-out after repeated failures, throttling, and changing a password."""
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import AuditEntry
+from portal.services import accounts
+from tests.factories import make_user
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": False}
+
+
+@pytest.fixture
+def staff(db, reference):
+    user = make_user(db.session, "dispatcher", email="d@example.cn")
+    user.password_hash = accounts.hash_password("correct horse battery")
+    db.session.commit()
+    return user
+
+
+def test_sign_in_and_out(client, staff):
+    response = client.post(
+        "/login", data={"email": "D@example.cn", "password": "correct horse battery"}
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+    client.post("/logout")
+    assert client.get("/admin/").status_code == 302
+
+
+def test_wrong_passwords_lock_the_account_and_the_lock_is_recorded(client, db, staff):
+    for _ in range(accounts.MAX_FAILURES):
+        assert (
+            client.post("/login", data={"email": "d@example.cn", "password": "wrong"}).status_code
+            == 422
+        )
+    locked = client.post(
+        "/login", data={"email": "d@example.cn", "password": "correct horse battery"}
+    )
+    assert locked.status_code == 422 and "锁定" in locked.get_data(as_text=True)
+    assert db.session.scalar(select(AuditEntry.action)) == "account.lock"
+
+
+def test_next_only_goes_to_this_site(client, staff):
+    response = client.post(
+        "/login?next=//evil.example/x",
+        data={"email": "d@example.cn", "password": "correct horse battery"},
+    )
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_change_password(client, db, staff):
+    client.post("/login", data={"email": "d@example.cn", "password": "correct horse battery"})
+    bad = client.post(
+        "/account/password",
+        data={"old": "nope", "new": "another long one", "confirm": "another long one"},
+    )
+    assert bad.status_code == 422
+    short = client.post(
+        "/account/password",
+        data={"old": "correct horse battery", "new": "short", "confirm": "short"},
+    )
+    assert short.status_code == 422
+    ok = client.post(
+        "/account/password",
+        data={
+            "old": "correct horse battery",
+            "new": "another long one",
+            "confirm": "another long one",
+        },
+    )
+    assert ok.status_code == 303
+    db.session.refresh(staff)
+    assert accounts.check_password(staff, "another long one")
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [{"WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True, "RATELIMIT_LOGIN": "3 per minute"}],
+)
+def test_sign_in_is_throttled_per_account_and_address(client, staff, app_config):
+    codes = [
+        client.post("/login", data={"email": "d@example.cn", "password": "x"}).status_code
+        for _ in range(4)
+    ]
+    assert codes == [422, 422, 422, 429]
