@@ -30,8 +30,15 @@ def error_message(code: str) -> str:
         "department": _("Choose an active department."),
         "target": _("Give the number of another open case."),
         "photos": _("One of the photos was refused."),
+        "category": _("Choose an active category."),
     }
     return messages.get(code, _("This action is not possible."))
+
+
+def category_choices() -> list[tuple[str, str]]:
+    """Return the active categories as form choices."""
+    found = db.session.scalars(select(Category).where(Category.active).order_by(Category.code))
+    return [(c.code, f"{c.code} {c.name}") for c in found]
 
 
 def staff_case_or_404(number: str) -> Case:
@@ -70,6 +77,8 @@ def case_page(number: str) -> str:
         department=(case.department or case.suggested_department or Department(code="")).code,
     )
     form.department.choices = department_choices()
+    form.category.choices = category_choices()
+    form.category.data = case.category.code
     now = utcnow()
     return render_template(
         "admin/case.html",
@@ -102,6 +111,11 @@ def _run(action: str, case: Case, form: CaseActionForm) -> None:
         if department is None:
             raise workflow.WorkflowError("department")
         workflow.route(s, case, user, department, now, version)
+    elif action == "set_category":
+        category = s.scalar(select(Category).where(Category.code == form.category.data))
+        if category is None:
+            raise workflow.WorkflowError("category")
+        workflow.set_category(s, case, user, category, now, version)
     elif action == "merge":
         target = s.scalar(select(Case).where(Case.number == form.target.data))
         if target is None:
@@ -123,6 +137,7 @@ def act(number: str, action: str) -> Response:
     case = staff_case_or_404(number)
     form = CaseActionForm()
     form.department.choices = department_choices()
+    form.category.choices = category_choices()
     if not form.validate():
         db.session.rollback()
         errors = "; ".join(e for errs in form.errors.values() for e in errs)

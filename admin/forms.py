@@ -39,7 +39,7 @@ class CaseActionForm(FlaskForm):
     body = TextAreaField(
         _l("Text"), filters=[strip], validators=[Optional(), Length(max=4000), plain_text]
     )
-    template = SelectField(_l("Reply template"), validators=[Optional()], validate_choice=False)
+    category = SelectField(_l("Category"), validators=[Optional()], validate_choice=False)
     target = StringField(
         _l("Merge into case number"), filters=[strip], validators=[Optional(), Length(max=20)]
     )

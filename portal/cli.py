@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -20,16 +22,28 @@ zones_cli = AppGroup("zones", help="Districts, streets and grid cells.")
 
 @demo_cli.command("load")
 def demo_load() -> None:
-    """Load the demo district if the database is empty."""
+    """Load the demo district and one account per seat, if the database is empty."""
+    from pathlib import Path
+
     from portal.services import demo
     from portal.services.photos import PhotoStore
 
-    added = demo.load(db.session, PhotoStore(current_app.config["UPLOAD_DIR"]), now=utcnow())
+    if current_app.config["PORTAL_ENV"] == "production":
+        raise click.ClickException("demo data and demo accounts are never loaded in production")
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    added, logins = demo.load(db.session, store, now=utcnow())
     db.session.commit()
     if not added:
         click.echo("The database already has data; nothing loaded.")
         return
     click.echo(", ".join(f"{count} {kind}" for kind, count in added.items()) + " loaded.")
+    accounts_file = Path(current_app.instance_path) / "demo-accounts.txt"
+    accounts_file.parent.mkdir(parents=True, exist_ok=True)
+    accounts_file.write_text("".join(f"{role}\t{email}\t{pw}\n" for email, role, pw in logins))
+    accounts_file.chmod(0o600)
+    click.echo(f"Demo accounts (sign in at /login), also written to {accounts_file}:")
+    for email, role, password in logins:
+        click.echo(f"  {role:<10} {email:<40} {password}")
 
 
 @apikey_cli.command("create")
@@ -91,8 +105,7 @@ def user_create(email: str, role: str, name: str, department_code: str) -> None:
         department = db.session.scalar(select(Department).where(Department.code == department_code))
         if department is None:
             raise click.BadParameter("no such department", param_hint="--department")
-    stdin = click.get_text_stream("stdin")
-    typed = "" if stdin.isatty() else stdin.readline().strip()
+    typed = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.readline().strip()
     password = typed or accounts.generate_password()
     try:
         user = accounts.create(

@@ -54,6 +54,7 @@ def event_label(kind: str) -> str:
         "reminder": _("Reminder sent"),
         "internal_note": _("Internal note"),
         "priority": _("Priority changed"),
+        "category": _("Category changed"),
     }
     return labels.get(kind, kind)
 
@@ -103,6 +104,7 @@ def action_label(action: str) -> str:
         "close": _("Verify and close"),
         "rework": _("Send back for rework"),
         "set_priority": _("Change priority"),
+        "set_category": _("Change category"),
     }
     return labels.get(action, action)
 

@@ -114,8 +114,15 @@ def test_demo_load_is_idempotent(runner, db):
     first = runner.invoke(args=["demo", "load"])
     assert first.exit_code == 0, first.output
     assert "loaded" in first.output
+    assert "dispatcher@demo.example.cn" in first.output
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0 and "nothing loaded" in second.output
+
+
+def test_production_never_gets_demo_data(runner, app):
+    app.config["PORTAL_ENV"] = "production"
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code != 0 and "never" in result.output
 
 
 def test_behind_a_trusted_proxy_the_client_address_is_used(tmp_path):

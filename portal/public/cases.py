@@ -26,8 +26,8 @@ from werkzeug.wrappers import Response
 from portal.extensions import db, limiter
 from portal.models import STATES, Case, Category, Photo, Zone, utcnow
 from portal.public import bp
-from portal.public.forms import CaseFilterForm, FollowForm, RatingForm, ReopenForm
-from portal.services import case_search, cases, sla
+from portal.public.forms import CaseFilterForm, FollowForm, InfoForm, RatingForm, ReopenForm
+from portal.services import case_search, cases, sla, workflow
 from portal.services.photos import PhotoStore
 
 PAGE_SIZE = 20
@@ -73,6 +73,7 @@ def track(token: str) -> str:
         token=token,
         rating_form=RatingForm(),
         reopen_form=ReopenForm(),
+        info_form=InfoForm(),
         can_reopen=cases.can_reopen(case, utcnow()),
         **case_context(case),
     )
@@ -133,7 +134,27 @@ def reopen(token: str) -> Response | tuple[str, int]:
     )
 
 
-TRACKING_FORMS = {"rating_form": RatingForm, "reopen_form": ReopenForm}
+TRACKING_FORMS = {"rating_form": RatingForm, "reopen_form": ReopenForm, "info_form": InfoForm}
+
+
+@bp.route("/track/<token>/info", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_FOLLOW"])
+def add_info(token: str) -> Response | tuple[str, int]:
+    """Answer the office's question; the clocks run again."""
+
+    def answer(case: Case, form: FlaskForm) -> None:
+        try:
+            workflow.resume(db.session, case, None, form.body.data, utcnow())
+        except workflow.WorkflowError as error:
+            raise cases.CaseError(error.code) from error
+
+    return _resident_action(
+        token,
+        "info_form",
+        answer,
+        done=_("Thank you. The office has your answer."),
+        refused=_("The office is not waiting for information on this case."),
+    )
 
 
 def _resident_action(

@@ -170,3 +170,17 @@ class CaseFilterForm(FlaskForm):
     zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=False)
     since = StringField(_l("From"), validators=[Optional()])
     until = StringField(_l("To"), validators=[Optional()])
+
+
+class InfoForm(FlaskForm):
+    """The resident answers the office's question."""
+
+    body = TextAreaField(
+        _l("Your answer"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Write your answer.")),
+            Length(max=2000, message=_l("At most %(max)d characters.")),
+            plain_text,
+        ],
+    )

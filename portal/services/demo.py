@@ -22,9 +22,10 @@ from portal.models import (
     RoutingRule,
     SlaPolicy,
     SlaTarget,
+    User,
     Zone,
 )
-from portal.services import calendar, cases, geo, routing, sla
+from portal.services import accounts, calendar, cases, geo, routing, sla
 from portal.services import demo_data as data
 from portal.services.photos import PhotoStore, process
 
@@ -42,15 +43,45 @@ STATE_MIX = {
 ORDER = ["submitted", "accepted", "dispatched", "in_progress", "resolved", "closed"]
 
 
-def load(session: Session, store: PhotoStore, *, now: datetime, seed: int = 2026) -> dict[str, int]:
-    """Load the demo district if the database is empty; return what was added."""
+def load(
+    session: Session, store: PhotoStore, *, now: datetime, seed: int = 2026
+) -> tuple[dict[str, int], list[tuple[str, str, str]]]:
+    """Load the demo district if the database is empty.
+
+    Return what was added and the demo accounts as (e-mail, role, password), to show once.
+    """
     if session.scalar(select(func.count()).select_from(Case)) or session.scalar(
         select(func.count()).select_from(Zone)
     ):
-        return {}
+        return {}, []
     added = load_reference(session)
+    logins = load_accounts(session)
+    added["accounts"] = len(logins)
     added["cases"] = load_cases(session, store, now=now, seed=seed)
-    return added
+    return added, logins
+
+
+def load_accounts(session: Session) -> list[tuple[str, str, str]]:
+    """Create one demo account per seat, with random passwords; return the logins."""
+    seats = [
+        ("admin", "管理员", None),
+        ("dispatcher", "派遣员", None),
+        ("supervisor", "市民监督员", None),
+    ]
+    seats += [
+        ("handler", f"{d.name_zh}处置员", d)
+        for d in session.scalars(select(Department).order_by(Department.code))
+    ]
+    logins = []
+    for role, name, department in seats:
+        email = f"{role}{'-' + department.code.lower() if department else ''}@demo.example.cn"
+        password = accounts.generate_password()
+        user = accounts.create(session, None, email, name, role, password, department)
+        if department is not None and department.head is None:
+            department.head = user
+        logins.append((email, role, password))
+    session.flush()
+    return logins
 
 
 def load_reference(session: Session) -> dict[str, int]:
@@ -271,6 +302,8 @@ def _advance(
     clock = case.created_at
     late = rng.random() < 0.15
 
+    dispatcher = session.scalar(select(User).where(User.role == "dispatcher"))
+
     def step(
         kind: str,
         to_state: str | None,
@@ -283,10 +316,12 @@ def _advance(
         budget = (due - clock) if due and due > clock else timedelta(hours=2)
         gap = budget * (1.3 if late else rng.uniform(0.1, 0.3)) / 3
         clock = min(clock + max(gap, timedelta(minutes=5)), now - timedelta(minutes=1))
+        handler_step = kind in ("in_progress", "public_reply", "resolved", "internal_note")
         session.add(
             CaseEvent(
                 case=case,
                 kind=kind,
+                actor=case.department.head if handler_step and case.department else dispatcher,
                 from_state=case.state if to_state else None,
                 to_state=to_state,
                 body=body,
@@ -322,6 +357,16 @@ def _advance(
     if target >= 3:
         step("in_progress", "in_progress")
         step("public_reply", None, rng.choice(data.REPLIES[:4]))
+    if late and case.resolve_due_at and clock > case.resolve_due_at:
+        session.add(
+            CaseEvent(
+                case=case,
+                kind="escalated",
+                created_at=case.resolve_due_at,
+                data={"clock": "resolve"},
+            )
+        )
+        case.resolve_warned_at = case.resolve_escalated_at = case.resolve_due_at
     if target >= 4:
         step("resolved", "resolved", data.REPLIES[4])
         case.resolved_at = clock

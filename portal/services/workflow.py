@@ -16,10 +16,11 @@ from portal.models import (
     Case,
     CaseEvent,
     CaseFollower,
+    Category,
     Department,
     User,
 )
-from portal.services import audit, notify, sla
+from portal.services import audit, notify, routing, sla
 from portal.services.photos import PhotoStore, ProcessedPhoto
 
 
@@ -53,6 +54,7 @@ FROM_STATES: dict[str, tuple[str, ...]] = {
     "close": ("resolved",),
     "rework": ("resolved",),
     "set_priority": ("submitted", "accepted", "dispatched", "in_progress"),
+    "set_category": ("submitted", "accepted", "dispatched", "in_progress"),
 }
 HANDLER_ACTIONS = {"start", "reply", "note", "ask_info", "resume", "resolve"}
 
@@ -172,6 +174,30 @@ def set_priority(
         return CaseEvent(kind="priority", public=False, data={"priority": priority})
 
     return _act(session, case, user, "set_priority", now, version, change)
+
+
+def set_category(
+    session: Session,
+    case: Case,
+    user: User,
+    category: Category,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Reclassify the case; its priority, deadlines and suggested department follow."""
+    if not category.active:
+        raise WorkflowError("category")
+
+    def change() -> CaseEvent:
+        previous = case.category.code
+        case.category = category
+        case.priority = category.default_priority
+        case.major_hazard = category.major_hazard
+        case.suggested_department = routing.suggest(session, case)
+        sla.restart_clocks(session, case)
+        return CaseEvent(kind="category", data={"from": previous, "to": category.code})
+
+    return _act(session, case, user, "set_category", now, version, change)
 
 
 def reject(

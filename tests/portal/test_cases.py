@@ -115,3 +115,23 @@ def test_a_rejected_case_shows_no_running_resolve_clock(client, db, reference):
     page = client.get(f"/cases/{case.number}").get_data(as_text=True)
     assert "已超期" not in page and "处置:" not in page
     assert "响应:" in page and "按时" in page
+
+
+def test_resident_answers_the_offices_question(client, db, reference):
+    from portal.services import workflow
+    from tests.factories import make_user
+
+    case, token = make_case(db.session)
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, "normal", utcnow())
+    workflow.ask_info(db.session, case, dispatcher, "请问具体是哪个门牌号？", utcnow())
+    db.session.commit()
+    page = client.get(f"/track/{token}").get_data(as_text=True)
+    assert "请问具体是哪个门牌号？" in page
+    assert client.post(f"/track/{token}/info", data={"body": ""}).status_code == 422
+    assert client.post(f"/track/{token}/info", data={"body": "湖墅南路128号"}).status_code == 303
+    db.session.refresh(case)
+    assert case.paused_at is None and case.events[-1].body == "湖墅南路128号"
+    client.post(f"/track/{token}/info", data={"body": "again"})
+    db.session.refresh(case)
+    assert case.events[-1].body == "湖墅南路128号"  # nothing is paused any more

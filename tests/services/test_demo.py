@@ -15,15 +15,15 @@ from portal.services.photos import PhotoStore
 @pytest.fixture
 def loaded(app, db):
     store = PhotoStore(app.config["UPLOAD_DIR"])
-    added = demo.load(db.session, store, now=utcnow())
+    added, logins = demo.load(db.session, store, now=utcnow())
     db.session.commit()
-    return added, store
+    return added, store, logins
 
 
 def test_loads_once(db, loaded):
-    added, store = loaded
+    added, store, _ = loaded
     assert added["cases"] >= 60 and added["categories"] >= 30
-    assert demo.load(db.session, store, now=utcnow()) == {}
+    assert demo.load(db.session, store, now=utcnow()) == ({}, [])
     assert db.session.scalar(select(func.count()).select_from(Case)) == added["cases"]
 
 
@@ -82,7 +82,7 @@ def test_every_case_lies_in_one_grid_cell(db, loaded):
 
 
 def test_photos_are_stored(db, loaded):
-    _, store = loaded
+    _, store, _ = loaded
     photos = [p for c in db.session.scalars(select(Case)) for p in c.photos]
     assert len(photos) >= 20
     assert all(store.exists(p.sha256) for p in photos)
@@ -92,3 +92,17 @@ def test_routing_prefers_the_most_specific_rule(db, loaded):
     cover = db.session.scalars(select(Case).join(Case.category).where(Category.code == "0401"))
     for case in cover:
         assert routing.suggest(db.session, case).code == "EMERG"
+
+
+def test_one_account_per_seat_with_working_passwords(db, loaded):
+    from portal.models import User
+    from portal.services import accounts
+
+    *_, logins = loaded
+    roles = [role for _, role, _ in logins]
+    assert {"admin", "dispatcher", "supervisor"} <= set(roles) and roles.count("handler") >= 6
+    for email, _, password in logins:
+        user = db.session.scalar(select(User).where(User.email == email))
+        assert accounts.check_password(user, password)
+    closed = db.session.scalars(select(Case).where(Case.state == "closed")).all()
+    assert all(e.actor is not None for c in closed for e in c.events if e.kind == "closed")

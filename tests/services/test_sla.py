@@ -74,3 +74,44 @@ def test_clock_status():
     assert sla.clock_status(due, now, now) == "kept"
     assert sla.clock_status(due, due + timedelta(seconds=1), now) == "missed"
     assert sla.clock_status(None, None, now) == "none"
+
+
+def test_a_make_up_saturday_is_a_working_day(db):
+    seed_from_package(db.session)
+    db.session.commit()
+    makeup = (
+        db.session.query(CalendarDay)
+        .filter(CalendarDay.kind == "workday", CalendarDay.day >= date(2026, 1, 1))
+        .order_by(CalendarDay.day)
+        .first()
+    )
+    assert makeup.day.weekday() >= 5  # published make-up days fall on weekends
+    calendar = WorkCalendar.load(db.session, makeup.day - timedelta(days=3))
+    start = local(makeup.day.year, makeup.day.month, makeup.day.day, 10, 0)
+    assert sla.add_working_minutes(start, 60, calendar, HOURS, SHANGHAI) == start + timedelta(
+        hours=1
+    )
+
+
+def test_working_minutes_between_counts_office_hours_only(db):
+    calendar = WorkCalendar()
+    friday_four = local(2026, 11, 27, 16, 0)
+    monday_ten = local(2026, 11, 30, 10, 0)
+    assert sla.working_minutes_between(friday_four, monday_ten, calendar, HOURS, SHANGHAI) == 150
+
+
+def test_a_pause_shifts_the_deadline_by_the_working_time_it_lasted(app, db, reference):
+    from portal.services import workflow
+    from tests.factories import make_case, make_user
+
+    case, _ = make_case(db.session, now=local(2026, 11, 23, 9, 0).astimezone(UTC))  # Monday
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, case.priority, case.created_at)
+    due = case.resolve_due_at
+    paused = local(2026, 11, 24, 9, 0).astimezone(UTC)
+    workflow.ask_info(db.session, case, dispatcher, "请补充照片", paused)
+    resumed = local(2026, 11, 26, 9, 0).astimezone(UTC)  # two working days later
+    workflow.resume(db.session, case, None, "照片已补充", resumed)
+    # Due Friday 27th 17:30; two working days of pause move it over the weekend.
+    assert due.astimezone(SHANGHAI) == local(2026, 11, 27, 17, 30)
+    assert case.resolve_due_at.astimezone(SHANGHAI) == local(2026, 12, 1, 17, 30)

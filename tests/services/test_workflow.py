@@ -158,3 +158,15 @@ def test_priority_change_recomputes_the_deadlines(db, people):
     low_due = case.resolve_due_at
     workflow.set_priority(db.session, case, people["dispatcher"], "urgent", utcnow())
     assert case.resolve_due_at < low_due
+
+
+def test_reclassifying_recomputes_deadlines_and_the_department(db, people):
+    case, _ = make_case(db.session, category_code="0101")
+    from tests.factories import category
+
+    workflow.set_category(
+        db.session, case, people["dispatcher"], category(db.session, "0401"), utcnow()
+    )
+    assert case.category.code == "0401" and case.major_hazard
+    assert case.suggested_department.code == "EMERG"
+    assert case.resolve_due_at - case.created_at <= timedelta(hours=24)

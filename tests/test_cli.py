@@ -1,0 +1,73 @@
+"""Operators' commands."""
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from portal.models import CalendarDay, OutboxMessage, User, Zone, utcnow
+from portal.services import accounts
+from tests.factories import make_case
+
+
+def test_user_create_generates_or_reads_the_password(runner, db, reference):
+    generated = runner.invoke(args=["user", "create", "Boss@example.cn", "--role", "admin"])
+    assert generated.exit_code == 0, generated.output
+    password = generated.output.strip().splitlines()[-1].split(": ", 1)[1]
+    boss = db.session.scalar(select(User).where(User.email == "boss@example.cn"))
+    assert boss.role == "admin" and accounts.check_password(boss, password)
+    typed = runner.invoke(
+        args=["user", "create", "h@example.cn", "--role", "handler", "--department", "ROAD"],
+        input="a long password here\n",
+    )
+    assert typed.exit_code == 0 and "a long password here" not in typed.output
+    handler = db.session.scalar(select(User).where(User.email == "h@example.cn"))
+    assert accounts.check_password(handler, "a long password here")
+    assert (
+        runner.invoke(args=["user", "create", "x@example.cn", "--role", "handler"]).exit_code != 0
+    )
+    assert (
+        runner.invoke(args=["user", "create", "boss@example.cn", "--role", "admin"]).exit_code != 0
+    )
+
+
+def test_sla_sweep_and_outbox_send(runner, db, reference, app):
+    case, _ = make_case(db.session, now=utcnow() - timedelta(days=30))
+    result = runner.invoke(args=["sla", "sweep"])
+    assert result.exit_code == 0 and "escalated" in result.output
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=9, SMTP_TIMEOUT=1)
+    dispatcher_mail = OutboxMessage(recipient="d@example.cn", subject="s", body="b")
+    db.session.add(dispatcher_mail)
+    db.session.commit()
+    sent = runner.invoke(args=["outbox", "send"])
+    assert sent.exit_code == 0 and "1 failed" in sent.output
+
+
+def test_zones_and_calendar_import(runner, db, reference, tmp_path):
+    square = {"type": "Polygon", "coordinates": [[[1, 1], [2, 1], [2, 2], [1, 2], [1, 1]]]}
+    path = tmp_path / "zones.geojson"
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": square,
+                        "properties": {"code": "X1", "name_zh": "测试区", "level": "district"},
+                    }
+                ],
+            }
+        )
+    )
+    assert runner.invoke(args=["zones", "import", str(path)]).exit_code == 0
+    assert db.session.scalar(select(Zone).where(Zone.code == "X1")).name_en == "测试区"
+    path.write_text('{"type": "Point"}')
+    assert runner.invoke(args=["zones", "import", str(path)]).exit_code != 0
+    csv_path = tmp_path / "2027.csv"
+    csv_path.write_text("2027-10-01,holiday,国庆节\n2027-09-26,workday,国庆节调休\n")
+    assert runner.invoke(args=["calendar", "import", str(csv_path)]).exit_code == 0
+    assert (
+        db.session.scalar(select(CalendarDay.kind).where(CalendarDay.name == "国庆节调休"))
+        == "workday"
+    )
