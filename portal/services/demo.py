@@ -40,6 +40,7 @@ STATE_MIX = {
     "rejected": 4,
     "duplicate": 3,
 }
+FINISHED = ("closed", "rejected", "duplicate")
 ORDER = ["submitted", "accepted", "dispatched", "in_progress", "resolved", "closed"]
 
 
@@ -245,11 +246,16 @@ def load_cases(session: Session, store: PhotoStore, *, now: datetime, seed: int 
     rng = random.Random(seed)
     categories = list(session.scalars(select(Category).order_by(Category.code)))
     district = session.scalars(select(Zone).where(Zone.level == "district")).one()
-    states = [s for s, n in STATE_MIX.items() for _ in range(n)]
-    rng.shuffle(states)
-    starts = sorted(now - timedelta(minutes=rng.randint(60, 182 * 24 * 60)) for _ in states)
+    # Old cases are mostly finished; the open ones are the recent ones, as in a real office.
+    finished = [s for s, n in STATE_MIX.items() for _ in range(n) if s in FINISHED]
+    ongoing = [s for s, n in STATE_MIX.items() for _ in range(n) if s not in FINISHED]
+    rng.shuffle(finished)
+    rng.shuffle(ongoing)
+    states = finished + ongoing
+    starts = sorted(now - timedelta(minutes=rng.randint(60, 182 * 24 * 60)) for _ in finished)
+    starts += sorted(now - timedelta(minutes=rng.randint(30, 10 * 24 * 60)) for _ in ongoing)
     made: list[Case] = []
-    for state, created in zip(states, starts, strict=True):
+    for state, created in sorted(zip(states, starts, strict=True), key=lambda pair: pair[1]):
         case = _case(session, rng, rng.choice(categories), district, created)
         _advance(session, rng, case, state, made, now)
         if rng.random() < 0.5:

@@ -57,7 +57,8 @@ def residents(session: Session, case: Case) -> list[tuple[str, str]]:
 
 
 def staff(session: Session, case: Case, heads: bool, dispatchers: bool) -> list[User]:
-    """Return the handlers of the case's department, and its head or the dispatchers if asked."""
+    """Return the handlers of the case's department; with `heads`, its head and the head of
+    its parent department; with `dispatchers`, every dispatcher."""
     people: dict[int, User] = {}
     if case.department_id:
         for user in session.scalars(
@@ -66,9 +67,12 @@ def staff(session: Session, case: Case, heads: bool, dispatchers: bool) -> list[
             )
         ):
             people[user.id] = user
-        head = case.department.head
-        if heads and head is not None and head.active:
-            people[head.id] = head
+        if heads:
+            # The department's head, and the head of the department it escalates to.
+            for department in (case.department, case.department.parent):
+                head = department.head if department is not None else None
+                if head is not None and head.active:
+                    people[head.id] = head
     if dispatchers or not case.department_id:
         for user in session.scalars(select(User).where(User.role == "dispatcher", User.active)):
             people[user.id] = user

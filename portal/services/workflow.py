@@ -39,22 +39,23 @@ class StaleCase(WorkflowError):
         super().__init__("stale")
 
 
-# action → states it may start from; who may do it is decided by `allowed`.
+# action → states it may start from, in the order the page offers them; who may do it is
+# decided by `allowed`.
 FROM_STATES: dict[str, tuple[str, ...]] = {
     "accept": ("submitted",),
-    "reject": ("submitted", "accepted"),
-    "merge": ("submitted", "accepted", "dispatched"),
     "route": ("submitted", "accepted", "dispatched", "in_progress"),
     "start": ("dispatched",),
     "reply": OPEN_STATES,
-    "note": (*OPEN_STATES, "closed", "rejected", "duplicate"),
-    "ask_info": ("accepted", "dispatched", "in_progress"),
-    "resume": ("accepted", "dispatched", "in_progress"),
     "resolve": ("dispatched", "in_progress"),
     "close": ("resolved",),
     "rework": ("resolved",),
+    "ask_info": ("accepted", "dispatched", "in_progress"),
+    "resume": ("accepted", "dispatched", "in_progress"),
+    "note": (*OPEN_STATES, "closed", "rejected", "duplicate"),
     "set_priority": ("submitted", "accepted", "dispatched", "in_progress"),
     "set_category": ("submitted", "accepted", "dispatched", "in_progress"),
+    "reject": ("submitted", "accepted"),
+    "merge": ("submitted", "accepted", "dispatched"),
 }
 HANDLER_ACTIONS = {"start", "reply", "note", "ask_info", "resume", "resolve"}
 

@@ -18,6 +18,9 @@ def road(db, reference):
         db.session, "handler", department=department, email="head@example.cn"
     )
     make_user(db.session, "dispatcher", email="d@example.cn")
+    parent = db.session.scalar(select(Department).where(Department.code == "EMERG"))
+    parent.head = make_user(db.session, "handler", department=parent, email="chief@example.cn")
+    department.parent = parent
     db.session.commit()
     return department, handler
 
@@ -48,6 +51,7 @@ def test_reminder_then_escalation_exactly_once(db, road):
     db.session.commit()
     assert any("OVERDUE" in s or "超期" in s for s in mails(db, "head@example.cn"))
     assert len(mails(db, "d@example.cn")) == 1
+    assert len(mails(db, "chief@example.cn")) == 1  # the head of the parent department
     escalated = db.session.scalars(select(CaseEvent).where(CaseEvent.kind == "escalated")).all()
     assert len(escalated) == 1 and escalated[0].public
 
