@@ -104,6 +104,7 @@ class Settings:
             "SMTP_TIMEOUT": float(self.get("SMTP_TIMEOUT", "10")),
             "MAIL_FROM": self.get("MAIL_FROM", "市政工程管理处 <noreply@localhost>"),
             "OFFICE_HOURS": self.get("OFFICE_HOURS", "09:00-12:00,13:30-17:30"),
+            "GEOFENCE_M": float(self.get("GEOFENCE_M", "300")),
             "NEARBY_RADIUS_M": float(self.get("NEARBY_RADIUS_M", "50")),
             "DESCRIPTION_MAX": 2000,
         }

@@ -109,6 +109,21 @@ def action_label(action: str) -> str:
     return labels.get(action, action)
 
 
+def checklist_label(item: str) -> str:
+    """Return the translated name of an inspection checklist item."""
+    labels = {
+        "fencing": _("Fencing and signage"),
+        "dust": _("Dust control and covering"),
+        "road_permit": _("Road occupation permit displayed"),
+        "night_permit": _("Night work permit"),
+        "pits_covers": _("Pits, covers and edges safe"),
+        "muck": _("Muck transport covered and clean"),
+        "tidy": _("Site tidy"),
+        "other": _("Other"),
+    }
+    return labels.get(item, item)
+
+
 def role_label(role: str) -> str:
     """Return the translated name of a role."""
     labels = {
@@ -214,6 +229,7 @@ def template_context() -> dict:
         "source_label": source_label,
         "action_label": action_label,
         "role_label": role_label,
+        "checklist_label": checklist_label,
         "now": utcnow,
         "js_strings": js_strings,
         "html_lang": html_lang,

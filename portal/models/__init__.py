@@ -15,14 +15,26 @@ from portal.models.case import (
 )
 from portal.models.catalog import PRIORITIES, Category, CategoryGroup, SlaPolicy, SlaTarget
 from portal.models.org import ROLES, ApiKey, Department, RoutingRule, User, Zone
+from portal.models.supervision import (
+    CHECKLIST,
+    Assignment,
+    Inspection,
+    InspectionPhoto,
+    SpotCheckRound,
+    SupervisorApplication,
+)
+from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
+    "CHECKLIST",
     "OPEN_STATES",
+    "PHASES",
     "PRIORITIES",
     "ROLES",
     "SOURCES",
     "STATES",
     "ApiKey",
+    "Assignment",
     "AuditEntry",
     "Base",
     "CalendarDay",
@@ -32,12 +44,19 @@ __all__ = [
     "CaseFollower",
     "Category",
     "CategoryGroup",
+    "Contractor",
     "Department",
+    "Inspection",
+    "InspectionPhoto",
+    "ListEntry",
     "OutboxMessage",
     "Photo",
+    "Project",
     "RoutingRule",
     "SlaPolicy",
     "SlaTarget",
+    "SpotCheckRound",
+    "SupervisorApplication",
     "User",
     "Zone",
     "utcnow",

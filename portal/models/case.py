@@ -104,6 +104,10 @@ class Case(Base):
     suggested_department_id: Mapped[int | None] = mapped_column(
         ForeignKey("department.id"), index=True
     )
+    # Findings of a supervisor's inspection point back at the site and the checklist item.
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"), index=True)
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"), index=True)
+    inspection_item: Mapped[str] = mapped_column(String(20), default="", server_default="")
     reporter_locale: Mapped[str] = mapped_column(
         String(10), default="zh_Hans_CN", server_default="zh_Hans_CN"
     )
@@ -124,6 +128,7 @@ class Case(Base):
         foreign_keys=[suggested_department_id]
     )
     merged_into: Mapped[Case | None] = relationship(remote_side=[id])
+    inspection: Mapped[Inspection | None] = relationship()  # noqa: F821 - declared later
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.created_at, CaseEvent.id"
     )

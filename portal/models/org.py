@@ -108,8 +108,12 @@ class User(Base):
     locale: Mapped[str] = mapped_column(
         String(10), default="zh_Hans_CN", server_default="zh_Hans_CN"
     )
+    # Supervisors: the zone they live in (spot checks prefer sites near it) and their points.
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
+    points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
+    zone: Mapped[Zone | None] = relationship()
 
     @property
     def is_authenticated(self) -> bool:

@@ -7,9 +7,10 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Case
+from portal.models import Case, SlaPolicy
 from portal.services.calendar import WorkCalendar
 
 MAX_DAYS = 400
@@ -101,9 +102,21 @@ def _clock(session: Session, start: datetime, minutes: int, working: bool) -> tu
     )
 
 
+INSPECTION_POLICY = "inspection"
+
+
+def policy_for(session: Session, case: Case) -> SlaPolicy:
+    """Return the policy of a case: supervisors' findings have their own (48 h to respond)."""
+    if case.source == "inspection":
+        policy = session.scalar(select(SlaPolicy).where(SlaPolicy.code == INSPECTION_POLICY))
+        if policy is not None:
+            return policy
+    return case.category.sla_policy
+
+
 def start_clocks(session: Session, case: Case, now: datetime, respond: bool = True) -> None:
-    """Set the deadlines of a case from its category's policy and priority."""
-    policy = case.category.sla_policy
+    """Set the deadlines of a case from its policy and priority."""
+    policy = policy_for(session, case)
     target = policy.target_for(case.priority)
     if target is None:
         return
@@ -133,7 +146,8 @@ def resume(session: Session, case: Case, now: datetime) -> None:
     """Restart the clocks, shifting each open deadline by the time spent paused."""
     if case.paused_at is None:
         return
-    working = case.category.sla_policy.working_time
+    policy = policy_for(session, case)
+    working = policy.working_time
     for clock, done in (("respond", case.responded_at), ("resolve", case.resolved_at)):
         due = getattr(case, f"{clock}_due_at")
         if due is None or done is not None:
@@ -147,13 +161,13 @@ def resume(session: Session, case: Case, now: datetime) -> None:
             f"{clock}_check_at",
             new_due
             if warned
-            else deadline(session, now, max(0, left - _quarter(case, clock)), working),
+            else deadline(session, now, max(0, left - _quarter(policy, case, clock)), working),
         )
     case.paused_at = None
 
 
-def _quarter(case: Case, clock: str) -> int:
-    target = case.category.sla_policy.target_for(case.priority)
+def _quarter(policy: SlaPolicy, case: Case, clock: str) -> int:
+    target = policy.target_for(case.priority)
     minutes = target.respond_minutes if clock == "respond" else target.resolve_minutes
     return minutes - minutes * 3 // 4
 

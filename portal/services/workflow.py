@@ -58,12 +58,17 @@ FROM_STATES: dict[str, tuple[str, ...]] = {
     "merge": ("submitted", "accepted", "dispatched"),
 }
 HANDLER_ACTIONS = {"start", "reply", "note", "ask_info", "resume", "resolve"}
+SUPERVISOR_ACTIONS = {"close", "rework"}
+FINDING_POINTS = 2
+VERIFY_POINTS = 1
 
 
 def allowed(case: Case, user: User) -> list[str]:
     """Return the actions this user may take on this case now."""
     if user.role in ("dispatcher", "admin"):
         actions = set(FROM_STATES)
+    elif user.role == "supervisor" and case.inspection and case.inspection.supervisor_id == user.id:
+        actions = SUPERVISOR_ACTIONS  # the supervisor verifies the fix of their finding (核查)
     elif user.role == "handler" and case.department_id and case.department_id == user.department_id:
         actions = HANDLER_ACTIONS
     else:
@@ -80,6 +85,8 @@ def can_see(case: Case, user: User) -> bool:
     """Tell whether a staff member may open a case in the back office."""
     if user.role in ("dispatcher", "admin"):
         return True
+    if user.role == "supervisor":
+        return case.inspection is not None and case.inspection.supervisor_id == user.id
     return user.role == "handler" and case.department_id == user.department_id
 
 
@@ -152,6 +159,8 @@ def accept(
             case.priority = priority
             sla.restart_clocks(session, case)
         _respond(case, now)
+        if case.inspection is not None:  # an accepted finding earns its supervisor points
+            case.inspection.supervisor.points += FINDING_POINTS
         return _state(case, "accepted", "accepted", priority=priority)
 
     return _act(session, case, user, "accept", now, version, change)
@@ -399,6 +408,8 @@ def close(
 
     def change() -> CaseEvent:
         case.closed_at = now
+        if user.role == "supervisor":  # a fix verified on site by the supervisor
+            user.points += VERIFY_POINTS
         return _state(case, "closed", "closed", body.strip())
 
     return _act(session, case, user, "close", now, version, change)

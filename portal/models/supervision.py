@@ -1,0 +1,143 @@
+"""Citizen supervisors: applications, monthly spot checks and inspection reports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.models.base import Base, UTCDateTime, utcnow
+from portal.models.org import User, Zone
+from portal.models.works import Project
+
+CHECKLIST = (
+    "fencing",
+    "dust",
+    "road_permit",
+    "night_permit",
+    "pits_covers",
+    "muck",
+    "tidy",
+    "other",
+)
+
+
+class SupervisorApplication(Base):
+    """A resident asks to become a citizen supervisor (市民监督员)."""
+
+    __tablename__ = "supervisor_application"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'declined')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str] = mapped_column(String(255))
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
+    motivation: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    zone: Mapped[Zone | None] = relationship()
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+
+
+class SpotCheckRound(Base):
+    """One month's random assignment of sites to supervisors (随机抽查)."""
+
+    __tablename__ = "spot_check_round"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
+    seed: Mapped[int] = mapped_column(Integer)
+    per_supervisor: Mapped[int] = mapped_column(Integer)
+    run_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="round", cascade="all, delete-orphan"
+    )
+
+
+class Assignment(Base):
+    """A site a supervisor is to check in a month."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (UniqueConstraint("round_id", "supervisor_id", "project_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("spot_check_round.id"), index=True)
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+
+    round: Mapped[SpotCheckRound] = relationship(back_populates="assignments")
+    supervisor: Mapped[User] = relationship()
+    project: Mapped[Project] = relationship()
+
+
+class Inspection(Base):
+    """A supervisor's inspection report of a site: a draft until submitted."""
+
+    __tablename__ = "inspection"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'submitted')", name="status"),
+        CheckConstraint("verdict IN ('', 'pass', 'fail')", name="verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Made by the browser when the form opens: a second submit of the same form finds it.
+    client_key: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    verdict: Mapped[str] = mapped_column(String(10), default="")
+    items: Mapped[dict] = mapped_column(JSON, default=dict)  # item → {result, note}
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    off_site: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    project: Mapped[Project] = relationship()
+    supervisor: Mapped[User] = relationship(foreign_keys=[supervisor_id])
+    photos: Mapped[list[InspectionPhoto]] = relationship(
+        back_populates="inspection", order_by="InspectionPhoto.id"
+    )
+
+
+class InspectionPhoto(Base):
+    """A photo of a failed checklist item, stored by content hash like case photos."""
+
+    __tablename__ = "inspection_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    item: Mapped[str] = mapped_column(String(20))
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    inspection: Mapped[Inspection] = relationship(back_populates="photos")

@@ -1,0 +1,235 @@
+"""Inspection reports: drafts kept as the supervisor goes, one submission, findings as cases."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import force_locale
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import (
+    CHECKLIST,
+    Assignment,
+    Case,
+    CaseEvent,
+    Category,
+    Inspection,
+    InspectionPhoto,
+    Photo,
+    Project,
+    SpotCheckRound,
+    User,
+)
+from portal.services import audit, cases, geo, notify, routing, sla, works
+from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
+
+RESULTS = ("pass", "fail", "na")
+# Which category a failed checklist item becomes (the construction-site group of the standard).
+ITEM_CATEGORIES = {
+    "fencing": "0703",
+    "dust": "0701",
+    "road_permit": "0705",
+    "night_permit": "0702",
+    "pits_covers": "0706",
+    "muck": "0704",
+    "tidy": "0704",
+    "other": "0705",
+}
+
+
+class InspectionError(ValueError):
+    """Raised with a code when a report cannot be saved or submitted."""
+
+
+def draft(
+    session: Session, supervisor: User, project: Project, client_key: str, now: datetime
+) -> Inspection:
+    """Return the supervisor's report for this form, starting a draft the first time."""
+    if not client_key or len(client_key) > 64:
+        raise InspectionError("key")
+    found = session.scalar(select(Inspection).where(Inspection.client_key == client_key))
+    if found is not None:
+        if found.supervisor_id != supervisor.id:
+            raise InspectionError("key")
+        return found
+    if not project.active_site:
+        raise InspectionError("site")
+    month = now.strftime("%Y-%m")
+    assignment = session.scalar(
+        select(Assignment)
+        .join(Assignment.round)
+        .where(
+            Assignment.supervisor_id == supervisor.id,
+            Assignment.project_id == project.id,
+            SpotCheckRound.month == month,
+        )
+    )
+    inspection = Inspection(
+        client_key=client_key,
+        project=project,
+        supervisor=supervisor,
+        assignment_id=assignment.id if assignment else None,
+        started_at=now,
+        items={},
+    )
+    session.add(inspection)
+    session.flush()
+    return inspection
+
+
+def save(
+    inspection: Inspection, items: dict[str, dict], lat: float | None, lng: float | None
+) -> None:
+    """Keep what the supervisor has filled in so far (a draft can be incomplete)."""
+    if inspection.status != "draft":
+        raise InspectionError("submitted")
+    kept = {}
+    for item, answer in items.items():
+        if item not in CHECKLIST or answer.get("result") not in (*RESULTS, ""):
+            raise InspectionError("item")
+        kept[item] = {"result": answer.get("result", ""), "note": (answer.get("note") or "")[:500]}
+    inspection.items = kept
+    if lat is not None and lng is not None:
+        if not geo.is_valid_position(lat, lng):
+            raise InspectionError("position")
+        inspection.lat, inspection.lng = lat, lng
+
+
+def add_photo(
+    session: Session,
+    inspection: Inspection,
+    item: str,
+    photo: ProcessedPhoto,
+    store: PhotoStore,
+    now: datetime,
+) -> None:
+    """Attach a photo to a checklist item of a draft."""
+    if inspection.status != "draft" or item not in CHECKLIST:
+        raise InspectionError("item")
+    save_for_session(session, store, photo)
+    session.add(
+        InspectionPhoto(
+            inspection=inspection,
+            item=item,
+            sha256=photo.sha256,
+            width=photo.width,
+            height=photo.height,
+            created_at=now,
+        )
+    )
+
+
+def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case]:
+    """Submit a report once; failures become cases unless the position was off site."""
+    if inspection.status == "submitted":
+        return list(session.scalars(select(Case).where(Case.inspection_id == inspection.id)))
+    missing = [i for i in CHECKLIST if inspection.items.get(i, {}).get("result") not in RESULTS]
+    if missing:
+        raise InspectionError("incomplete")
+    failed = [i for i in CHECKLIST if inspection.items[i]["result"] == "fail"]
+    photographed = {p.item for p in inspection.photos}
+    if any(item not in photographed for item in failed):
+        raise InspectionError("photo")
+    if inspection.lat is None or inspection.lng is None:
+        raise InspectionError("position")
+    inspection.distance_m = works.distance_to_site(
+        inspection.project, inspection.lat, inspection.lng
+    )
+    inspection.off_site = inspection.distance_m > current_app.config["GEOFENCE_M"]
+    inspection.verdict = "fail" if failed else "pass"
+    inspection.status, inspection.submitted_at = "submitted", now
+    session.flush()
+    audit.record(
+        session,
+        inspection.supervisor,
+        "inspection.submit",
+        "inspection",
+        inspection.id,
+        after={
+            "verdict": inspection.verdict,
+            "off_site": inspection.off_site,
+            "distance_m": round(inspection.distance_m),
+        },
+        now=now,
+    )
+    return [] if inspection.off_site else findings_to_cases(session, inspection, now)
+
+
+def confirm_off_site(
+    session: Session, inspection: Inspection, dispatcher: User, now: datetime
+) -> list[Case]:
+    """A dispatcher accepts an off-site report: its findings now count."""
+    if not inspection.off_site or inspection.confirmed_at is not None:
+        raise InspectionError("state")
+    inspection.confirmed_by_id, inspection.confirmed_at = dispatcher.id, now
+    audit.record(session, dispatcher, "inspection.confirm", "inspection", inspection.id, now=now)
+    return findings_to_cases(session, inspection, now)
+
+
+def findings_to_cases(session: Session, inspection: Inspection, now: datetime) -> list[Case]:
+    """Open a case for each failed item, with the 48-hour response policy and its photos."""
+    from portal.web import checklist_label
+
+    made = []
+    with force_locale("zh_Hans_CN"):  # case descriptions are public: Chinese first
+        labels = {item: checklist_label(item) for item in CHECKLIST}
+    supervisor, project = inspection.supervisor, inspection.project
+    for item in CHECKLIST:
+        answer = inspection.items[item]
+        if answer["result"] != "fail":
+            continue
+        category = session.scalar(select(Category).where(Category.code == ITEM_CATEGORIES[item]))
+        case = Case(
+            number=cases.next_case_number(session, now.year),
+            category=category,
+            zone=geo.zone_for_point(session, inspection.lat, inspection.lng),
+            state="submitted",
+            priority=category.default_priority,
+            source="inspection",
+            lat=inspection.lat,
+            lng=inspection.lng,
+            address=project.name,
+            description=f"{labels[item]}：{answer['note'] or '—'}（{project.name}）",
+            major_hazard=category.major_hazard,
+            reporter_name=supervisor.name,
+            reporter_email=supervisor.email,
+            reporter_hide_name=False,
+            tracking_token_hash=cases.hash_token(secrets.token_urlsafe(24)),
+            reporter_locale=supervisor.locale,
+            project_id=project.id,
+            inspection_id=inspection.id,
+            inspection_item=item,
+            created_at=now,
+            updated_at=now,
+        )
+        case.suggested_department = routing.suggest(session, case) or project.department
+        sla.start_clocks(session, case, now)
+        session.add(case)
+        event = CaseEvent(
+            case=case,
+            kind="submitted",
+            to_state="submitted",
+            created_at=now,
+            data={"inspection": inspection.id, "item": item},
+        )
+        session.add(event)
+        for position, photo in enumerate(p for p in inspection.photos if p.item == item):
+            session.add(
+                Photo(
+                    case=case,
+                    sha256=photo.sha256,
+                    kind="report",
+                    position=position,
+                    width=photo.width,
+                    height=photo.height,
+                    created_at=now,
+                )
+            )
+        made.append(case)
+    session.flush()
+    for case in made:
+        notify.case_changed(session, case, case.events[-1])
+    return made
