@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     HiddenField,
     IntegerField,
@@ -16,7 +17,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from portal.models import PRIORITIES
 from portal.public.forms import ReportForm, plain_text, strip
@@ -118,3 +119,96 @@ class SimpleForm(FlaskForm):
     """A button that posts (CSRF only)."""
 
     confirm = HiddenField(default="1")
+
+
+class ContractorForm(FlaskForm):
+    """A contractor and its unified social credit code."""
+
+    name = StringField(
+        _l("Name"), filters=[strip], validators=[DataRequired(), Length(max=200), plain_text]
+    )
+    credit_code = StringField(
+        _l("Unified social credit code"),
+        filters=[strip],
+        validators=[DataRequired(), Length(max=30)],
+    )
+    contact_name = StringField(
+        _l("Contact"), filters=[strip], validators=[Optional(), Length(max=100), plain_text]
+    )
+    contact_phone = StringField(
+        _l("Phone"), filters=[strip], validators=[Optional(), Length(max=40)]
+    )
+
+
+class ProjectForm(FlaskForm):
+    """A project: a point (latitude, longitude) or a line drawn as GeoJSON."""
+
+    code = StringField(
+        _l("Code"),
+        filters=[strip],
+        validators=[
+            DataRequired(),
+            Length(max=40),
+            Regexp(r"^[A-Za-z0-9-]+$", message=_l("Letters, digits, -")),
+        ],
+    )
+    name = StringField(
+        _l("Name"), filters=[strip], validators=[DataRequired(), Length(max=200), plain_text]
+    )
+    lat = StringField(_l("Latitude"), filters=[strip])
+    lng = StringField(_l("Longitude"), filters=[strip])
+    geometry = TextAreaField(
+        _l("Or a line as GeoJSON"), filters=[strip], validators=[Optional(), Length(max=100_000)]
+    )
+    contractor = SelectField(_l("Contractor"), validators=[Optional()], validate_choice=False)
+    supervising_firm = StringField(
+        _l("Supervising firm"),
+        filters=[strip],
+        validators=[Optional(), Length(max=200), plain_text],
+    )
+    department = SelectField(_l("Department"), validators=[Optional()], validate_choice=False)
+    phase = SelectField(
+        _l("Phase"),
+        choices=[
+            ("approval", _l("Approval")),
+            ("tender", _l("Tender")),
+            ("construction", _l("Construction")),
+            ("acceptance", _l("Acceptance")),
+            ("operation", _l("Operation")),
+        ],
+    )
+    planned_start = DateField(_l("Planned start"), validators=[Optional()])
+    planned_end = DateField(_l("Planned end"), validators=[Optional()])
+    actual_start = DateField(_l("Actual start"), validators=[Optional()])
+    actual_end = DateField(_l("Actual end"), validators=[Optional()])
+    description = TextAreaField(
+        _l("Public description"),
+        filters=[strip],
+        validators=[Optional(), Length(max=4000), plain_text],
+    )
+    active_site = BooleanField(_l("Active construction site (spot-checked)"))
+
+
+class DecisionForm(FlaskForm):
+    """Approve or decline an application, with a reason when declining."""
+
+    reason = TextAreaField(
+        _l("Reason (when declining)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=1000), plain_text],
+    )
+
+
+class SpotCheckForm(FlaskForm):
+    """Run the month's random spot-check assignment."""
+
+    month = StringField(
+        _l("Month (YYYY-MM)"),
+        filters=[strip],
+        validators=[DataRequired(), Regexp(r"^\d{4}-\d{2}$")],
+    )
+    per_supervisor = IntegerField(
+        _l("Sites per supervisor"), default=3, validators=[DataRequired()]
+    )
+    seed = IntegerField(_l("Seed (for a reproducible draw)"), validators=[Optional()])
+    force = BooleanField(_l("Run again even if the month was assigned"))

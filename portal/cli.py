@@ -18,6 +18,27 @@ user_cli = AppGroup("user", help="Staff and supervisor accounts.")
 sla_cli = AppGroup("sla", help="Deadlines.")
 outbox_cli = AppGroup("outbox", help="E-mails waiting to be sent.")
 zones_cli = AppGroup("zones", help="Districts, streets and grid cells.")
+spotchecks_cli = AppGroup("spotchecks", help="Monthly random spot checks of construction sites.")
+
+
+@spotchecks_cli.command("assign")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--per-supervisor", default=3, show_default=True)
+@click.option("--seed", type=int, default=None, help="Reproduce a draw.")
+@click.option("--force", is_flag=True, help="Redo a month already assigned.")
+def spotchecks_assign(month: str, per_supervisor: int, seed: int | None, force: bool) -> None:
+    """Assign each active supervisor sites to check this month, at random but spread."""
+    from portal.services import spotchecks
+
+    seed = seed if seed is not None else int(utcnow().timestamp())
+    try:
+        round_ = spotchecks.assign(
+            db.session, month, per_supervisor, seed, None, utcnow(), force=force
+        )
+    except spotchecks.SpotCheckError as error:
+        raise click.ClickException(f"not assigned: {error.args[0]}") from error
+    db.session.commit()
+    click.echo(f"{len(round_.assignments)} assignments for {month} (seed {seed}).")
 
 
 @demo_cli.command("load")
@@ -167,5 +188,14 @@ def zones_import(path: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the operator command groups."""
-    for group in (demo_cli, apikey_cli, calendar_cli, user_cli, sla_cli, outbox_cli, zones_cli):
+    for group in (
+        demo_cli,
+        apikey_cli,
+        calendar_cli,
+        user_cli,
+        sla_cli,
+        outbox_cli,
+        zones_cli,
+        spotchecks_cli,
+    ):
         app.cli.add_command(group)

@@ -124,6 +124,18 @@ def checklist_label(item: str) -> str:
     return labels.get(item, item)
 
 
+def phase_label(phase: str) -> str:
+    """Return the translated name of a project's lifecycle phase."""
+    labels = {
+        "approval": _("Approval"),
+        "tender": _("Tender"),
+        "construction": _("Construction"),
+        "acceptance": _("Acceptance"),
+        "operation": _("Operation"),
+    }
+    return labels.get(phase, phase)
+
+
 def role_label(role: str) -> str:
     """Return the translated name of a role."""
     labels = {
@@ -153,6 +165,8 @@ def js_strings() -> str:
         unit_day=_("%(n)s d"),
         unit_hour=_("%(n)s h"),
         unit_minute=_("%(n)s min"),
+        draft_saved=_("Draft saved on the server."),
+        draft_local=_("No connection: the draft is kept on this phone and sent later."),
     )
     return json.dumps(strings, ensure_ascii=False)
 
@@ -230,6 +244,7 @@ def template_context() -> dict:
         "action_label": action_label,
         "role_label": role_label,
         "checklist_label": checklist_label,
+        "phase_label": phase_label,
         "now": utcnow,
         "js_strings": js_strings,
         "html_lang": html_lang,

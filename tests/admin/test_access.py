@@ -8,20 +8,8 @@ from sqlalchemy import select
 from portal.models import Department
 from tests.factories import make_case
 
-# Routes anyone may use; everything else under /admin is for staff, settings for admins.
-PUBLIC_PREFIXES = (
-    "/",
-    "/static/",
-    "/api/",
-    "/cases",
-    "/report",
-    "/track",
-    "/photos",
-    "/lang",
-    "/healthz",
-    "/login",
-    "/logout",
-)
+# Everything outside /admin and /supervisor is public; /admin is for staff, with settings for
+# admins and triage for dispatchers; /supervisor (but for applying) for supervisors.
 ADMIN_ONLY = (
     "/admin/users",
     "/admin/departments",
@@ -29,8 +17,17 @@ ADMIN_ONLY = (
     "/admin/zones",
     "/admin/calendar",
     "/admin/audit",
+    "/admin/projects",
+    "/admin/contractors",
+    "/admin/applications",
+    "/admin/lists",
 )
-DISPATCHER_ONLY = ("/admin/cases/new", "/admin/cases/bulk")
+DISPATCHER_ONLY = (
+    "/admin/cases/new",
+    "/admin/cases/bulk",
+    "/admin/inspections",
+    "/admin/spotchecks",
+)
 
 
 @pytest.fixture
@@ -48,11 +45,20 @@ def concrete(rule, case_number: str, token: str, department: str) -> str:
         "action": "note",
         "sha256": "0" * 64,
         "filename": "css/site.css",
+        "report_id": "1",
+        "application_id": "1",
+        "contractor_id": "1",
+        "entry_id": "1",
+        "decision": "approve",
     }
     return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
 
 
 def expected(path: str, role: str | None, handler_owns: bool) -> str:
+    if path.startswith("/supervisor") and path != "/supervisor/apply":
+        if role is None:
+            return "login"
+        return "ok" if role == "supervisor" else "forbidden"
     if not path.startswith("/admin"):
         return "open"
     if role is None:

@@ -1,0 +1,258 @@
+"""Dispatchers and admins: supervisor applications, the monthly draw, inspection reports."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from admin import admin_required, bp, dispatcher_required
+from admin.forms import DecisionForm, SimpleForm, SpotCheckForm
+from portal.extensions import db
+from portal.models import (
+    CHECKLIST,
+    Assignment,
+    Case,
+    Inspection,
+    SpotCheckRound,
+    SupervisorApplication,
+    utcnow,
+)
+from portal.services import inspections, spotchecks, supervisors
+
+
+@bp.route("/applications")
+@admin_required
+def applications() -> str:
+    """List supervisor applications, pending first."""
+    listed = db.session.scalars(
+        select(SupervisorApplication).order_by(
+            SupervisorApplication.status != "pending", SupervisorApplication.created_at.desc()
+        )
+    ).all()
+    return render_template("admin/applications.html", applications=listed, form=DecisionForm())
+
+
+@bp.route("/applications/<int:application_id>/<decision>", methods=["POST"])
+@admin_required
+def decide(application_id: int, decision: str) -> Response:
+    """Approve an application (creating the account) or decline it with a reason."""
+    application = db.session.get(SupervisorApplication, application_id) or abort(404)
+    form = DecisionForm()
+    if decision not in ("approve", "decline") or not form.validate():
+        abort(400)
+    try:
+        if decision == "approve":
+            supervisors.approve(db.session, current_user, application, utcnow())
+        else:
+            supervisors.decline(
+                db.session, current_user, application, form.reason.data or "", utcnow()
+            )
+    except supervisors.ApplicationError as error:
+        db.session.rollback()
+        flash(
+            _("Give a reason.")
+            if error.args[0] == "reason"
+            else _("This application was already decided."),
+            "error",
+        )
+    else:
+        db.session.commit()
+        flash(_("Done."), "success")
+    return redirect(url_for(".applications"), code=303)
+
+
+@bp.route("/spotchecks", methods=["GET", "POST"])
+@dispatcher_required
+def spot_checks() -> Response | tuple[str, int]:
+    """Run the month's random assignment and show each month's coverage."""
+    form = SpotCheckForm()
+    if request.method == "GET":
+        form.month.data = utcnow().strftime("%Y-%m")
+    if form.validate_on_submit():
+        seed = form.seed.data if form.seed.data is not None else int(utcnow().timestamp())
+        try:
+            round_ = spotchecks.assign(
+                db.session,
+                form.month.data,
+                form.per_supervisor.data,
+                seed,
+                current_user,
+                utcnow(),
+                force=form.force.data,
+            )
+        except spotchecks.SpotCheckError as error:
+            db.session.rollback()
+            form.month.errors.append(
+                {
+                    "exists": _("This month is assigned already; tick “run again” to redo it."),
+                    "started": _("Reports were already filed for this month's assignments."),
+                    "nobody": _("There are no active supervisors or no active sites."),
+                }.get(error.args[0], _("Check the month and the number of sites."))
+            )
+        else:
+            db.session.commit()
+            flash(
+                _(
+                    "%(n)d assignments made for %(month)s (seed %(seed)d).",
+                    n=len(round_.assignments),
+                    month=round_.month,
+                    seed=round_.seed,
+                ),
+                "success",
+            )
+            return redirect(url_for(".spot_checks"), code=303)
+    rounds = db.session.scalars(
+        select(SpotCheckRound).order_by(SpotCheckRound.month.desc()).limit(12)
+    ).all()
+    coverage = {r.id: _coverage(r) for r in rounds}
+    return render_template(
+        "admin/spotchecks.html", form=form, rounds=rounds, coverage=coverage
+    ), 200 if request.method == "GET" else 422
+
+
+def _coverage(round_: SpotCheckRound) -> dict:
+    assigned = {a.project_id for a in round_.assignments}
+    reports = db.session.scalars(
+        select(Inspection).where(
+            Inspection.assignment_id.in_([a.id for a in round_.assignments]),
+            Inspection.status == "submitted",
+        )
+    ).all()
+    checked = {r.project_id for r in reports}
+    passed = sum(1 for r in reports if r.verdict == "pass")
+    findings = (
+        db.session.scalars(
+            select(Case).where(Case.inspection_id.in_([r.id for r in reports]))
+        ).all()
+        if reports
+        else []
+    )
+    on_time = sum(1 for c in findings if c.responded_at and c.responded_at <= c.respond_due_at)
+    return {
+        "sites": len(assigned),
+        "checked": len(checked & assigned),
+        "reports": len(reports),
+        "passed": passed,
+        "findings": len(findings),
+        "answered_in_48h": on_time,
+    }
+
+
+@bp.route("/inspections")
+@dispatcher_required
+def inspection_list() -> str:
+    """List submitted inspection reports, off-site ones waiting for confirmation first."""
+    listed = db.session.scalars(
+        select(Inspection)
+        .where(Inspection.status == "submitted")
+        .order_by(
+            (Inspection.off_site & Inspection.confirmed_at.is_(None)).desc(),
+            Inspection.submitted_at.desc(),
+        )
+        .limit(200)
+    ).all()
+    return render_template("admin/inspections.html", reports=listed)
+
+
+@bp.route("/inspections/<int:report_id>", methods=["GET", "POST"])
+@dispatcher_required
+def inspection_detail(report_id: int) -> Response | str:
+    """Show a report; confirm an off-site one so that its findings count."""
+    report = db.session.get(Inspection, report_id) or abort(404)
+    form = SimpleForm()
+    if form.validate_on_submit():
+        try:
+            made = inspections.confirm_off_site(db.session, report, current_user, utcnow())
+        except inspections.InspectionError:
+            db.session.rollback()
+            flash(_("This report needs no confirmation."), "error")
+        else:
+            db.session.commit()
+            flash(_("Confirmed: %(n)d findings opened as cases.", n=len(made)), "success")
+        return redirect(url_for(".inspection_detail", report_id=report.id), code=303)
+    made = db.session.scalars(select(Case).where(Case.inspection_id == report.id)).all()
+    count = db.session.scalar(
+        select(func.count())
+        .select_from(Assignment)
+        .where(Assignment.supervisor_id == report.supervisor_id)
+    )
+    return render_template(
+        "admin/inspection.html",
+        report=report,
+        cases=made,
+        form=form,
+        checklist=CHECKLIST,
+        assignments=count,
+    )
+
+
+@bp.route("/inspections/photos/<sha256>.jpg")
+@dispatcher_required
+def inspection_photo(sha256: str) -> Response:
+    """Serve a photo of an inspection report to staff."""
+    from flask import current_app, send_file
+
+    from portal.models import InspectionPhoto
+    from portal.services.photos import PhotoStore
+
+    if (
+        db.session.scalar(select(InspectionPhoto.id).where(InspectionPhoto.sha256 == sha256))
+        is None
+    ):
+        abort(404)
+    try:
+        path = PhotoStore(current_app.config["UPLOAD_DIR"]).path(sha256)
+    except ValueError:
+        abort(404)
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype="image/jpeg", max_age=3600)
+
+
+@bp.route("/lists", methods=["GET", "POST"])
+@admin_required
+def lists() -> Response | str:
+    """Propose red and black list entries from the records; confirm or dismiss each."""
+    from portal.models import ListEntry
+    from portal.services import contractors
+
+    form = DecisionForm()
+    if form.validate_on_submit():
+        made = contractors.propose(db.session, utcnow())
+        db.session.commit()
+        flash(_("%(n)d entries proposed.", n=len(made)), "success")
+        return redirect(url_for(".lists"), code=303)
+    entries = db.session.scalars(
+        select(ListEntry)
+        .order_by(ListEntry.confirmed_at.is_not(None), ListEntry.proposed_at.desc())
+        .limit(200)
+    ).all()
+    return render_template("admin/lists.html", entries=entries, form=form)
+
+
+@bp.route("/lists/<int:entry_id>/<decision>", methods=["POST"])
+@admin_required
+def decide_entry(entry_id: int, decision: str) -> Response:
+    """Confirm (publish) or dismiss a proposed list entry."""
+    from portal.models import ListEntry
+    from portal.services import contractors
+
+    entry = db.session.get(ListEntry, entry_id) or abort(404)
+    form = DecisionForm()
+    if decision not in ("confirm", "dismiss") or not form.validate():
+        abort(400)
+    try:
+        if decision == "confirm":
+            contractors.confirm(db.session, current_user, entry, form.reason.data or "", utcnow())
+        else:
+            contractors.dismiss(db.session, current_user, entry, utcnow())
+    except ValueError:
+        db.session.rollback()
+        flash(_("This entry was already decided."), "error")
+    else:
+        db.session.commit()
+        flash(_("Done."), "success")
+    return redirect(url_for(".lists"), code=303)

@@ -1,0 +1,179 @@
+"""Each contractor's public record, and the red and black list (红黑榜)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Case, Contractor, Inspection, ListEntry, Project, User
+from portal.services import audit
+
+REPEAT_WINDOW = timedelta(days=90)
+
+
+@dataclass
+class Record:
+    """What a contractor's sites showed over the period."""
+
+    inspections: int = 0
+    passed: int = 0
+    findings: int = 0
+    answered_late: int = 0
+    repeated: int = 0
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Return the share of inspections passed, or None without inspections."""
+        return self.passed / self.inspections if self.inspections else None
+
+
+def _late(case: Case, now: datetime) -> bool:
+    due = case.respond_due_at
+    return due is not None and (case.responded_at or now) > due
+
+
+def record(session: Session, contractor: Contractor, since: datetime, now: datetime) -> Record:
+    """Count the contractor's inspections, findings, late answers and repeated findings."""
+    result = Record()
+    reports = session.scalars(
+        select(Inspection)
+        .join(Inspection.project)
+        .where(
+            Project.contractor_id == contractor.id,
+            Inspection.status == "submitted",
+            Inspection.submitted_at >= since,
+        )
+    ).all()
+    result.inspections = len(reports)
+    result.passed = sum(1 for r in reports if r.verdict == "pass")
+    findings = session.scalars(
+        select(Case)
+        .join(Project, Case.project_id == Project.id)
+        .where(
+            Project.contractor_id == contractor.id,
+            Case.source == "inspection",
+            Case.created_at >= since,
+        )
+        .order_by(Case.created_at)
+    ).all()
+    result.findings = len(findings)
+    result.answered_late = sum(
+        1
+        for c in findings
+        if c.respond_due_at
+        and (c.responded_at or datetime.max.replace(tzinfo=c.respond_due_at.tzinfo))
+        > c.respond_due_at
+    )
+    seen: dict[tuple[int, str], datetime] = {}
+    for case in findings:
+        key = (case.project_id, case.inspection_item)
+        if key in seen and case.created_at - seen[key] <= REPEAT_WINDOW:
+            result.repeated += 1
+        seen[key] = case.created_at
+    return result
+
+
+@dataclass(frozen=True)
+class Rules:
+    """When to propose an entry (the office sets these)."""
+
+    black_repeated: int = 2  # the same problem found again within 90 days, this many times
+    black_late: int = 3  # findings answered after 48 h
+    red_min_inspections: int = 3
+    red_pass_rate: float = 1.0
+    valid_days: int = 365
+
+
+def propose(session: Session, now: datetime, rules: Rules = Rules()) -> list[ListEntry]:
+    """Propose red and black list entries from the last year's records; an admin decides."""
+    since = now - timedelta(days=365)
+    made = []
+    for contractor in session.scalars(select(Contractor)):
+        pending = {
+            e.kind
+            for e in session.scalars(
+                select(ListEntry).where(
+                    ListEntry.contractor_id == contractor.id,
+                    ListEntry.dismissed_at.is_(None),
+                    (ListEntry.expires_on.is_(None)) | (ListEntry.expires_on >= now.date()),
+                )
+            )
+        }
+        rec = record(session, contractor, since, now)
+        reason = None
+        if rec.repeated >= rules.black_repeated or rec.answered_late >= rules.black_late:
+            kind = "black"
+            reason = (
+                f"90天内重复发现问题 {rec.repeated} 次，超时答复 {rec.answered_late} 件"
+                f"（共 {rec.findings} 件问题）"
+            )
+        elif (
+            rec.inspections >= rules.red_min_inspections
+            and rec.pass_rate is not None
+            and rec.pass_rate >= rules.red_pass_rate
+        ):
+            kind = "red"
+            reason = f"近一年 {rec.inspections} 次抽查全部合格"
+        if reason is None or kind in pending:
+            continue
+        entry = ListEntry(
+            contractor=contractor, kind=kind, reason=reason, rule=kind, proposed_at=now
+        )
+        session.add(entry)
+        made.append(entry)
+    session.flush()
+    return made
+
+
+def confirm(
+    session: Session,
+    admin: User,
+    entry: ListEntry,
+    reason: str,
+    now: datetime,
+    valid_days: int = Rules.valid_days,
+) -> None:
+    """Publish an entry, with the admin's reason; it expires unless renewed."""
+    if entry.confirmed_at is not None or entry.dismissed_at is not None:
+        raise ValueError("decided")
+    if reason.strip():
+        entry.reason = reason.strip()
+    entry.confirmed_by, entry.confirmed_at = admin, now
+    entry.expires_on = now.date() + timedelta(days=valid_days)
+    audit.record(
+        session,
+        admin,
+        f"list.{entry.kind}.confirm",
+        "contractor",
+        entry.contractor_id,
+        after={"reason": entry.reason, "expires_on": entry.expires_on.isoformat()},
+        now=now,
+    )
+
+
+def dismiss(session: Session, admin: User, entry: ListEntry, now: datetime) -> None:
+    """Refuse a proposed entry."""
+    if entry.confirmed_at is not None or entry.dismissed_at is not None:
+        raise ValueError("decided")
+    entry.dismissed_at = now
+    audit.record(
+        session, admin, f"list.{entry.kind}.dismiss", "contractor", entry.contractor_id, now=now
+    )
+
+
+def published(session: Session, kind: str, today: date) -> list[ListEntry]:
+    """Return the confirmed, unexpired entries of one list."""
+    return list(
+        session.scalars(
+            select(ListEntry)
+            .where(
+                ListEntry.kind == kind,
+                ListEntry.confirmed_at.is_not(None),
+                ListEntry.expires_on >= today,
+            )
+            .order_by(ListEntry.confirmed_at.desc())
+        )
+    )

@@ -1,0 +1,125 @@
+"""Becoming a citizen supervisor: applications, approval with an account, refusal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.models import OutboxMessage, SupervisorApplication, User, Zone
+from portal.services import accounts, audit
+
+
+class ApplicationError(ValueError):
+    """Raised with a code when an application cannot be taken or decided."""
+
+
+def apply(
+    session: Session,
+    name: str,
+    phone: str,
+    email: str,
+    zone: Zone | None,
+    motivation: str,
+    now: datetime,
+) -> SupervisorApplication:
+    """Record a resident's application; one pending application per e-mail."""
+    email = email.strip().lower()
+    pending = session.scalar(
+        select(func.count())
+        .select_from(SupervisorApplication)
+        .where(SupervisorApplication.email == email, SupervisorApplication.status == "pending")
+    )
+    if pending or session.scalar(select(User.id).where(User.email == email)):
+        raise ApplicationError("exists")
+    application = SupervisorApplication(
+        name=name.strip(),
+        phone=phone.strip(),
+        email=email,
+        zone=zone,
+        motivation=motivation.strip(),
+        created_at=now,
+    )
+    session.add(application)
+    session.flush()
+    return application
+
+
+def _mail(session: Session, to: str, subject: str, body: str) -> None:
+    session.add(OutboxMessage(recipient=to, subject=subject, body=body, kind="supervisor"))
+
+
+def approve(
+    session: Session, admin: User, application: SupervisorApplication, now: datetime
+) -> User:
+    """Approve: create the supervisor's account and send the login by e-mail."""
+    if application.status != "pending":
+        raise ApplicationError("decided")
+    password = accounts.generate_password()
+    user = accounts.create(
+        session, admin, application.email, application.name, "supervisor", password, now=now
+    )
+    user.zone = application.zone
+    application.status, application.user = "approved", user
+    application.decided_by_id, application.decided_at = admin.id, now
+    with force_locale("zh_Hans_CN"):
+        _mail(
+            session,
+            user.email,
+            _("You are now a citizen supervisor"),
+            "\n".join(
+                [
+                    _(
+                        "Your application was approved. Sign in at %(url)s",
+                        url=current_app.config["PUBLIC_URL"] + "/login",
+                    ),
+                    _("E-mail: %(email)s", email=user.email),
+                    _("Password: %(password)s (change it after signing in)", password=password),
+                ]
+            ),
+        )
+    audit.record(
+        session,
+        admin,
+        "supervisor.approve",
+        "supervisor_application",
+        application.id,
+        after={"user": user.id},
+        now=now,
+    )
+    return user
+
+
+def decline(
+    session: Session, admin: User, application: SupervisorApplication, reason: str, now: datetime
+) -> None:
+    """Decline with a reason, told to the applicant."""
+    if application.status != "pending":
+        raise ApplicationError("decided")
+    if not reason.strip():
+        raise ApplicationError("reason")
+    application.status, application.reason = "declined", reason.strip()
+    application.decided_by_id, application.decided_at = admin.id, now
+    with force_locale("zh_Hans_CN"):
+        _mail(
+            session,
+            application.email,
+            _("Your citizen supervisor application"),
+            _(
+                "We are sorry: your application was not approved. Reason: %(reason)s",
+                reason=application.reason,
+            ),
+        )
+    audit.record(
+        session,
+        admin,
+        "supervisor.decline",
+        "supervisor_application",
+        application.id,
+        after={"reason": application.reason},
+        now=now,
+    )

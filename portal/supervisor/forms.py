@@ -1,0 +1,64 @@
+"""Forms of the supervisors' area."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from portal.public.forms import PHONE, plain_text, strip
+
+
+class ApplicationForm(FlaskForm):
+    """A resident applies to become a citizen supervisor."""
+
+    name = StringField(
+        _l("Your name"),
+        filters=[strip],
+        validators=[DataRequired(_l("Enter your name.")), Length(max=100), plain_text],
+    )
+    phone = StringField(
+        _l("Phone"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter your phone number.")),
+            Regexp(PHONE, message=_l("Enter a valid phone number.")),
+        ],
+    )
+    email = EmailField(
+        _l("E-mail"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter your e-mail.")),
+            Length(max=255),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+    zone = SelectField(_l("The street you live in"), validators=[Optional()], validate_choice=True)
+    motivation = TextAreaField(
+        _l("Why do you want to help?"), filters=[strip], validators=[Length(max=1000), plain_text]
+    )
+    agree = BooleanField(
+        _l("I agree to the supervisors' code of conduct"),
+        validators=[DataRequired(_l("Please agree to the code of conduct."))],
+    )
+
+
+class InspectionForm(FlaskForm):
+    """The fields of a report besides the checklist (read from the request by item)."""
+
+    client_key = HiddenField(validators=[DataRequired(), Length(max=64)])
+    lat = StringField(_l("Latitude"), filters=[strip])
+    lng = StringField(_l("Longitude"), filters=[strip])
+
+
+class VerifyForm(FlaskForm):
+    """The supervisor's verdict on a fix, checked on site."""
+
+    version = HiddenField(validators=[DataRequired()])
+    body = TextAreaField(
+        _l("What you found on site"),
+        filters=[strip],
+        validators=[DataRequired(_l("Describe what you found.")), Length(max=1000), plain_text],
+    )

@@ -1,0 +1,239 @@
+"""Supervisors: apply, see the month's sites, file reports, verify fixes."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from portal.extensions import db, limiter
+from portal.models import (
+    CHECKLIST,
+    Assignment,
+    Case,
+    Inspection,
+    Project,
+    SpotCheckRound,
+    User,
+    Zone,
+    utcnow,
+)
+from portal.services import inspections, photos, supervisors, workflow
+from portal.supervisor import bp
+from portal.supervisor.forms import ApplicationForm, InspectionForm, VerifyForm
+
+
+def refusal(code: str) -> str:
+    """Return the translated reason a report was not accepted as it is."""
+    return {
+        "incomplete": _("Answer every item of the checklist before submitting."),
+        "photo": _("Add a photo to every failed item."),
+        "position": _("Your position is missing or not valid: use “my position” or type it."),
+        "item": _("The checklist answers were not understood."),
+        "site": _("This site is not an active construction site."),
+        "key": _("This report belongs to someone else."),
+        "submitted": _("This report was already submitted."),
+    }.get(code, _("The report could not be saved."))
+
+
+@bp.route("/apply", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REPORT"], methods=["POST"])
+def apply() -> Response | tuple[str, int]:
+    """Apply to become a citizen supervisor."""
+    form = ApplicationForm()
+    streets = db.session.scalars(select(Zone).where(Zone.level == "street").order_by(Zone.code))
+    form.zone.choices = [("", "—"), *[(z.code, z.name) for z in streets]]
+    if form.validate_on_submit():
+        zone = db.session.scalar(select(Zone).where(Zone.code == form.zone.data))
+        try:
+            supervisors.apply(
+                db.session,
+                form.name.data,
+                form.phone.data,
+                form.email.data,
+                zone,
+                form.motivation.data or "",
+                utcnow(),
+            )
+        except supervisors.ApplicationError:
+            form.email.errors.append(_("An application or account with this e-mail exists."))
+        else:
+            db.session.commit()
+            flash(_("Thank you. The office will answer your application by e-mail."), "success")
+            return redirect(url_for("public.index"), code=303)
+    return render_template("supervisor/apply.html", form=form), (
+        200 if request.method == "GET" else 422
+    )
+
+
+@bp.route("/")
+def index() -> str:
+    """Show this month's assigned sites, the other active sites, reports, findings, points."""
+    month = utcnow().strftime("%Y-%m")
+    assigned = db.session.scalars(
+        select(Assignment)
+        .join(Assignment.round)
+        .where(Assignment.supervisor_id == current_user.id, SpotCheckRound.month == month)
+    ).all()
+    done = set(
+        db.session.scalars(
+            select(Inspection.assignment_id).where(
+                Inspection.supervisor_id == current_user.id, Inspection.status == "submitted"
+            )
+        )
+    )
+    sites = db.session.scalars(
+        select(Project).where(Project.active_site).order_by(Project.code)
+    ).all()
+    reports = db.session.scalars(
+        select(Inspection)
+        .where(Inspection.supervisor_id == current_user.id)
+        .order_by(Inspection.started_at.desc())
+        .limit(50)
+    ).all()
+    findings = db.session.scalars(
+        select(Case)
+        .join(Case.inspection)
+        .where(Inspection.supervisor_id == current_user.id)
+        .order_by(Case.created_at.desc())
+        .limit(50)
+    ).all()
+    rank = 1 + db.session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "supervisor", User.points > current_user.points)
+    )
+    return render_template(
+        "supervisor/index.html",
+        assigned=assigned,
+        done=done,
+        sites=sites,
+        reports=reports,
+        findings=findings,
+        month=month,
+        rank=rank,
+    )
+
+
+def _answers() -> dict[str, dict]:
+    return {
+        item: {
+            "result": request.form.get(f"item-{item}", ""),
+            "note": request.form.get(f"note-{item}", "").strip()[:500],
+        }
+        for item in CHECKLIST
+        if f"item-{item}" in request.form
+    }
+
+
+def _position(form: InspectionForm) -> tuple[float | None, float | None]:
+    try:
+        return float(form.lat.data), float(form.lng.data)
+    except (TypeError, ValueError):
+        return None, None
+
+
+@bp.route("/inspect/<code>", methods=["GET", "POST"])
+def inspect(code: str) -> Response | tuple[str, int]:
+    """Fill in an inspection report of a site; save it as a draft or submit it."""
+    project = db.session.scalar(select(Project).where(Project.code == code))
+    if project is None or not project.active_site:
+        abort(404)
+    form = InspectionForm()
+    report, status = None, 200
+    if request.method == "GET":
+        form.client_key.data = secrets.token_hex(16)
+    elif not form.validate_on_submit():
+        status = 422
+    else:
+        now = utcnow()
+        try:
+            report = inspections.draft(db.session, current_user, project, form.client_key.data, now)
+            if report.status == "submitted":  # a second submit of the same form
+                return redirect(url_for(".report", report_id=report.id), code=303)
+            inspections.save(report, _answers(), *_position(form))
+            _store_photos(report, now)
+            db.session.commit()  # the draft is kept even if submitting is refused below
+            if request.form.get("action") == "submit":
+                made = inspections.submit(db.session, report, now)
+                db.session.commit()
+                flash(_submitted_message(report, made), "success")
+                return redirect(url_for(".report", report_id=report.id), code=303)
+            if request.headers.get("X-Requested-With") == "fetch":
+                return "", 204  # the page's background save: no message to show later
+            flash(_("Draft saved."), "info")
+        except inspections.InspectionError as error:
+            db.session.rollback()
+            flash(refusal(error.args[0]), "error")
+            status = 422
+            report = db.session.scalar(
+                select(Inspection).where(Inspection.client_key == form.client_key.data)
+            )
+    answers = report.items if report and report.items else _answers()
+    return render_template(
+        "supervisor/inspect.html",
+        form=form,
+        project=project,
+        report=report,
+        checklist=CHECKLIST,
+        answers=answers,
+    ), status
+
+
+def _submitted_message(report: Inspection, made: list[Case]) -> str:
+    if report.off_site:
+        return _(
+            "Report submitted, but you were %(m)d m from the site: a dispatcher will "
+            "confirm it before the findings count.",
+            m=report.distance_m,
+        )
+    return _("Report submitted: %(n)d findings sent to the office.", n=len(made))
+
+
+def _store_photos(report: Inspection, now) -> None:
+    store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+    max_bytes = current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
+    for item in CHECKLIST:
+        for upload in request.files.getlist(f"photo-{item}"):
+            if upload and upload.filename:
+                try:
+                    processed = photos.process(upload.stream, max_bytes=max_bytes)
+                except photos.PhotoRejected as rejected:
+                    raise inspections.InspectionError("photo") from rejected
+                inspections.add_photo(db.session, report, item, processed, store, now)
+
+
+@bp.route("/inspections/<int:report_id>")
+def report(report_id: int) -> str:
+    """Show one of the supervisor's own reports."""
+    found = db.session.get(Inspection, report_id)
+    if found is None or found.supervisor_id != current_user.id:
+        abort(404)
+    made = db.session.scalars(select(Case).where(Case.inspection_id == found.id)).all()
+    return render_template("supervisor/report.html", report=found, cases=made, checklist=CHECKLIST)
+
+
+@bp.route("/cases/<number>", methods=["GET", "POST"])
+def verify(number: str) -> Response | str:
+    """Verify on site the fix of one of the supervisor's findings (核查): close or send back."""
+    case = db.session.scalar(select(Case).where(Case.number == number))
+    if case is None or not workflow.can_see(case, current_user):
+        abort(404)
+    form = VerifyForm(version=case.version_id)
+    if form.validate_on_submit():
+        action = workflow.close if request.form.get("action") == "close" else workflow.rework
+        try:
+            action(db.session, case, current_user, form.body.data, utcnow(), int(form.version.data))
+            db.session.commit()
+            flash(_("Thank you for checking on site."), "success")
+        except workflow.WorkflowError:
+            db.session.rollback()
+            flash(_("This case is not waiting for your check."), "error")
+        return redirect(url_for(".verify", number=number), code=303)
+    return render_template(
+        "supervisor/case.html", case=case, form=form, actions=workflow.allowed(case, current_user)
+    )

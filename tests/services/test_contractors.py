@@ -1,0 +1,86 @@
+"""Contractors' records and the red and black list rules."""
+
+from datetime import timedelta
+
+import pytest
+
+from portal.models import CHECKLIST, Contractor, Inspection, Project, utcnow
+from portal.services import contractors
+from tests.factories import make_case, make_user
+
+
+@pytest.fixture
+def builder(db, reference):
+    firm = Contractor(name="示范建设集团", credit_code="91110000600037341L")
+    project = Project(
+        code="P1",
+        name="工地",
+        lat=30.2741,
+        lng=120.1551,
+        contractor=firm,
+        geometry={"type": "Point", "coordinates": [120.1551, 30.2741]},
+        phase="construction",
+        active_site=True,
+    )
+    db.session.add(project)
+    db.session.commit()
+    return firm, project
+
+
+def inspect(db, project, verdict, when):
+    supervisor = make_user(db.session, "supervisor")
+    report = Inspection(
+        client_key=f"k{when.timestamp()}{verdict}",
+        project=project,
+        supervisor=supervisor,
+        status="submitted",
+        verdict=verdict,
+        items={i: {"result": "pass", "note": ""} for i in CHECKLIST},
+        submitted_at=when,
+        lat=30.2741,
+        lng=120.1551,
+    )
+    db.session.add(report)
+    db.session.commit()
+    return report
+
+
+def finding(db, project, report, when, item="dust"):
+    case, _ = make_case(db.session, category_code="0701", now=when)
+    case.source, case.project_id, case.inspection_id, case.inspection_item = (
+        "inspection",
+        project.id,
+        report.id,
+        item,
+    )
+    db.session.commit()
+    return case
+
+
+def test_repeated_findings_propose_a_black_list_entry(db, builder):
+    firm, project = builder
+    now = utcnow()
+    for days in (60, 30, 5):
+        report = inspect(db, project, "fail", now - timedelta(days=days))
+        finding(db, project, report, now - timedelta(days=days))
+    record = contractors.record(db.session, firm, now - timedelta(days=365), now)
+    assert (record.inspections, record.findings, record.repeated) == (3, 3, 2)
+    [entry] = contractors.propose(db.session, now)
+    assert entry.kind == "black" and "重复" in entry.reason
+    assert contractors.propose(db.session, now) == []  # already proposed
+    assert contractors.published(db.session, "black", now.date()) == []  # not automatic
+    admin = make_user(db.session, "admin")
+    contractors.confirm(db.session, admin, entry, "三个月内扬尘问题反复出现", now)
+    assert contractors.published(db.session, "black", now.date()) == [entry]
+    assert not contractors.published(db.session, "black", now.date() + timedelta(days=400))
+
+
+def test_clean_records_propose_the_red_list(db, builder):
+    firm, project = builder
+    now = utcnow()
+    for days in (80, 40, 10):
+        inspect(db, project, "pass", now - timedelta(days=days))
+    [entry] = contractors.propose(db.session, now)
+    assert entry.kind == "red" and entry.contractor == firm
+    contractors.dismiss(db.session, make_user(db.session, "admin"), entry, now)
+    assert contractors.published(db.session, "red", now.date()) == []
