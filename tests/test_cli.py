@@ -71,3 +71,27 @@ def test_zones_and_calendar_import(runner, db, reference, tmp_path):
         db.session.scalar(select(CalendarDay.kind).where(CalendarDay.name == "国庆节调休"))
         == "workday"
     )
+
+
+def test_spotchecks_assign_is_reproducible_and_refuses_twice(runner, db, reference):
+    from portal.models import Project
+    from tests.factories import make_user
+
+    make_user(db.session, "supervisor")
+    db.session.add(
+        Project(
+            code="S",
+            name="工地",
+            lat=30.27,
+            lng=120.15,
+            phase="construction",
+            geometry={"type": "Point", "coordinates": [120.15, 30.27]},
+            active_site=True,
+        )
+    )
+    db.session.commit()
+    first = runner.invoke(args=["spotchecks", "assign", "--month", "2026-12", "--seed", "9"])
+    assert first.exit_code == 0 and "1 assignments" in first.output
+    assert runner.invoke(args=["spotchecks", "assign", "--month", "2026-12"]).exit_code != 0
+    forced = runner.invoke(args=["spotchecks", "assign", "--month", "2026-12", "--force"])
+    assert forced.exit_code == 0

@@ -1,0 +1,155 @@
+"""Admins and dispatchers: projects, contractors, applications, the draw, reports, lists."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import (
+    CHECKLIST,
+    Contractor,
+    Inspection,
+    ListEntry,
+    Project,
+    SpotCheckRound,
+    SupervisorApplication,
+    User,
+    utcnow,
+)
+from portal.services import supervisors
+from tests.factories import make_user
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": False}
+
+
+def test_admin_registers_a_contractor_and_a_project(client, db, login_as):
+    login_as("admin")
+    bad = client.post(
+        "/admin/contractors", data={"name": "某建设公司", "credit_code": "91110000600037341X"}
+    )
+    assert bad.status_code == 422 and "统一社会信用代码无效" in bad.get_data(as_text=True)
+    assert (
+        client.post(
+            "/admin/contractors", data={"name": "某建设公司", "credit_code": "91110000600037341L"}
+        ).status_code
+        == 303
+    )
+    firm = db.session.scalar(select(Contractor))
+    line = '{"type": "LineString", "coordinates": [[120.15, 30.27], [120.16, 30.27]]}'
+    data = {
+        "code": "GS-2026-09",
+        "name": "大关路改造",
+        "geometry": line,
+        "contractor": str(firm.id),
+        "department": "ROAD",
+        "phase": "construction",
+        "active_site": "y",
+        "planned_start": "2026-03-01",
+    }
+    assert client.post("/admin/projects/new", data=data).status_code == 303
+    project = db.session.scalar(select(Project))
+    assert project.geometry["type"] == "LineString" and project.lng == pytest.approx(120.155)
+    assert client.post("/admin/projects/new", data=data).status_code == 422  # code taken
+    edit = {**data, "geometry": "", "lat": "30.28", "lng": "120.17", "phase": "acceptance"}
+    edit.pop("active_site")
+    assert client.post(f"/admin/projects/{project.code}/edit", data=edit).status_code == 303
+    db.session.refresh(project)
+    assert project.phase == "acceptance" and not project.active_site
+    assert (
+        client.post(
+            "/admin/projects/new", data={**data, "code": "X", "geometry": "{bad"}
+        ).status_code
+        == 422
+    )
+
+
+def test_admin_approves_and_declines_applications(client, db, login_as):
+    login_as("admin")
+    yes = supervisors.apply(db.session, "甲", "13800000001", "a@example.cn", None, "", utcnow())
+    no = supervisors.apply(db.session, "乙", "13800000002", "b@example.cn", None, "", utcnow())
+    db.session.commit()
+    assert client.post(f"/admin/applications/{yes.id}/approve", data={}).status_code == 303
+    assert (
+        client.post(f"/admin/applications/{no.id}/decline", data={"reason": ""}).status_code == 303
+    )
+    assert (
+        client.post(f"/admin/applications/{no.id}/decline", data={"reason": "名额已满"}).status_code
+        == 303
+    )
+    statuses = dict(
+        db.session.execute(select(SupervisorApplication.email, SupervisorApplication.status)).all()
+    )
+    assert statuses == {"a@example.cn": "approved", "b@example.cn": "declined"}
+    assert db.session.scalar(select(User.role).where(User.email == "a@example.cn")) == "supervisor"
+
+
+def test_dispatcher_runs_the_draw_and_confirms_an_off_site_report(client, db, login_as):
+    supervisor = make_user(db.session, "supervisor")
+    project = Project(
+        code="S1",
+        name="工地",
+        lat=30.27,
+        lng=120.15,
+        phase="construction",
+        geometry={"type": "Point", "coordinates": [120.15, 30.27]},
+        active_site=True,
+    )
+    db.session.add(project)
+    db.session.commit()
+    login_as("dispatcher")
+    month = utcnow().strftime("%Y-%m")
+    assert (
+        client.post(
+            "/admin/spotchecks", data={"month": month, "per_supervisor": "2", "seed": "5"}
+        ).status_code
+        == 303
+    )
+    assert db.session.scalar(select(SpotCheckRound.seed)) == 5
+    again = client.post("/admin/spotchecks", data={"month": month, "per_supervisor": "2"})
+    assert again.status_code == 422
+    report = Inspection(
+        client_key="k",
+        project=project,
+        supervisor=supervisor,
+        status="submitted",
+        verdict="fail",
+        off_site=True,
+        distance_m=900,
+        lat=30.28,
+        lng=120.15,
+        submitted_at=utcnow(),
+        items={i: {"result": "fail" if i == "muck" else "pass", "note": ""} for i in CHECKLIST},
+    )
+    db.session.add(report)
+    db.session.commit()
+    page = client.get("/admin/inspections").get_data(as_text=True)
+    assert "不在现场" in page
+    assert client.post(f"/admin/inspections/{report.id}", data={"confirm": "1"}).status_code == 303
+    db.session.refresh(report)
+    assert report.confirmed_at is not None
+    shown = client.get(f"/admin/inspections/{report.id}").get_data(as_text=True)
+    assert re.search(r"/admin/cases/\d{4}-\d{6}", shown)
+
+
+def test_admin_publishes_the_black_list(client, db, login_as):
+    firm = Contractor(name="问题公司", credit_code="91110000600037341L")
+    db.session.add(
+        ListEntry(contractor=firm, kind="black", reason="多次扬尘", proposed_at=utcnow())
+    )
+    db.session.commit()
+    login_as("admin")
+    entry = db.session.scalar(select(ListEntry))
+    assert (
+        client.post(
+            f"/admin/lists/{entry.id}/confirm", data={"reason": "三次扬尘未整改"}
+        ).status_code
+        == 303
+    )
+    public = client.get("/contractors").get_data(as_text=True)
+    assert "问题公司" in public and "三次扬尘未整改" in public
+    assert client.post(f"/admin/lists/{entry.id}/dismiss", data={}).status_code == 303
+    db.session.refresh(entry)
+    assert entry.dismissed_at is None  # already published: nothing changes
