@@ -25,7 +25,7 @@ from portal.models import (
     User,
     Zone,
 )
-from portal.services import accounts, calendar, cases, geo, routing, sla
+from portal.services import accounts, calendar, cases, demo_works, geo, routing, sla
 from portal.services import demo_data as data
 from portal.services.photos import PhotoStore, process
 
@@ -59,6 +59,7 @@ def load(
     logins = load_accounts(session)
     added["accounts"] = len(logins)
     added["cases"] = load_cases(session, store, now=now, seed=seed)
+    added.update(demo_works.load_works(session, store, now, seed))
     return added, logins
 
 
