@@ -70,8 +70,8 @@ def page_factory(browser_instance, tmp_path):
     """Open pages in fresh contexts; collect console errors; screenshot on the way out."""
     contexts = []
 
-    def open_page(size: dict, locale: str = "zh-CN"):
-        context = browser_instance.new_context(locale=locale, **size)
+    def open_page(size: dict, locale: str = "zh-CN", **options):
+        context = browser_instance.new_context(locale=locale, **size, **options)
         context.set_default_timeout(10_000)
         page = context.new_page()
         page.console_errors = []

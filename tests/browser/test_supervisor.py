@@ -1,0 +1,58 @@
+"""A citizen supervisor files a report with a failure and a photo, on a phone."""
+
+import io
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from portal.models import CHECKLIST, Case, Inspection, Project, utcnow
+from portal.services import accounts, spotchecks
+from tests.browser.conftest import PHONE
+from tests.factories import make_user
+
+pytestmark = pytest.mark.browser
+SITE = (30.2741, 120.1551)
+
+
+def test_supervisor_reports_a_failure_from_the_site(live_server, page_factory, db, reference,
+                                                     tmp_path):
+    supervisor = make_user(db.session, "supervisor", name="李建国")
+    supervisor.password_hash = accounts.hash_password("a long demo password")
+    db.session.add(Project(code="GS-2026-01", name="湖墅南路雨污分流改造工程", lat=SITE[0],
+                           lng=SITE[1], phase="construction", active_site=True,
+                           geometry={"type": "Point", "coordinates": [SITE[1], SITE[0]]}))
+    db.session.commit()
+    spotchecks.assign(db.session, utcnow().strftime("%Y-%m"), 1, seed=1, actor=None,
+                      now=utcnow())
+    db.session.commit()
+    photo = tmp_path / "dust.jpg"
+    buffer = io.BytesIO()
+    Image.new("RGB", (1200, 900), "tan").save(buffer, "JPEG")
+    photo.write_bytes(buffer.getvalue())
+
+    page = page_factory(PHONE, geolocation={"latitude": SITE[0] + 0.0003,
+                                            "longitude": SITE[1]},
+                        permissions=["geolocation"])
+    page.goto(live_server + "/login")
+    page.fill("#email", supervisor.email)
+    page.fill("#password", "a long demo password")
+    page.get_by_role("button", name="登录").click()
+    page.goto(live_server + "/supervisor/")
+    assert "湖墅南路雨污分流改造工程" in page.content()
+    page.get_by_role("link", name="开始检查").first.click()
+    page.get_by_role("button", name="使用我的位置").click()
+    page.wait_for_function("document.querySelector('#lat').value !== ''")
+    for item in CHECKLIST:
+        value = "fail" if item == "dust" else "pass"
+        page.locator(f"input[name='item-{item}'][value='{value}']").check()
+    page.fill("#note-dust", "裸土未覆盖，风大扬尘")
+    page.set_input_files("#photo-dust", str(photo))
+    page.get_by_role("button", name="提交报告").click()
+    page.wait_for_selector(".flash.success")
+    report = db.session.scalar(select(Inspection))
+    assert report.status == "submitted" and report.verdict == "fail" and not report.off_site
+    [case] = db.session.scalars(select(Case)).all()
+    assert case.category.code == "0701" and len(case.photos) == 1
+    assert case.number in page.content()
+    assert page.console_errors == []
