@@ -187,6 +187,12 @@ class ProjectForm(FlaskForm):
         validators=[Optional(), Length(max=4000), plain_text],
     )
     active_site = BooleanField(_l("Active construction site (spot-checked)"))
+    acceptance_result = SelectField(
+        _l("Acceptance result"),
+        validate_choice=False,
+        choices=[("", "—"), ("passed", _l("Passed")), ("failed", _l("Failed"))],
+    )
+    acceptance_date = DateField(_l("Acceptance date"), validators=[Optional()])
 
 
 class DecisionForm(FlaskForm):

@@ -20,7 +20,7 @@ from portal.models import (
     SupervisorApplication,
     utcnow,
 )
-from portal.services import inspections, spotchecks, supervisors
+from portal.services import geo, inspections, spotchecks, supervisors
 
 
 @bp.route("/applications")
@@ -114,15 +114,13 @@ def spot_checks() -> Response | tuple[str, int]:
 
 
 def _coverage(round_: SpotCheckRound) -> dict:
-    assigned = {a.project_id for a in round_.assignments}
+    """Return a month's coverage overall, per street zone and per contractor."""
     reports = db.session.scalars(
         select(Inspection).where(
             Inspection.assignment_id.in_([a.id for a in round_.assignments]),
             Inspection.status == "submitted",
         )
     ).all()
-    checked = {r.project_id for r in reports}
-    passed = sum(1 for r in reports if r.verdict == "pass")
     findings = (
         db.session.scalars(
             select(Case).where(Case.inspection_id.in_([r.id for r in reports]))
@@ -130,14 +128,52 @@ def _coverage(round_: SpotCheckRound) -> dict:
         if reports
         else []
     )
-    on_time = sum(1 for c in findings if c.responded_at and c.responded_at <= c.respond_due_at)
+    groups: dict[str, dict[str, dict]] = {"all": {}, "zone": {}, "contractor": {}}
+
+    def bucket(kind: str, key: str) -> dict:
+        return groups[kind].setdefault(
+            key,
+            {
+                "sites": set(),
+                "checked": set(),
+                "reports": 0,
+                "passed": 0,
+                "findings": 0,
+                "answered_in_48h": 0,
+            },
+        )
+
+    def keys(project) -> list[tuple[str, str]]:
+        zone = geo.zone_for_point(db.session, project.lat, project.lng)
+        street = zone.parent if zone is not None and zone.level == "grid" else zone
+        return [
+            ("all", ""),
+            ("zone", street.name if street else "—"),
+            ("contractor", project.contractor.name if project.contractor else "—"),
+        ]
+
+    for assignment in round_.assignments:
+        for kind, key in keys(assignment.project):
+            bucket(kind, key)["sites"].add(assignment.project_id)
+    for report in reports:
+        for kind, key in keys(report.project):
+            b = bucket(kind, key)
+            b["checked"].add(report.project_id)
+            b["reports"] += 1
+            b["passed"] += report.verdict == "pass"
+    for case in findings:
+        for kind, key in keys(case.inspection.project):
+            b = bucket(kind, key)
+            b["findings"] += 1
+            b["answered_in_48h"] += bool(
+                case.responded_at and case.responded_at <= case.respond_due_at
+            )
     return {
-        "sites": len(assigned),
-        "checked": len(checked & assigned),
-        "reports": len(reports),
-        "passed": passed,
-        "findings": len(findings),
-        "answered_in_48h": on_time,
+        kind: {
+            key: {**b, "sites": len(b["sites"]), "checked": len(b["checked"])}
+            for key, b in sorted(found.items())
+        }
+        for kind, found in groups.items()
     }
 
 

@@ -148,4 +148,8 @@ def _fields(form: ProjectForm) -> dict:
         "actual_end": form.actual_end.data,
         "description": form.description.data or "",
         "active_site": bool(form.active_site.data),
+        "acceptance_result": form.acceptance_result.data
+        if form.acceptance_result.data in ("passed", "failed")
+        else "",
+        "acceptance_date": form.acceptance_date.data,
     }

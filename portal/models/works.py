@@ -48,6 +48,7 @@ class Project(Base):
             name="phase",
         ),
         Index("ix_project_active_site", "active_site"),
+        CheckConstraint("acceptance_result IN ('', 'passed', 'failed')", name="acceptance"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,6 +68,9 @@ class Project(Base):
     actual_end: Mapped[date | None] = mapped_column(Date)
     description: Mapped[str] = mapped_column(Text, default="")
     active_site: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The result of the completion acceptance (竣工验收): passed, failed, or not yet.
+    acceptance_result: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    acceptance_date: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     contractor: Mapped[Contractor | None] = relationship(back_populates="projects")

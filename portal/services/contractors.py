@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,8 @@ class Record:
     findings: int = 0
     answered_late: int = 0
     repeated: int = 0
+    acceptances: int = 0
+    acceptances_passed: int = 0
 
     @property
     def pass_rate(self) -> float | None:
@@ -67,6 +70,15 @@ def record(session: Session, contractor: Contractor, since: datetime, now: datet
         and (c.responded_at or datetime.max.replace(tzinfo=c.respond_due_at.tzinfo))
         > c.respond_due_at
     )
+    accepted = session.scalars(
+        select(Project.acceptance_result).where(
+            Project.contractor_id == contractor.id,
+            Project.acceptance_result != "",
+            Project.acceptance_date >= since.date(),
+        )
+    ).all()
+    result.acceptances = len(accepted)
+    result.acceptances_passed = sum(1 for r in accepted if r == "passed")
     seen: dict[tuple[int, str], datetime] = {}
     for case in findings:
         key = (case.project_id, case.inspection_item)
@@ -78,17 +90,30 @@ def record(session: Session, contractor: Contractor, since: datetime, now: datet
 
 @dataclass(frozen=True)
 class Rules:
-    """When to propose an entry (the office sets these)."""
+    """When to propose an entry; the office sets these (LIST_* settings)."""
 
     black_repeated: int = 2  # the same problem found again within 90 days, this many times
     black_late: int = 3  # findings answered after 48 h
+    black_failed_acceptances: int = 1
     red_min_inspections: int = 3
     red_pass_rate: float = 1.0
     valid_days: int = 365
 
+    @classmethod
+    def from_config(cls, config: dict) -> Rules:
+        """Read the rules from the app's settings."""
+        return cls(
+            **{
+                k: type(getattr(cls, k))(config[f"LIST_{k.upper()}"])
+                for k in cls.__dataclass_fields__
+                if f"LIST_{k.upper()}" in config
+            }
+        )
 
-def propose(session: Session, now: datetime, rules: Rules = Rules()) -> list[ListEntry]:
+
+def propose(session: Session, now: datetime, rules: Rules | None = None) -> list[ListEntry]:
     """Propose red and black list entries from the last year's records; an admin decides."""
+    rules = rules or Rules.from_config(current_app.config)
     since = now - timedelta(days=365)
     made = []
     for contractor in session.scalars(select(Contractor)):
@@ -104,11 +129,16 @@ def propose(session: Session, now: datetime, rules: Rules = Rules()) -> list[Lis
         }
         rec = record(session, contractor, since, now)
         reason = None
-        if rec.repeated >= rules.black_repeated or rec.answered_late >= rules.black_late:
+        failed_acceptances = rec.acceptances - rec.acceptances_passed
+        if (
+            rec.repeated >= rules.black_repeated
+            or rec.answered_late >= rules.black_late
+            or failed_acceptances >= rules.black_failed_acceptances
+        ):
             kind = "black"
             reason = (
                 f"90天内重复发现问题 {rec.repeated} 次，超时答复 {rec.answered_late} 件"
-                f"（共 {rec.findings} 件问题）"
+                f"（共 {rec.findings} 件问题），验收未通过 {failed_acceptances} 项"
             )
         elif (
             rec.inspections >= rules.red_min_inspections
@@ -142,7 +172,8 @@ def confirm(
     if reason.strip():
         entry.reason = reason.strip()
     entry.confirmed_by, entry.confirmed_at = admin, now
-    entry.expires_on = now.date() + timedelta(days=valid_days)
+    days = valid_days or Rules.from_config(current_app.config).valid_days
+    entry.expires_on = now.date() + timedelta(days=days)
     audit.record(
         session,
         admin,

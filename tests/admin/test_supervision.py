@@ -153,3 +153,28 @@ def test_admin_publishes_the_black_list(client, db, login_as):
     assert client.post(f"/admin/lists/{entry.id}/dismiss", data={}).status_code == 303
     db.session.refresh(entry)
     assert entry.dismissed_at is None  # already published: nothing changes
+
+
+def test_coverage_per_zone_and_contractor(client, db, login_as):
+    from portal.services import spotchecks
+
+    make_user(db.session, "supervisor")
+    firm = Contractor(name="覆盖测试公司", credit_code="91110000600037341L")
+    db.session.add(
+        Project(
+            code="C1",
+            name="工地",
+            lat=30.2741,
+            lng=120.1551,
+            contractor=firm,
+            geometry={"type": "Point", "coordinates": [120.1551, 30.2741]},
+            phase="construction",
+            active_site=True,
+        )
+    )
+    db.session.commit()
+    spotchecks.assign(db.session, "2026-12", 1, seed=1, actor=None, now=utcnow())
+    db.session.commit()
+    login_as("dispatcher")
+    page = client.get("/admin/spotchecks").get_data(as_text=True)
+    assert "覆盖测试公司" in page and "2026-12" in page

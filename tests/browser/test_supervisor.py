@@ -15,25 +15,35 @@ pytestmark = pytest.mark.browser
 SITE = (30.2741, 120.1551)
 
 
-def test_supervisor_reports_a_failure_from_the_site(live_server, page_factory, db, reference,
-                                                     tmp_path):
+def test_supervisor_reports_a_failure_from_the_site(
+    live_server, page_factory, db, reference, tmp_path
+):
     supervisor = make_user(db.session, "supervisor", name="李建国")
     supervisor.password_hash = accounts.hash_password("a long demo password")
-    db.session.add(Project(code="GS-2026-01", name="湖墅南路雨污分流改造工程", lat=SITE[0],
-                           lng=SITE[1], phase="construction", active_site=True,
-                           geometry={"type": "Point", "coordinates": [SITE[1], SITE[0]]}))
+    db.session.add(
+        Project(
+            code="GS-2026-01",
+            name="湖墅南路雨污分流改造工程",
+            lat=SITE[0],
+            lng=SITE[1],
+            phase="construction",
+            active_site=True,
+            geometry={"type": "Point", "coordinates": [SITE[1], SITE[0]]},
+        )
+    )
     db.session.commit()
-    spotchecks.assign(db.session, utcnow().strftime("%Y-%m"), 1, seed=1, actor=None,
-                      now=utcnow())
+    spotchecks.assign(db.session, utcnow().strftime("%Y-%m"), 1, seed=1, actor=None, now=utcnow())
     db.session.commit()
     photo = tmp_path / "dust.jpg"
     buffer = io.BytesIO()
     Image.new("RGB", (1200, 900), "tan").save(buffer, "JPEG")
     photo.write_bytes(buffer.getvalue())
 
-    page = page_factory(PHONE, geolocation={"latitude": SITE[0] + 0.0003,
-                                            "longitude": SITE[1]},
-                        permissions=["geolocation"])
+    page = page_factory(
+        PHONE,
+        geolocation={"latitude": SITE[0] + 0.0003, "longitude": SITE[1]},
+        permissions=["geolocation"],
+    )
     page.goto(live_server + "/login")
     page.fill("#email", supervisor.email)
     page.fill("#password", "a long demo password")

@@ -84,3 +84,14 @@ def test_clean_records_propose_the_red_list(db, builder):
     assert entry.kind == "red" and entry.contractor == firm
     contractors.dismiss(db.session, make_user(db.session, "admin"), entry, now)
     assert contractors.published(db.session, "red", now.date()) == []
+
+
+def test_a_failed_acceptance_proposes_the_black_list(db, builder):
+    firm, project = builder
+    now = utcnow()
+    project.acceptance_result, project.acceptance_date = "failed", now.date()
+    db.session.commit()
+    record = contractors.record(db.session, firm, now - timedelta(days=365), now)
+    assert (record.acceptances, record.acceptances_passed) == (1, 0)
+    [entry] = contractors.propose(db.session, now)
+    assert entry.kind == "black" and "验收未通过 1 项" in entry.reason
