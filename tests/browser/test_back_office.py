@@ -70,3 +70,24 @@ def test_dispatcher_routes_and_handler_resolves(live_server, page_factory, db, r
     assert "已派遣" in timeline and "坑已用沥青填平。" in timeline
     assert phone.locator("img[alt*='处置后']").count() == 1
     assert page.console_errors == [] and phone.console_errors == []
+
+
+def test_admin_draws_a_project_line_on_the_map(live_server, page_factory, db, reference):
+    from portal.models import Project
+
+    admin = staff(db, "admin")
+    page = page_factory(DESKTOP)
+    sign_in(page, live_server, admin)
+    page.goto(live_server + "/admin/projects/new")
+    page.fill("#code", "GS-2026-99")
+    page.fill("#name", "测试管线工程")
+    page.check("#draw-line")
+    box = page.locator("#project-map").bounding_box()
+    for dx in (0.3, 0.5, 0.7):
+        page.mouse.click(box["x"] + box["width"] * dx, box["y"] + box["height"] * 0.5)
+    assert '"LineString"' in page.input_value("#geometry")
+    page.get_by_role("button", name="保存").click()
+    page.wait_for_url(live_server + "/admin/projects")
+    project = db.session.scalar(select(Project).where(Project.code == "GS-2026-99"))
+    assert project.geometry["type"] == "LineString" and len(project.geometry["coordinates"]) == 3
+    assert page.console_errors == []
