@@ -14,7 +14,7 @@ from admin.forms import CaseActionForm, OfflineCaseForm
 from admin.queue import department_choices
 from portal.extensions import db
 from portal.models import Case, Category, Department, utcnow
-from portal.public.report import category_groups, locate, read_photos
+from portal.public.report import category_groups, checked_report, read_photos
 from portal.services import audit, cases, photos, routing, sla, workflow
 
 
@@ -164,48 +164,33 @@ def new_case() -> Response | tuple[str, int]:
     form = OfflineCaseForm()
     groups = category_groups()
     form.category.choices = [(c.code, c.name) for g in groups for c in g.categories if c.active]
+    checked = None
     if request.method == "POST":
-        form_ok = form.validate_on_submit()
-        processed = read_photos(form)
-        position = None if form.lat.errors else locate(form, processed or [])
-        if form_ok and processed is not None and position is not None:
-            category = db.session.scalar(
-                select(Category).where(Category.code == form.category.data)
-            )
-            report = cases.Report(
-                category=category,
-                lat=position[0],
-                lng=position[1],
-                description=form.description.data,
-                address=form.address.data or "",
-                name=form.name.data or "",
-                phone=form.phone.data or "",
-                email=(form.email.data or "").lower(),
-                hide_name=True,
-                source=form.channel.data,
-            )
-            store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
-            case, token = cases.submit(db.session, report, processed, store, utcnow())
-            audit.record(
-                db.session,
-                current_user,
-                "case.enter",
-                "case",
-                case.number,
-                after={"channel": form.channel.data},
-            )
-            db.session.commit()
-            link = url_for("public.track", token=token, _external=True)
-            flash(
-                _(
-                    "Case %(number)s entered. Give the resident the case number and this "
-                    "private link: %(link)s",
-                    number=case.number,
-                    link=link,
-                ),
-                "success",
-            )
-            return redirect(url_for(".case_page", number=case.number), code=303)
+        checked = checked_report(form, hide_name=True, source=form.channel.data)
+    if checked is not None:
+        report, processed = checked
+        store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+        case, token = cases.submit(db.session, report, processed, store, utcnow())
+        audit.record(
+            db.session,
+            current_user,
+            "case.enter",
+            "case",
+            case.number,
+            after={"channel": form.channel.data},
+        )
+        db.session.commit()
+        link = url_for("public.track", token=token, _external=True)
+        flash(
+            _(
+                "Case %(number)s entered. Give the resident the case number and this private "
+                "link: %(link)s",
+                number=case.number,
+                link=link,
+            ),
+            "success",
+        )
+        return redirect(url_for(".case_page", number=case.number), code=303)
     return render_template("admin/new_case.html", form=form, groups=groups), (
         200 if request.method == "GET" else 422
     )

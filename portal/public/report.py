@@ -59,6 +59,31 @@ def remember_tracking(number: str, token: str) -> None:
     session["tracking"] = [[number, token], *tracked][:TRACKED_IN_SESSION]
 
 
+def checked_report(
+    form: ReportForm, **overrides: object
+) -> tuple[cases.Report, list[photos.ProcessedPhoto]] | None:
+    """Check the whole form at once (fields, photos, place), so every mistake shows in one
+    go; return the report and its processed photos, or None with the errors on the form."""
+    form_ok = form.validate_on_submit()
+    processed = read_photos(form)
+    position = None if form.lat.errors else locate(form, processed or [])
+    if not form_ok or processed is None or position is None:
+        return None
+    fields = {
+        "category": db.session.scalar(select(Category).where(Category.code == form.category.data)),
+        "lat": position[0],
+        "lng": position[1],
+        "description": form.description.data,
+        "address": form.address.data or "",
+        "name": form.name.data or "",
+        "phone": form.phone.data or "",
+        "email": (form.email.data or "").lower(),
+        "hide_name": bool(form.hide_name.data),
+        "locale": str(get_locale()),
+    }
+    return cases.Report(**(fields | overrides)), processed
+
+
 @bp.route("/report/new", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_REPORT"], methods=["POST"])
 def report_new() -> Response | tuple[str, int]:
@@ -67,45 +92,23 @@ def report_new() -> Response | tuple[str, int]:
     groups = category_groups()
     form.category.choices = [(c.code, c.name) for g in groups for c in g.categories if c.active]
     nearby: list = []
-    if request.method == "POST":
-        # Check everything at once, so that every mistake is shown in one go.
-        form_ok = form.validate_on_submit()
-        processed = read_photos(form)
-        position = None if form.lat.errors else locate(form, processed or [])
-        if form_ok and processed is not None and position is not None:
-            category = db.session.scalar(
-                select(Category).where(Category.code == form.category.data)
-            )
-            if category.photo_required and not processed:
-                form.photos.errors.append(_("This category needs at least one photo."))
-            else:
-                radius = current_app.config["NEARBY_RADIUS_M"]
-                nearby = cases.nearby_open(db.session, category, *position, radius)
-                if not nearby or form.nearby_checked.data:
-                    return _submit(form, category, position, processed)
-                form.nearby_checked.data = "1"
+    checked = checked_report(form) if request.method == "POST" else None
+    if checked is not None:
+        report, processed = checked
+        if report.category.photo_required and not processed:
+            form.photos.errors.append(_("This category needs at least one photo."))
+        else:
+            radius = current_app.config["NEARBY_RADIUS_M"]
+            nearby = cases.nearby_open(db.session, report.category, report.lat, report.lng, radius)
+            if not nearby or form.nearby_checked.data:
+                store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+                case, token = cases.submit(db.session, report, processed, store, utcnow())
+                db.session.commit()
+                remember_tracking(case.number, token)
+                return redirect(url_for(".report_done", number=case.number), code=303)
+            form.nearby_checked.data = "1"
     status = 200 if request.method == "GET" else 422
     return render_template("public/report.html", form=form, groups=groups, nearby=nearby), status
-
-
-def _submit(form: ReportForm, category: Category, position, processed) -> Response:
-    report = cases.Report(
-        category=category,
-        lat=position[0],
-        lng=position[1],
-        description=form.description.data,
-        address=form.address.data or "",
-        name=form.name.data or "",
-        phone=form.phone.data or "",
-        email=(form.email.data or "").lower(),
-        hide_name=bool(form.hide_name.data),
-        locale=str(get_locale()),
-    )
-    store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
-    case, token = cases.submit(db.session, report, processed, store, utcnow())
-    db.session.commit()
-    remember_tracking(case.number, token)
-    return redirect(url_for(".report_done", number=case.number), code=303)
 
 
 @bp.route("/report/done/<number>")
