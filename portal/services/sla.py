@@ -94,14 +94,6 @@ def remaining_minutes(session: Session, now: datetime, due: datetime, working_ti
     return working_minutes_between(now, due, *_context(session, now))
 
 
-def _clock(session: Session, start: datetime, minutes: int, working: bool) -> tuple:
-    """Return (due, the 75% mark) of a clock of so many minutes starting at start."""
-    return (
-        deadline(session, start, minutes, working),
-        deadline(session, start, minutes * 3 // 4, working),
-    )
-
-
 INSPECTION_POLICY = "inspection"
 
 
@@ -116,24 +108,84 @@ def policy_for(session: Session, case: Case) -> SlaPolicy:
 
 def start_clocks(session: Session, case: Case, now: datetime, respond: bool = True) -> None:
     """Set the deadlines of a case from its policy and priority."""
+    _set_clocks(session, case, now if respond else None, now, [])
+
+
+def restart_clocks(session: Session, case: Case) -> None:
+    """Recompute the deadlines after the priority or category changed.
+
+    Each clock counts from when it really started (the respond clock from the report, the
+    resolve clock from the latest rework or reopening) and keeps every pause on the timeline.
+    """
+    restarts = [e.created_at for e in case.events if e.kind in CLOCK_RESTARTS]
+    _set_clocks(
+        session, case, case.created_at, restarts[-1] if restarts else case.created_at, _pauses(case)
+    )
+
+
+CLOCK_RESTARTS = ("rework", "reopened")
+PAUSE_STARTS = ("info_requested",)
+PAUSE_ENDS = ("info_provided", "resumed")
+
+
+def _pauses(case: Case) -> list[tuple[datetime, datetime | None]]:
+    """Return the pauses on a case's timeline as (began, ended or None while it lasts)."""
+    pauses: list[tuple[datetime, datetime | None]] = []
+    began = None
+    for event in case.events:
+        if event.kind in PAUSE_STARTS and began is None:
+            began = event.created_at
+        elif event.kind in PAUSE_ENDS and began is not None:
+            pauses.append((began, event.created_at))
+            began = None
+    if began is not None:
+        pauses.append((began, None))
+    return pauses
+
+
+def _set_clocks(
+    session: Session,
+    case: Case,
+    respond_from: datetime | None,
+    resolve_from: datetime,
+    pauses: list[tuple[datetime, datetime | None]],
+) -> None:
     policy = policy_for(session, case)
     target = policy.target_for(case.priority)
     if target is None:
         return
-    if respond and case.responded_at is None:
-        case.respond_due_at, case.respond_check_at = _clock(
-            session, now, target.respond_minutes, policy.working_time
-        )
+    working = policy.working_time
+
+    def clock(start: datetime, minutes: int) -> tuple[datetime, datetime | None]:
+        due = _shifted(session, start, minutes, working, pauses)
+        check = _shifted(session, start, minutes * 3 // 4, working, pauses)
+        return due, None if case.paused_at is not None else check
+
+    if respond_from is not None and case.responded_at is None:
+        case.respond_due_at, case.respond_check_at = clock(respond_from, target.respond_minutes)
         case.respond_warned_at = case.respond_escalated_at = None
-    case.resolve_due_at, case.resolve_check_at = _clock(
-        session, now, target.resolve_minutes, policy.working_time
-    )
+    case.resolve_due_at, case.resolve_check_at = clock(resolve_from, target.resolve_minutes)
+    if case.resolved_at is not None:
+        case.resolve_check_at = None
     case.resolve_warned_at = case.resolve_escalated_at = None
 
 
-def restart_clocks(session: Session, case: Case) -> None:
-    """Recompute the deadlines from the case's start after its priority or category changed."""
-    start_clocks(session, case, case.created_at)
+def _shifted(
+    session: Session,
+    start: datetime,
+    minutes: int,
+    working: bool,
+    pauses: list[tuple[datetime, datetime | None]],
+) -> datetime:
+    """Return the end of a clock from start, pushed back by each pause that began before it."""
+    due = deadline(session, start, minutes, working)
+    for began, ended in pauses:
+        if began < start or began >= due:
+            continue
+        if ended is None:  # still paused: resuming will shift it
+            break
+        due = deadline(session, ended, remaining_minutes(session, began, due, working), working)
+    return due
 
 
 def pause(case: Case, now: datetime) -> None:

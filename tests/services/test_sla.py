@@ -115,3 +115,51 @@ def test_a_pause_shifts_the_deadline_by_the_working_time_it_lasted(app, db, refe
     # Due Friday 27th 17:30; two working days of pause move it over the weekend.
     assert due.astimezone(SHANGHAI) == local(2026, 11, 27, 17, 30)
     assert case.resolve_due_at.astimezone(SHANGHAI) == local(2026, 12, 1, 17, 30)
+
+
+def test_a_priority_change_keeps_the_pauses_before_it(app, db, reference):
+    from portal.services import workflow
+    from tests.factories import make_case, make_user
+
+    case, _ = make_case(db.session, now=local(2026, 11, 23, 9, 0).astimezone(UTC))  # Monday
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, case.priority, case.created_at)
+    workflow.ask_info(db.session, case, dispatcher, "请补充照片", local(2026, 11, 24, 9, 0))
+    workflow.resume(db.session, case, None, "照片已补充", local(2026, 11, 26, 9, 0))
+    paused_due, first = case.resolve_due_at, case.priority
+    other = next(p for p in ("urgent", "high", "normal", "low") if p != first)
+    workflow.set_priority(db.session, case, dispatcher, other, local(2026, 11, 26, 10, 0))
+    assert case.resolve_due_at != paused_due
+    workflow.set_priority(db.session, case, dispatcher, first, local(2026, 11, 26, 10, 5))
+    # Back to the first priority: the same deadline, the two working days of pause kept.
+    assert case.resolve_due_at == paused_due
+    assert case.resolve_due_at.astimezone(SHANGHAI) == local(2026, 12, 1, 17, 30)
+
+
+def test_a_priority_change_while_paused_keeps_the_clock_stopped(app, db, reference):
+    from portal.services import workflow
+    from tests.factories import make_case, make_user
+
+    case, _ = make_case(db.session, now=local(2026, 11, 23, 9, 0).astimezone(UTC))
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, case.priority, case.created_at)
+    workflow.ask_info(db.session, case, dispatcher, "请补充照片", local(2026, 11, 24, 9, 0))
+    workflow.set_priority(db.session, case, dispatcher, case.priority, local(2026, 11, 24, 10, 0))
+    assert case.resolve_check_at is None  # the sweep does not count a paused clock
+    workflow.resume(db.session, case, None, "照片已补充", local(2026, 11, 26, 9, 0))
+    assert case.resolve_due_at.astimezone(SHANGHAI) == local(2026, 12, 1, 17, 30)
+    assert case.resolve_check_at is not None
+
+
+def test_a_priority_change_after_rework_counts_from_the_rework(app, db, reference):
+    from portal.services import workflow
+    from tests.factories import make_case, make_user
+
+    case, _ = make_case(db.session, now=local(2026, 11, 2, 9, 0).astimezone(UTC))
+    dispatcher = make_user(db.session, "dispatcher")
+    case.resolved_at = local(2026, 11, 20, 9, 0)
+    case.state = "resolved"
+    workflow.rework(db.session, case, dispatcher, "路面仍有坑洞", local(2026, 11, 23, 9, 0))
+    reworked_due = case.resolve_due_at
+    workflow.set_priority(db.session, case, dispatcher, case.priority, local(2026, 11, 23, 10, 0))
+    assert case.resolve_due_at == reworked_due > local(2026, 11, 23, 9, 0)
