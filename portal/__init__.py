@@ -29,6 +29,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from portal import accounts, i18n  # noqa: F401 - accounts registers the user loader
     from portal.extensions import csrf, db, limiter, login_manager, migrate
+    from portal.services import outbox  # noqa: F401 - rings the outbox doorbell after commits
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)

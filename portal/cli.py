@@ -152,11 +152,13 @@ def sla_sweep() -> None:
 
 @outbox_cli.command("send")
 @click.option("--loop", is_flag=True, help="Keep sending until stopped.")
-@click.option("--interval", default=30.0, help="Seconds between rounds with --loop.")
+@click.option(
+    "--interval",
+    default=30.0,
+    help="Seconds between rounds with --loop (with Redis, a new message wakes it at once).",
+)
 def outbox_send(loop: bool, interval: float) -> None:
     """Send the e-mails that are due, retrying failed ones with back-off."""
-    import time
-
     from portal.services import outbox
 
     while True:
@@ -165,7 +167,7 @@ def outbox_send(loop: bool, interval: float) -> None:
         if not loop:
             return
         db.session.remove()
-        time.sleep(interval)
+        outbox.wait_for_mail(interval)
 
 
 @zones_cli.command("import")

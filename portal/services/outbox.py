@@ -1,20 +1,32 @@
-"""Deliver the outbox: e-mails leave after the transaction that wrote them, with retries."""
+"""Deliver the outbox: e-mails leave after the transaction that wrote them, with retries.
+
+The `outbox_message` table is the queue and the only truth. Where Redis is configured, a
+commit that wrote messages also rings a doorbell (a Redis list) so that a waiting worker
+delivers at once instead of at its next round; if Redis is down, nothing is lost, the
+worker's regular round still finds every message.
+"""
 
 from __future__ import annotations
 
+import logging
 import smtplib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from flask import current_app
-from sqlalchemy import select
+import redis
+from flask import current_app, has_app_context
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from portal.models import OutboxMessage
 
 MAX_BACKOFF = timedelta(hours=1)
+DOORBELL = "portal:outbox:doorbell"
+PENDING = "portal_outbox_pending"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,3 +108,59 @@ def _failed(message: OutboxMessage, now: datetime, error: Exception) -> None:
     message.attempts += 1
     message.next_attempt_at = now + backoff(message.attempts)
     message.last_error = f"{type(error).__name__}: {error}"[:1000]
+
+
+def _redis() -> redis.Redis | None:
+    if not has_app_context() or not current_app.config.get("REDIS_URL"):
+        return None
+    clients = current_app.extensions.setdefault("outbox_redis", {})
+    if "client" not in clients:
+        # Short timeouts: ringing happens right after a request's commit.
+        clients["client"] = redis.Redis.from_url(
+            current_app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=2
+        )
+    return clients["client"]
+
+
+def ring() -> bool:
+    """Tell a waiting worker there is mail; return whether the doorbell was rung."""
+    client = _redis()
+    if client is None:
+        return False
+    try:
+        client.pipeline().lpush(DOORBELL, 1).ltrim(DOORBELL, 0, 99).execute()
+    except redis.RedisError as error:
+        log.warning("outbox doorbell not rung (the next round delivers): %s", error)
+        return False
+    return True
+
+
+def wait_for_mail(interval: float) -> bool:
+    """Wait until a commit rings the doorbell or the interval passes; return whether it rang."""
+    client = _redis()
+    if client is not None:
+        try:
+            rang = client.blpop([DOORBELL], timeout=max(1, round(interval))) is not None
+            client.delete(DOORBELL)  # one round delivers everything that rang meanwhile
+            return rang
+        except redis.RedisError as error:
+            log.warning("outbox doorbell unavailable, polling: %s", error)
+    time.sleep(interval)
+    return False
+
+
+@event.listens_for(Session, "after_flush")
+def _note_messages(session: Session, context: object) -> None:
+    if any(isinstance(item, OutboxMessage) for item in session.new):
+        session.info[PENDING] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _ring_after_commit(session: Session) -> None:
+    if session.info.pop(PENDING, False):
+        ring()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_messages(session: Session, previous_transaction: object) -> None:
+    session.info.pop(PENDING, None)

@@ -1,11 +1,14 @@
 """The outbox against a real SMTP server on loopback, including the server being down."""
 
+import os
 import socket
+import threading
 from datetime import timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
 import pytest
+import redis
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
@@ -78,3 +81,60 @@ def test_every_message_arrives_once_even_when_the_server_was_down(db, smtp):
 def test_backoff_grows_and_is_capped():
     assert [outbox.backoff(n).total_seconds() / 60 for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
     assert outbox.backoff(30) == timedelta(hours=1)
+
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+needs_redis = pytest.mark.skipif(not REDIS_URL, reason="REDIS_URL is not set: no doorbell")
+
+
+@pytest.fixture
+def doorbell(app):
+    app.config["REDIS_URL"] = REDIS_URL
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete(outbox.DOORBELL)
+    yield client
+    client.delete(outbox.DOORBELL)
+    client.close()
+
+
+@needs_redis
+def test_a_commit_with_mail_wakes_the_waiting_worker(app, db, smtp, doorbell):
+    inbox, controller = smtp
+    woke = []
+    ctx = app.app_context()
+
+    def worker() -> None:
+        with ctx:
+            woke.append(outbox.wait_for_mail(60))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    queue(db, 1)
+    thread.join(30)
+    assert woke == [True]  # woken by the commit, not by the 60 s round
+    controller.start()
+    assert outbox.deliver(db.session, utcnow()).sent == 1
+    controller.stop()
+    assert [m["To"] for m in inbox.messages] == ["r0@example.cn"]
+
+
+@needs_redis
+def test_a_rolled_back_message_rings_nothing(db, doorbell):
+    db.session.add(OutboxMessage(recipient="a@example.cn", subject="s", body="b"))
+    db.session.flush()
+    db.session.rollback()
+    queue(db, 0)
+    assert doorbell.llen(outbox.DOORBELL) == 0
+    queue(db, 2)
+    assert doorbell.llen(outbox.DOORBELL) == 1  # one ring per commit
+
+
+def test_mail_is_kept_when_redis_is_down(app, db, smtp):
+    inbox, controller = smtp
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nobody listens there
+    queue(db, 1)  # the commit succeeds although the doorbell cannot ring
+    assert not outbox.ring()
+    controller.start()
+    assert outbox.deliver(db.session, utcnow()).sent == 1
+    controller.stop()
+    assert len(inbox.messages) == 1
