@@ -15,7 +15,7 @@ from admin.queue import department_choices
 from portal.extensions import db
 from portal.models import Case, Category, Department, utcnow
 from portal.public.report import category_groups, checked_report, read_photos
-from portal.services import audit, cases, photos, routing, sla, workflow
+from portal.services import audit, cases, photos, replies, routing, sla, workflow
 
 
 def error_message(code: str) -> str:
@@ -51,10 +51,11 @@ def staff_case_or_404(number: str) -> Case:
     return case
 
 
-def reply_templates(case: Case) -> list[str]:
-    """Return ready-made public replies for the case's category."""
+def reply_templates(case: Case) -> list[tuple[str, str]]:
+    """Return ready-made public replies as (label, text): the office's for this category
+    first, then three general ones that always apply."""
     name = case.category.name
-    return [
+    general = [
         _(
             "We have received your report about %(category)s and sent staff to check it.",
             category=name,
@@ -65,6 +66,8 @@ def reply_templates(case: Case) -> list[str]:
         ),
         _("The %(category)s has been repaired. Thank you for reporting it.", category=name),
     ]
+    own = [(t.title, t.body) for t in replies.templates_for(db.session, case.category)]
+    return own + [(text, text) for text in general]
 
 
 @bp.route("/cases/<number>")

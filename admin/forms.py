@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
@@ -17,9 +18,17 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
-from portal.models import PRIORITIES
+from portal.extensions import db
+from portal.models import PRIORITIES, Department
 from portal.public.forms import ReportForm, plain_text, strip
 
 
@@ -88,6 +97,30 @@ class UserForm(FlaskForm):
     department = SelectField(_l("Department"), validators=[Optional()], validate_choice=False)
 
 
+class NewDepartmentForm(FlaskForm):
+    """A new department: its code and names (contact, head and parent on its own page)."""
+
+    code = StringField(
+        _l("Code"),
+        filters=[strip, lambda v: v.upper() if v else v],
+        validators=[
+            DataRequired(),
+            Regexp(r"^[A-Z][A-Z0-9_-]{1,19}$", message=_l("2 to 20 letters, digits, - or _.")),
+        ],
+    )
+    name_zh = StringField(
+        _l("Name in Chinese"), filters=[strip], validators=[DataRequired(), Length(max=100)]
+    )
+    name_en = StringField(
+        _l("Name in English"), filters=[strip], validators=[DataRequired(), Length(max=100)]
+    )
+
+    def validate_code(self, field: StringField) -> None:
+        """Refuse a code another department already has."""
+        if db.session.scalar(select(Department.id).where(Department.code == field.data)):
+            raise ValidationError(_l("A department with this code already exists."))
+
+
 class DepartmentForm(FlaskForm):
     """A department's contact, head and parent."""
 
@@ -107,6 +140,20 @@ class RuleForm(FlaskForm):
     group = SelectField(_l("Category group"), validators=[Optional()], validate_choice=False)
     zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=False)
     department = SelectField(_l("Department"), validators=[DataRequired()], validate_choice=False)
+
+
+class ReplyTemplateForm(FlaskForm):
+    """A ready-made reply for one category, one group, or every case."""
+
+    scope = SelectField(_l("For"), validators=[Optional()], validate_choice=False)
+    title = StringField(
+        _l("Title"), filters=[strip], validators=[DataRequired(), Length(max=100), plain_text]
+    )
+    body = TextAreaField(
+        _l("Text of the reply"),
+        filters=[strip],
+        validators=[DataRequired(), Length(max=2000), plain_text],
+    )
 
 
 class UploadForm(FlaskForm):

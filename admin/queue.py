@@ -77,7 +77,7 @@ def index() -> str:
         categories=db.session.scalars(select(Category).order_by(Category.code)).all(),
         zones=db.session.scalars(select(Zone).where(Zone.level != "grid")).all(),
         departments=department_choices(),
-        calendar_missing=calendar.missing_next_year(db.session, now.date()),
+        calendar_missing=calendar.missing_year(db.session, now.date()),
     )
 
 

@@ -12,7 +12,14 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from admin import admin_required, bp
-from admin.forms import DepartmentForm, RuleForm, SimpleForm, UploadForm, UserForm
+from admin.forms import (
+    DepartmentForm,
+    NewDepartmentForm,
+    RuleForm,
+    SimpleForm,
+    UploadForm,
+    UserForm,
+)
 from admin.queue import department_choices
 from portal.extensions import db
 from portal.models import (
@@ -88,12 +95,30 @@ def toggle_user(user_id: int) -> Response:
     return redirect(url_for(".users"), code=303)
 
 
-@bp.route("/departments", methods=["GET"])
+@bp.route("/departments", methods=["GET", "POST"])
 @admin_required
-def departments() -> str:
-    """List the departments."""
+def departments() -> Response | tuple[str, int]:
+    """List the departments and add one."""
+    form = NewDepartmentForm()
+    if form.validate_on_submit():
+        dept = Department(code=form.code.data, name_zh=form.name_zh.data, name_en=form.name_en.data)
+        db.session.add(dept)
+        db.session.flush()
+        audit.record(
+            db.session,
+            current_user,
+            "department.create",
+            "department",
+            dept.code,
+            after={"name_zh": dept.name_zh, "name_en": dept.name_en},
+        )
+        db.session.commit()
+        flash(_("Department added: now set its head, e-mail and where it escalates."), "success")
+        return redirect(url_for(".department", code=dept.code), code=303)
     listed = db.session.scalars(select(Department).order_by(Department.code)).all()
-    return render_template("admin/departments.html", departments=listed)
+    return render_template("admin/departments.html", departments=listed, form=form), (
+        200 if request.method == "GET" else 422
+    )
 
 
 @bp.route("/departments/<code>", methods=["GET", "POST"])
@@ -301,5 +326,5 @@ def calendar_page() -> Response | tuple[str, int]:
         form=form,
         years=years,
         recent=[d for d in days if d.day.year >= utcnow().year],
-        missing=calendar.missing_next_year(db.session, utcnow().date()),
+        missing=calendar.missing_year(db.session, utcnow().date()),
     ), 200 if request.method == "GET" else 422

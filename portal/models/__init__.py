@@ -13,7 +13,14 @@ from portal.models.case import (
     CaseFollower,
     Photo,
 )
-from portal.models.catalog import PRIORITIES, Category, CategoryGroup, SlaPolicy, SlaTarget
+from portal.models.catalog import (
+    PRIORITIES,
+    Category,
+    CategoryGroup,
+    ReplyTemplate,
+    SlaPolicy,
+    SlaTarget,
+)
 from portal.models.org import ROLES, ApiKey, Department, RoutingRule, User, Zone
 from portal.models.supervision import (
     CHECKLIST,
@@ -52,6 +59,7 @@ __all__ = [
     "OutboxMessage",
     "Photo",
     "Project",
+    "ReplyTemplate",
     "RoutingRule",
     "SlaPolicy",
     "SlaTarget",

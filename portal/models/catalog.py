@@ -91,3 +91,19 @@ class Category(BilingualName, Base):
 
     group: Mapped[CategoryGroup] = relationship(back_populates="categories")
     sla_policy: Mapped[SlaPolicy] = relationship()
+
+
+class ReplyTemplate(Base):
+    """A ready-made public reply, for one category, a whole group, or every case."""
+
+    __tablename__ = "reply_template"
+    __table_args__ = (CheckConstraint("category_id IS NULL OR group_id IS NULL", name="one_scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("category_group.id"), index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+
+    category: Mapped[Category | None] = relationship()
+    group: Mapped[CategoryGroup | None] = relationship()

@@ -97,14 +97,16 @@ def import_csv(session: Session, handle: TextIO, actor: User | None) -> int:
     return len(days)
 
 
-def missing_next_year(session: Session, today: date) -> int | None:
-    """Return next year if it is November or later and next year's holidays are not entered."""
-    if today.month < 11:
-        return None
-    year = today.year + 1
-    known = session.scalar(
-        select(CalendarDay.day)
-        .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
-        .limit(1)
-    )
-    return None if known else year
+def missing_year(session: Session, today: date) -> int | None:
+    """Return a year whose holidays should be entered and are not: this year, or next year
+    from November (when the State Council publishes it)."""
+    years = [today.year] + ([today.year + 1] if today.month >= 11 else [])
+    for year in years:
+        known = session.scalar(
+            select(CalendarDay.day)
+            .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+            .limit(1)
+        )
+        if not known:
+            return year
+    return None

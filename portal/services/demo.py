@@ -19,6 +19,7 @@ from portal.models import (
     Category,
     CategoryGroup,
     Department,
+    ReplyTemplate,
     RoutingRule,
     SlaPolicy,
     SlaTarget,
@@ -145,6 +146,15 @@ def load_reference(session: Session) -> dict[str, int]:
                 group_id=groups[group].id if group else None,
                 zone_id=zones[zone].id if zone else None,
                 department=departments[department],
+            )
+        )
+    for category, group, title, body in data.REPLY_TEMPLATES:
+        session.add(
+            ReplyTemplate(
+                category=categories[category] if category else None,
+                group=groups[group] if group else None,
+                title=title,
+                body=body,
             )
         )
     days = calendar.seed_from_package(session)

@@ -21,6 +21,7 @@ ADMIN_ONLY = (
     "/admin/contractors",
     "/admin/applications",
     "/admin/lists",
+    "/admin/reply-templates",
 )
 DISPATCHER_ONLY = (
     "/admin/cases/new",
@@ -50,6 +51,7 @@ def concrete(rule, case_number: str, token: str, department: str) -> str:
         "contractor_id": "1",
         "entry_id": "1",
         "decision": "approve",
+        "template_id": "1",
     }
     return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
 

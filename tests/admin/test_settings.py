@@ -171,3 +171,26 @@ def test_the_audit_log_cannot_be_changed(db, admin):
     with pytest.raises(PermissionError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_admin_adds_a_department_then_sets_its_head(client, db, admin):
+    answer = client.post(
+        "/admin/departments", data={"code": "park", "name_zh": "园林绿化所", "name_en": "Parks"}
+    )
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/departments/PARK")
+    park = db.session.scalar(select(Department).where(Department.code == "PARK"))
+    assert park.name_zh == "园林绿化所" and park.active
+    entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert (entry.action, entry.object_id) == ("department.create", "PARK")
+    assert "园林绿化所" in client.get("/admin/departments").get_data(as_text=True)
+
+
+def test_a_department_code_taken_or_malformed_is_refused(client, db, admin):
+    count = db.session.query(Department).count()
+    taken = client.post(
+        "/admin/departments", data={"code": "ROAD", "name_zh": "重复", "name_en": "Again"}
+    )
+    assert taken.status_code == 422 and "已存在" in taken.get_data(as_text=True)
+    bad = client.post("/admin/departments", data={"code": "<b>", "name_zh": "x", "name_en": "x"})
+    assert bad.status_code == 422
+    assert db.session.query(Department).count() == count

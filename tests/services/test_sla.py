@@ -163,3 +163,15 @@ def test_a_priority_change_after_rework_counts_from_the_rework(app, db, referenc
     reworked_due = case.resolve_due_at
     workflow.set_priority(db.session, case, dispatcher, case.priority, local(2026, 11, 23, 10, 0))
     assert case.resolve_due_at == reworked_due > local(2026, 11, 23, 9, 0)
+
+
+def test_the_back_office_is_told_which_year_lacks_its_holidays(db):
+    from portal.services.calendar import missing_year
+
+    assert missing_year(db.session, date(2026, 3, 1)) == 2026  # nothing entered at all
+    seed_from_package(db.session)  # the package knows 2026 but not 2027
+    db.session.commit()
+    assert missing_year(db.session, date(2026, 3, 1)) is None
+    assert missing_year(db.session, date(2026, 10, 31)) is None
+    assert missing_year(db.session, date(2026, 11, 1)) == 2027  # published around November
+    assert missing_year(db.session, date(2027, 2, 1)) == 2027
