@@ -110,11 +110,17 @@ def test_apikey_create_prints_the_key_last(runner, db):
     assert runner.invoke(args=["apikey", "create", " "]).exit_code != 0
 
 
-def test_demo_load_is_idempotent(runner, db):
+def test_demo_load_is_idempotent(runner, db, app, tmp_path):
+    app.instance_path = str(tmp_path)  # not the developer's instance/
     first = runner.invoke(args=["demo", "load"])
     assert first.exit_code == 0, first.output
     assert "loaded" in first.output
     assert "dispatcher@demo.example.cn" in first.output
+    accounts = tmp_path / "demo-accounts.txt"
+    assert accounts.stat().st_mode & 0o777 == 0o600  # passwords: the owner only
+    role, email, password = accounts.read_text().splitlines()[1].split("\t")
+    assert (role, email) == ("dispatcher", "dispatcher@demo.example.cn")
+    assert password in first.output
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0 and "nothing loaded" in second.output
 

@@ -80,3 +80,33 @@ def test_the_sweep_reads_only_due_clocks(db, road):
     db.session.commit()
     pending = db.session.scalar(select(func.count()).where(CaseEvent.kind == "escalated"))
     assert pending == 60
+
+
+def count_statements(db, run) -> int:
+    """Run something and return how many SQL statements it sent."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def note(*_args) -> None:
+        seen.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        run()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return len(seen)
+
+
+def test_a_sweep_with_nothing_due_costs_the_same_for_10_or_40_open_cases(db, road):
+    now = utcnow()
+    for _ in range(10):
+        make_case(db.session)
+    few = count_statements(db, lambda: escalations.sweep(db.session, now))
+    for _ in range(30):
+        make_case(db.session)
+    many = count_statements(db, lambda: escalations.sweep(db.session, now))
+    assert few == many
+    due = escalations.sweep(db.session, now + timedelta(days=60))
+    assert due.escalated == 80  # every clock of the 40 cases, once the time has come
