@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
 from sqlalchemy import Select, select
 
 from admin import admin_required, bp
@@ -16,9 +18,22 @@ from portal.models import AuditEntry, User
 PAGE_SIZE = 50
 
 
+def _day(value: str | None, tz: ZoneInfo) -> datetime | None:
+    try:
+        return datetime.combine(date.fromisoformat(value or ""), time.min, tz)
+    except ValueError:
+        return None
+
+
 def _query() -> Select:
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     args = request.args
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    since, until = _day(args.get("since"), tz), _day(args.get("until"), tz)
+    if since is not None:
+        query = query.where(AuditEntry.created_at >= since)
+    if until is not None:  # the whole last day, in the office's time zone
+        query = query.where(AuditEntry.created_at < until + timedelta(days=1))
     if args.get("action"):
         query = query.where(AuditEntry.action.startswith(args["action"][:50]))
     if args.get("object"):
@@ -31,7 +46,7 @@ def _query() -> Select:
 @bp.route("/audit")
 @admin_required
 def audit() -> str:
-    """List audit entries, newest first, filtered by action, object or actor."""
+    """List audit entries, newest first, filtered by action, object, actor or dates."""
     page = db.paginate(_query(), per_page=PAGE_SIZE, max_per_page=PAGE_SIZE, error_out=False)
     return render_template("admin/audit.html", page=page)
 

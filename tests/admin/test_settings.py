@@ -194,3 +194,23 @@ def test_a_department_code_taken_or_malformed_is_refused(client, db, admin):
     bad = client.post("/admin/departments", data={"code": "<b>", "name_zh": "x", "name_en": "x"})
     assert bad.status_code == 422
     assert db.session.query(Department).count() == count
+
+
+def test_audit_log_filters_by_dates_in_beijing_time(client, db, admin):
+    from datetime import UTC, datetime
+
+    from portal.services import audit
+
+    # 23:30 on 1 November in Beijing is still 31 October in UTC.
+    audit.record(
+        db.session, admin, "late.evening", "x", 1, now=datetime(2026, 11, 1, 15, 30, tzinfo=UTC)
+    )
+    audit.record(
+        db.session, admin, "next.morning", "x", 2, now=datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    )
+    db.session.commit()
+    page = client.get("/admin/audit?since=2026-11-01&until=2026-11-01").get_data(as_text=True)
+    assert "late.evening" in page and "next.morning" not in page
+    export = client.get("/admin/audit.csv?since=2026-11-02").get_data(as_text=True)
+    assert "next.morning" in export and "late.evening" not in export
+    assert client.get("/admin/audit?since=garbage").status_code == 200
