@@ -15,6 +15,14 @@ from portal.models.case import (
 )
 from portal.models.catalog import PRIORITIES, Category, CategoryGroup, SlaPolicy, SlaTarget
 from portal.models.org import ROLES, ApiKey, Department, RoutingRule, User, Zone
+from portal.models.participation import (
+    COMMENT_STATUSES,
+    CONSULTED_PHASES,
+    SUGGESTION_STATUSES,
+    Consultation,
+    ConsultationComment,
+    Suggestion,
+)
 from portal.models.supervision import (
     CHECKLIST,
     Assignment,
@@ -27,12 +35,15 @@ from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
     "CHECKLIST",
+    "COMMENT_STATUSES",
+    "CONSULTED_PHASES",
     "OPEN_STATES",
     "PHASES",
     "PRIORITIES",
     "ROLES",
     "SOURCES",
     "STATES",
+    "SUGGESTION_STATUSES",
     "ApiKey",
     "Assignment",
     "AuditEntry",
@@ -44,6 +55,8 @@ __all__ = [
     "CaseFollower",
     "Category",
     "CategoryGroup",
+    "Consultation",
+    "ConsultationComment",
     "Contractor",
     "Department",
     "Inspection",
@@ -56,6 +69,7 @@ __all__ = [
     "SlaPolicy",
     "SlaTarget",
     "SpotCheckRound",
+    "Suggestion",
     "SupervisorApplication",
     "User",
     "Zone",
