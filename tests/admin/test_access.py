@@ -27,6 +27,9 @@ DISPATCHER_ONLY = (
     "/admin/cases/bulk",
     "/admin/inspections",
     "/admin/spotchecks",
+    "/admin/consultations",
+    "/admin/comments",
+    "/admin/suggestions",
 )
 
 
@@ -50,6 +53,9 @@ def concrete(rule, case_number: str, token: str, department: str) -> str:
         "contractor_id": "1",
         "entry_id": "1",
         "decision": "approve",
+        "consultation_id": "1",
+        "comment_id": "1",
+        "suggestion_id": "1",
     }
     return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
 
