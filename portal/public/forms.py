@@ -231,7 +231,7 @@ class SuggestionForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(_l("Give your suggestion a title.")),
-            Length(min=4, max=200, message=_l("Write between %(min)d and %(max)d characters.")),
+            Length(min=2, max=200, message=_l("Write between %(min)d and %(max)d characters.")),
             plain_text,
         ],
     )
