@@ -265,3 +265,43 @@ class SpotCheckForm(FlaskForm):
     )
     seed = IntegerField(_l("Seed (for a reproducible draw)"), validators=[Optional()])
     force = BooleanField(_l("Run again even if the month was assigned"))
+
+
+class ConsultationForm(FlaskForm):
+    """Open a planned project for public comments."""
+
+    project = SelectField(
+        _l("Project"), validators=[DataRequired(_l("Choose a project."))], validate_choice=True
+    )
+    title = StringField(
+        _l("Title"),
+        filters=[strip],
+        validators=[DataRequired(_l("Give a title.")), Length(max=200), plain_text],
+    )
+    question = TextAreaField(
+        _l("What the office asks the public"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Say what the public is asked.")),
+            Length(max=5000),
+            plain_text,
+        ],
+    )
+    closes_on = DateField(
+        _l("Comments accepted until (inclusive)"),
+        validators=[DataRequired(_l("Enter the closing date."))],
+    )
+
+
+class ResponseForm(FlaskForm):
+    """The office's response summary to a closed consultation."""
+
+    response = TextAreaField(
+        _l("Response summary"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Write the response summary.")),
+            Length(max=5000),
+            plain_text,
+        ],
+    )

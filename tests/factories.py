@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Case, Category, User, utcnow
-from portal.services import cases
+from portal.models import Case, Category, Consultation, Project, User, utcnow
+from portal.services import cases, consultations, works
 from portal.services.photos import PhotoStore, ProcessedPhoto, process
 
 _sequence = itertools.count(1)
@@ -80,3 +80,46 @@ def make_case(
     )
     session.commit()
     return case, token
+
+
+def make_project(session: Session, phase: str = "approval", **fields) -> Project:
+    """Register a project of the office, by default one still being planned."""
+    n = next(_sequence)
+    project = works.save_project(
+        session,
+        None,
+        Project(),
+        {
+            "code": fields.pop("code", f"T-{n:04d}"),
+            "name": fields.pop("name", f"测试工程{n}"),
+            "geometry": {"type": "Point", "coordinates": [CENTRE[1], CENTRE[0]]},
+            "phase": phase,
+            **fields,
+        },
+        utcnow(),
+    )
+    session.commit()
+    return project
+
+
+def make_consultation(
+    session: Session,
+    staff: User,
+    *,
+    opened: datetime | None = None,
+    days: int = 14,
+    project: Project | None = None,
+) -> Consultation:
+    """Open a consultation on a planned project, taking comments for a number of days."""
+    opened = opened or utcnow()
+    consultation = consultations.start(
+        session,
+        staff,
+        project or make_project(session),
+        "教场路积水点改造方案征求意见",
+        "请就施工时段和临时交通组织提出意见。",
+        consultations.local_today(opened) + timedelta(days=days),
+        opened,
+    )
+    session.commit()
+    return consultation

@@ -22,6 +22,14 @@ from portal.models.catalog import (
     SlaTarget,
 )
 from portal.models.org import ROLES, ApiKey, Department, RoutingRule, User, Zone
+from portal.models.participation import (
+    COMMENT_STATUSES,
+    CONSULTED_PHASES,
+    SUGGESTION_STATUSES,
+    Consultation,
+    ConsultationComment,
+    Suggestion,
+)
 from portal.models.supervision import (
     CHECKLIST,
     Assignment,
@@ -34,12 +42,15 @@ from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
     "CHECKLIST",
+    "COMMENT_STATUSES",
+    "CONSULTED_PHASES",
     "OPEN_STATES",
     "PHASES",
     "PRIORITIES",
     "ROLES",
     "SOURCES",
     "STATES",
+    "SUGGESTION_STATUSES",
     "ApiKey",
     "Assignment",
     "AuditEntry",
@@ -51,6 +62,8 @@ __all__ = [
     "CaseFollower",
     "Category",
     "CategoryGroup",
+    "Consultation",
+    "ConsultationComment",
     "Contractor",
     "Department",
     "Inspection",
@@ -64,6 +77,7 @@ __all__ = [
     "SlaPolicy",
     "SlaTarget",
     "SpotCheckRound",
+    "Suggestion",
     "SupervisorApplication",
     "User",
     "Zone",

@@ -28,6 +28,9 @@ DISPATCHER_ONLY = (
     "/admin/cases/bulk",
     "/admin/inspections",
     "/admin/spotchecks",
+    "/admin/consultations",
+    "/admin/comments",
+    "/admin/suggestions",
 )
 
 
@@ -52,6 +55,9 @@ def concrete(rule, case_number: str, token: str, department: str) -> str:
         "entry_id": "1",
         "decision": "approve",
         "template_id": "1",
+        "consultation_id": "1",
+        "comment_id": "1",
+        "suggestion_id": "1",
     }
     return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
 

@@ -130,3 +130,38 @@ def test_works_supervisors_and_the_lists(db, loaded):
     assert {e.kind for e in entries} >= {"black"} and all(e.reason for e in entries)
     assert all(e.confirmed_at for e in entries)
     assert db.session.scalar(select(func.count()).select_from(Contractor)) == 5
+
+
+def test_consultations_and_suggestions(app, client, db, loaded):
+    from portal.models import Consultation, ConsultationComment, Suggestion
+    from portal.services import consultations
+
+    added, *_ = loaded
+    assert added["consultations"] == 2 and added["suggestions"] >= 3
+    now = utcnow()
+    open_, closed = consultations.public(db.session, now)
+    assert len(open_) == 1 and len(closed) == 1
+    assert closed[0].response and closed[0].responded_at <= now
+    assert all(c.project.phase in ("approval", "tender") for c in open_ + closed)
+    statuses = Counter(c.status for c in db.session.scalars(select(ConsultationComment)))
+    assert statuses["approved"] >= 3 and statuses["pending"] >= 1 and statuses["declined"] == 1
+    assert all(
+        c.moderated_at <= now
+        for c in db.session.scalars(select(ConsultationComment))
+        if c.moderated_at
+    )
+    decided = Counter(s.status for s in db.session.scalars(select(Suggestion)))
+    assert decided["adopted"] >= 2 and decided["declined"] >= 1
+    by_supervisor = db.session.scalars(
+        select(Suggestion).where(Suggestion.user_id.is_not(None))
+    ).one()
+    assert (
+        by_supervisor.status == "adopted" and by_supervisor.user.points >= by_supervisor.points > 0
+    )
+    # The public pages show them.
+    page = client.get("/consultations").get_data(as_text=True)
+    assert open_[0].title in page and closed[0].title in page
+    assert "征求意见" in client.get(f"/consultations/{open_[0].id}").get_data(as_text=True)
+    adopted = client.get("/suggestions").get_data(as_text=True)
+    assert "大关路施工路段夜间增设警示灯" in adopted and "在平台上开通积分兑换" not in adopted
+    assert db.session.scalar(select(func.count()).select_from(Consultation)) == 2
