@@ -15,6 +15,12 @@ from portal.services import audit
 REPEAT_WINDOW = timedelta(days=90)
 
 
+def _late(case: Case, now: datetime) -> bool:
+    """Tell whether a finding was answered after its deadline, or is unanswered past it."""
+    due = case.respond_due_at
+    return due is not None and (case.responded_at or now) > due
+
+
 @dataclass
 class Record:
     """What a contractor's sites showed over the period."""
@@ -31,11 +37,6 @@ class Record:
     def pass_rate(self) -> float | None:
         """Return the share of inspections passed, or None without inspections."""
         return self.passed / self.inspections if self.inspections else None
-
-
-def _late(case: Case, now: datetime) -> bool:
-    due = case.respond_due_at
-    return due is not None and (case.responded_at or now) > due
 
 
 def record(session: Session, contractor: Contractor, since: datetime, now: datetime) -> Record:
@@ -63,13 +64,7 @@ def record(session: Session, contractor: Contractor, since: datetime, now: datet
         .order_by(Case.created_at)
     ).all()
     result.findings = len(findings)
-    result.answered_late = sum(
-        1
-        for c in findings
-        if c.respond_due_at
-        and (c.responded_at or datetime.max.replace(tzinfo=c.respond_due_at.tzinfo))
-        > c.respond_due_at
-    )
+    result.answered_late = sum(1 for c in findings if _late(c, now))
     accepted = session.scalars(
         select(Project.acceptance_result).where(
             Project.contractor_id == contractor.id,

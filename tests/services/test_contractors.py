@@ -95,3 +95,21 @@ def test_a_failed_acceptance_proposes_the_black_list(db, builder):
     assert (record.acceptances, record.acceptances_passed) == (1, 0)
     [entry] = contractors.propose(db.session, now)
     assert entry.kind == "black" and "验收未通过 1 项" in entry.reason
+
+
+def test_only_answers_after_the_deadline_count_as_late(db, builder):
+    firm, project = builder
+    now = utcnow()
+    report = inspect(db, project, "fail", now - timedelta(days=5))
+    waiting = finding(db, project, report, now - timedelta(hours=1), item="dust")
+    overdue = finding(db, project, report, now - timedelta(days=4), item="muck")
+    on_time = finding(db, project, report, now - timedelta(days=3), item="tidy")
+    late = finding(db, project, report, now - timedelta(days=5), item="fencing")
+    for case, answered in ((on_time, timedelta(hours=2)), (late, timedelta(hours=60))):
+        case.responded_at = case.created_at + answered
+    for case in (waiting, overdue, on_time, late):
+        case.respond_due_at = case.created_at + timedelta(hours=48)
+    db.session.commit()
+    record = contractors.record(db.session, firm, now - timedelta(days=365), now)
+    # Still within its 48 hours: not late yet; unanswered past them, or answered after: late.
+    assert (record.findings, record.answered_late) == (4, 2)
