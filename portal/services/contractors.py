@@ -153,22 +153,31 @@ def propose(session: Session, now: datetime, rules: Rules | None = None) -> list
     return made
 
 
+class ListError(ValueError):
+    """Raised with a code when a list entry cannot be decided or renewed."""
+
+
+def _expiry(now: datetime, valid_days: int | None) -> date:
+    days = valid_days or Rules.from_config(current_app.config).valid_days
+    return now.date() + timedelta(days=days)
+
+
 def confirm(
     session: Session,
     admin: User,
     entry: ListEntry,
     reason: str,
     now: datetime,
-    valid_days: int = Rules.valid_days,
+    valid_days: int | None = None,
 ) -> None:
-    """Publish an entry, with the admin's reason; it expires unless renewed."""
+    """Publish an entry with the admin's reason; it expires after LIST_VALID_DAYS unless renewed."""
     if entry.confirmed_at is not None or entry.dismissed_at is not None:
-        raise ValueError("decided")
-    if reason.strip():
-        entry.reason = reason.strip()
+        raise ListError("decided")
+    if not reason.strip():
+        raise ListError("reason")
+    entry.reason = reason.strip()
     entry.confirmed_by, entry.confirmed_at = admin, now
-    days = valid_days or Rules.from_config(current_app.config).valid_days
-    entry.expires_on = now.date() + timedelta(days=days)
+    entry.expires_on = _expiry(now, valid_days)
     audit.record(
         session,
         admin,
@@ -180,10 +189,39 @@ def confirm(
     )
 
 
+def renew(
+    session: Session,
+    admin: User,
+    entry: ListEntry,
+    reason: str,
+    now: datetime,
+    valid_days: int | None = None,
+) -> None:
+    """Keep a published entry for another period, with the admin's reason for renewing."""
+    if entry.confirmed_at is None or entry.dismissed_at is not None:
+        raise ListError("state")
+    if not reason.strip():
+        raise ListError("reason")
+    before = {"expires_on": entry.expires_on.isoformat(), "renewal_reason": entry.renewal_reason}
+    entry.renewal_reason = reason.strip()
+    entry.renewed_by, entry.renewed_at = admin, now
+    entry.expires_on = _expiry(now, valid_days)
+    audit.record(
+        session,
+        admin,
+        f"list.{entry.kind}.renew",
+        "contractor",
+        entry.contractor_id,
+        before=before,
+        after={"expires_on": entry.expires_on.isoformat(), "renewal_reason": reason.strip()},
+        now=now,
+    )
+
+
 def dismiss(session: Session, admin: User, entry: ListEntry, now: datetime) -> None:
     """Refuse a proposed entry."""
     if entry.confirmed_at is not None or entry.dismissed_at is not None:
-        raise ValueError("decided")
+        raise ListError("decided")
     entry.dismissed_at = now
     audit.record(
         session, admin, f"list.{entry.kind}.dismiss", "contractor", entry.contractor_id, now=now

@@ -98,7 +98,7 @@ def load_works(session: Session, store: PhotoStore, now: datetime, seed: int) ->
     proposed = contractors.propose(session, now)
     admin = session.scalar(select(User).where(User.role == "admin"))
     for entry in proposed:
-        contractors.confirm(session, admin, entry, "", now)
+        contractors.confirm(session, admin, entry, entry.reason, now)
     return {
         "contractors": len(firms),
         "projects": len(data.PROJECTS),

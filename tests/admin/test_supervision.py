@@ -155,6 +155,30 @@ def test_admin_publishes_the_black_list(client, db, login_as):
     assert entry.dismissed_at is None  # already published: nothing changes
 
 
+def test_admin_confirms_only_with_a_reason_and_renews_an_entry(client, db, login_as):
+    firm = Contractor(name="问题公司", credit_code="91110000600037341L")
+    db.session.add(
+        ListEntry(contractor=firm, kind="black", reason="重复扬尘", proposed_at=utcnow())
+    )
+    db.session.commit()
+    login_as("admin")
+    entry = db.session.scalar(select(ListEntry))
+    page = client.get("/admin/lists").get_data(as_text=True)
+    assert re.search(r"<textarea[^>]*required>重复扬尘</textarea>", page)  # the proposal prefills
+    refused = client.post(f"/admin/lists/{entry.id}/confirm", data={"reason": " "})
+    assert "请填写理由" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    db.session.refresh(entry)
+    assert entry.confirmed_at is None
+    client.post(f"/admin/lists/{entry.id}/confirm", data={"reason": "三次扬尘未整改"})
+    assert client.post(f"/admin/lists/{entry.id}/renew", data={"reason": ""}).status_code == 303
+    db.session.refresh(entry)
+    assert entry.renewed_at is None
+    client.post(f"/admin/lists/{entry.id}/renew", data={"reason": "复查仍未整改"})
+    db.session.refresh(entry)
+    assert entry.renewal_reason == "复查仍未整改" and entry.renewed_at is not None
+    assert "复查仍未整改" in client.get("/contractors").get_data(as_text=True)
+
+
 def test_coverage_per_zone_and_contractor(client, db, login_as):
     from portal.services import spotchecks
 
