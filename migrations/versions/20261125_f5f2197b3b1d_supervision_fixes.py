@@ -1,4 +1,4 @@
-"""supervision fixes: list renewals
+"""supervision fixes: list renewals, draft save times
 
 Revision ID: f5f2197b3b1d
 Revises: b79d76601f25
@@ -24,9 +24,13 @@ def upgrade():
         batch_op.create_foreign_key(
             batch_op.f('fk_list_entry_renewed_by_id_account'), 'account', ['renewed_by_id'], ['id']
         )
+    with op.batch_alter_table('inspection', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('saved_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('inspection', schema=None) as batch_op:
+        batch_op.drop_column('saved_at')
     with op.batch_alter_table('list_entry', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_list_entry_renewed_by_id_account'), type_='foreignkey')
         batch_op.drop_column('renewal_reason')

@@ -118,6 +118,8 @@ class Inspection(Base):
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the server last kept the draft: the browser's copy wins only if it is newer.
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     project: Mapped[Project] = relationship()

@@ -22,6 +22,7 @@ from portal.models import (
     Project,
     SpotCheckRound,
     User,
+    utcnow,
 )
 from portal.services import audit, cases, geo, notify, routing, sla, works
 from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
@@ -80,8 +81,26 @@ def draft(
     return inspection
 
 
+def open_draft(session: Session, supervisor: User, project: Project) -> Inspection | None:
+    """Return the supervisor's unsubmitted report of a site, the latest if there are several."""
+    return session.scalars(
+        select(Inspection)
+        .where(
+            Inspection.supervisor_id == supervisor.id,
+            Inspection.project_id == project.id,
+            Inspection.status == "draft",
+        )
+        .order_by(Inspection.started_at.desc(), Inspection.id.desc())
+        .limit(1)
+    ).first()
+
+
 def save(
-    inspection: Inspection, items: dict[str, dict], lat: float | None, lng: float | None
+    inspection: Inspection,
+    items: dict[str, dict],
+    lat: float | None,
+    lng: float | None,
+    now: datetime | None = None,
 ) -> None:
     """Keep what the supervisor has filled in so far (a draft can be incomplete)."""
     if inspection.status != "draft":
@@ -96,6 +115,7 @@ def save(
         if not geo.is_valid_position(lat, lng):
             raise InspectionError("position")
         inspection.lat, inspection.lng = lat, lng
+    inspection.saved_at = now or utcnow()
 
 
 def add_photo(

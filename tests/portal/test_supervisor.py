@@ -102,6 +102,39 @@ def test_background_draft_saves_answer_204(client, db, login_as, site):
     assert db.session.scalar(select(Inspection.status)) == "draft"
 
 
+def test_reopening_the_form_resumes_the_draft(client, db, login_as, site):
+    login_as("supervisor")
+    data = report_form(client, site.code)
+    partial = {
+        "client_key": data["client_key"],
+        "lat": data["lat"],
+        "lng": data["lng"],
+        "item-dust": "fail",
+        "note-dust": "裸土未覆盖",
+        "action": "save",
+    }
+    saved = client.post(
+        f"/supervisor/inspect/{site.code}", data=partial, headers={"X-Requested-With": "fetch"}
+    )
+    assert saved.status_code == 204
+    draft = db.session.scalar(select(Inspection))
+    assert draft.saved_at is not None
+    # Reopened from the site list or from the draft's "Inspect" link: the same report, filled in.
+    report_page = client.get(f"/supervisor/inspections/{draft.id}").get_data(as_text=True)
+    assert f'href="/supervisor/inspect/{site.code}"' in report_page
+    page = client.get(f"/supervisor/inspect/{site.code}").get_data(as_text=True)
+    assert f'value="{data["client_key"]}"' in page
+    assert re.search(r'name="item-dust" value="fail" checked', page)
+    assert "裸土未覆盖</textarea>" in page and f'value="{SITE[0]:.6f}"' in page
+    assert f'data-server-saved="{int(draft.saved_at.timestamp() * 1000)}"' in page
+    assert len(db.session.scalars(select(Inspection)).all()) == 1
+    # Another supervisor starts their own report of the same site.
+    login_as("supervisor")
+    assert data["client_key"] not in client.get(f"/supervisor/inspect/{site.code}").get_data(
+        as_text=True
+    )
+
+
 def test_projects_and_contractors_are_public(client, db, site):
     page = client.get(f"/projects/{site.code}").get_data(as_text=True)
     assert "小河路管网改造" in page and "施工" in page
