@@ -8,6 +8,7 @@ from datetime import datetime
 from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -51,11 +52,9 @@ def draft(
     """Return the supervisor's report for this form, starting a draft the first time."""
     if not client_key or len(client_key) > 64:
         raise InspectionError("key")
-    found = session.scalar(select(Inspection).where(Inspection.client_key == client_key))
+    found = _by_key(session, client_key)
     if found is not None:
-        if found.supervisor_id != supervisor.id:
-            raise InspectionError("key")
-        return found
+        return _own(found, supervisor)
     if not project.active_site:
         raise InspectionError("site")
     month = now.strftime("%Y-%m")
@@ -76,8 +75,30 @@ def draft(
         started_at=now,
         items={},
     )
-    session.add(inspection)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same form sent twice at once: one insert wins
+            session.add(inspection)
+    except IntegrityError:
+        found = _by_key(session, client_key)
+        if found is None:
+            raise
+        return _own(found, supervisor)
+    return inspection
+
+
+def _by_key(session: Session, client_key: str) -> Inspection | None:
+    """Return the report of a form, locking its row where the database can."""
+    return session.scalar(
+        select(Inspection)
+        .where(Inspection.client_key == client_key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _own(inspection: Inspection, supervisor: User) -> Inspection:
+    if inspection.supervisor_id != supervisor.id:
+        raise InspectionError("key")
     return inspection
 
 
@@ -144,6 +165,9 @@ def add_photo(
 
 def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case]:
     """Submit a report once; failures become cases unless the position was off site."""
+    session.flush()
+    # A second request for the same report waits here for the first, then finds it submitted.
+    session.refresh(inspection, with_for_update=True)
     if inspection.status == "submitted":
         return list(session.scalars(select(Case).where(Case.inspection_id == inspection.id)))
     missing = [i for i in CHECKLIST if inspection.items.get(i, {}).get("result") not in RESULTS]

@@ -102,6 +102,40 @@ def test_background_draft_saves_answer_204(client, db, login_as, site):
     assert db.session.scalar(select(Inspection.status)) == "draft"
 
 
+def test_the_same_report_submitted_twice_at_once(app, client, db, login_as, site):
+    import threading
+
+    from portal.services import inspections
+    from portal.services.photos import PhotoStore
+    from tests.factories import jpeg_photo
+
+    supervisor = login_as("supervisor")
+    data = report_form(client, site.code, fail="dust", **{"note-dust": "裸土未覆盖"})
+    client.post(f"/supervisor/inspect/{site.code}", data={**data, "action": "save"})
+    draft = db.session.scalar(select(Inspection))
+    store = PhotoStore(app.config["UPLOAD_DIR"])
+    inspections.add_photo(db.session, draft, "dust", jpeg_photo(), store, utcnow())
+    db.session.commit()
+    url, user_id = f"/supervisor/inspect/{site.code}", str(supervisor.id)
+    start, answers = threading.Barrier(2), []
+
+    def submit():
+        other = app.test_client()
+        with other.session_transaction() as session:
+            session["_user_id"] = user_id
+        start.wait()
+        answers.append(other.post(url, data={**data, "action": "submit"}))
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(a.status_code for a in answers) == [303, 303]  # no error page
+    assert len({a.headers["Location"] for a in answers}) == 1
+    assert len(db.session.scalars(select(Case)).all()) == 1
+
+
 def test_reopening_the_form_resumes_the_draft(client, db, login_as, site):
     login_as("supervisor")
     data = report_form(client, site.code)

@@ -133,3 +133,33 @@ def test_assignments_are_linked_to_reports(db, site, supervisor):
     spotchecks.assign(db.session, now.strftime("%Y-%m"), 1, seed=1, actor=None, now=now)
     report = inspections.draft(db.session, supervisor, site, "key-7", now)
     assert report.assignment_id is not None
+
+
+def test_a_form_inserted_meanwhile_by_another_request_is_returned(
+    db, site, supervisor, monkeypatch
+):
+    from sqlalchemy.orm import Session
+
+    from portal.models import Inspection
+
+    with Session(db.engine) as other:  # the other request of the same form committed first
+        other.add(
+            Inspection(
+                client_key="key-race", project_id=site.id, supervisor_id=supervisor.id, items={}
+            )
+        )
+        other.commit()
+    real, looked = inspections._by_key, []
+
+    def too_early(session, key):  # this request looked before the other one committed
+        looked.append(key)
+        return None if len(looked) == 1 else real(session, key)
+
+    monkeypatch.setattr(inspections, "_by_key", too_early)
+    report = inspections.draft(db.session, supervisor, site, "key-race", utcnow())
+    assert len(looked) == 2 and report.client_key == "key-race" and report.id is not None
+    assert db.session.scalar(select(func.count()).select_from(Inspection)) == 1
+    inspections.save(report, filled(), *SITE)  # the session is still usable
+    assert inspections.submit(db.session, report, utcnow()) == []
+    db.session.commit()
+    assert report.status == "submitted"
