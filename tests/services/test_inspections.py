@@ -163,3 +163,34 @@ def test_a_form_inserted_meanwhile_by_another_request_is_returned(
     assert inspections.submit(db.session, report, utcnow()) == []
     db.session.commit()
     assert report.status == "submitted"
+
+
+def test_a_finding_closes_only_after_the_supervisors_check(app, db, site, supervisor):
+    from portal.models import AuditEntry
+
+    store = PhotoStore(app.config["UPLOAD_DIR"])
+    report = inspections.draft(db.session, supervisor, site, "key-8", utcnow())
+    inspections.save(report, filled(fail=("fencing",)), *SITE)
+    inspections.add_photo(db.session, report, "fencing", jpeg_photo(), store, utcnow())
+    [case] = inspections.submit(db.session, report, utcnow())
+    dispatcher, admin = make_user(db.session, "dispatcher"), make_user(db.session, "admin")
+    workflow.accept(db.session, case, dispatcher, "normal", utcnow())
+    workflow.route(db.session, case, dispatcher, case.suggested_department, utcnow())
+    handler = make_user(db.session, "handler", department=case.department)
+    workflow.resolve(db.session, case, handler, "围挡已恢复", [], store, utcnow())
+    assert "close" not in workflow.allowed(case, dispatcher)
+    with pytest.raises(workflow.WorkflowError) as refused:
+        workflow.close(db.session, case, dispatcher, "已整改", utcnow())
+    assert refused.value.code == "verification" and case.state == "resolved"
+    with pytest.raises(workflow.WorkflowError) as refused:
+        workflow.close(db.session, case, admin, " ", utcnow())
+    assert refused.value.code == "reason" and case.state == "resolved"
+    points = supervisor.points
+    event = workflow.close(db.session, case, admin, "监督员已停职，经视频核实已整改", utcnow())
+    db.session.commit()
+    assert case.state == "closed" and event.kind == "closed_unverified" and event.public
+    assert event.body == "监督员已停职，经视频核实已整改" and supervisor.points == points
+    logged = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "case.close_unverified")
+    )
+    assert logged.actor == admin and logged.after["reason"] == "监督员已停职，经视频核实已整改"
