@@ -1,4 +1,4 @@
-"""supervision fixes: list renewals, draft save times, the 48-hour policy of findings
+"""supervision fixes: list renewals, draft save times, who ran a draw, the 48-hour policy of findings
 
 Revision ID: f5f2197b3b1d
 Revises: b79d76601f25
@@ -47,6 +47,8 @@ def upgrade():
         )
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.add_column(sa.Column('saved_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('spot_check_round', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('run_by_label', sa.String(length=255), server_default='', nullable=False))
     _insert_inspection_policy(op.get_bind())
 
 
@@ -75,6 +77,8 @@ def _insert_inspection_policy(connection):
 
 def downgrade():
     # The policy stays: cases may already count their deadlines from it.
+    with op.batch_alter_table('spot_check_round', schema=None) as batch_op:
+        batch_op.drop_column('run_by_label')
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.drop_column('saved_at')
     with op.batch_alter_table('list_entry', schema=None) as batch_op:

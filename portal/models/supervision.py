@@ -69,8 +69,11 @@ class SpotCheckRound(Base):
     seed: Mapped[int] = mapped_column(Integer)
     per_supervisor: Mapped[int] = mapped_column(Integer)
     run_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    # Who ran it, as text: the account's name, or the operator's login on the server.
+    run_by_label: Mapped[str] = mapped_column(String(255), default="", server_default="")
     run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    run_by: Mapped[User | None] = relationship()
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="round", cascade="all, delete-orphan"
     )

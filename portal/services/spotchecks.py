@@ -46,12 +46,14 @@ def assign(
     actor: User | None,
     now: datetime,
     force: bool = False,
+    actor_label: str = "",
 ) -> SpotCheckRound:
     """Give each active supervisor sites to check this month, at random but spread.
 
     Every active site is covered when the supervisors can cover them all; nobody gets the
     site they had last month when another one is free; sites near a supervisor's zone come
-    first. The same seed gives the same assignment.
+    first. The same seed gives the same assignment. Without an account, `actor_label` says
+    who ran it (the operator's login on the server).
     """
     year, number = _month(month)
     if per_supervisor < 1:
@@ -119,6 +121,7 @@ def assign(
         seed=seed,
         per_supervisor=quota,
         run_by_id=actor.id if actor else None,
+        run_by_label=actor.name if actor else actor_label,
         run_at=now,
     )
     round_.assignments = [
@@ -141,5 +144,6 @@ def assign(
             "forced": force,
         },
         now=now,
+        actor_label=actor_label,
     )
     return round_
