@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -169,7 +169,7 @@ def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case
     # A second request for the same report waits here for the first, then finds it submitted.
     session.refresh(inspection, with_for_update=True)
     if inspection.status == "submitted":
-        return list(session.scalars(select(Case).where(Case.inspection_id == inspection.id)))
+        return _cases_of(session, inspection)
     missing = [i for i in CHECKLIST if inspection.items.get(i, {}).get("result") not in RESULTS]
     if missing:
         raise InspectionError("incomplete")
@@ -184,6 +184,17 @@ def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case
     )
     inspection.off_site = inspection.distance_m > current_app.config["GEOFENCE_M"]
     inspection.verdict = "fail" if failed else "pass"
+    # Claimed by one request only, also where rows cannot be locked (SQLite): the other one
+    # waits for the write and finds the report submitted.
+    claimed = session.execute(
+        update(Inspection)
+        .where(Inspection.id == inspection.id, Inspection.status == "draft")
+        .values(status="submitted", submitted_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        session.expire(inspection)
+        return _cases_of(session, inspection)
     inspection.status, inspection.submitted_at = "submitted", now
     session.flush()
     audit.record(
@@ -200,6 +211,10 @@ def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case
         now=now,
     )
     return [] if inspection.off_site else findings_to_cases(session, inspection, now)
+
+
+def _cases_of(session: Session, inspection: Inspection) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.inspection_id == inspection.id)))
 
 
 def confirm_off_site(
