@@ -45,4 +45,4 @@ def dispatcher_required(view: Callable) -> Callable:
     return guarded
 
 
-from admin import audit_log, casework, queue, settings, supervision, works  # noqa: E402,F401
+from admin import audit_log, casework, queue, settings, supervision, supervisors, works  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""supervision fixes: list renewals, draft save times, who ran a draw, the 48-hour policy of findings
+"""supervision fixes: suspensions, agreement to the code of conduct, list renewals, draft save times, who ran a draw, the 48-hour policy of findings
 
 Revision ID: f5f2197b3b1d
 Revises: b79d76601f25
@@ -47,6 +47,11 @@ def upgrade():
         )
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.add_column(sa.Column('saved_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('account', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('suspended_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('suspension_reason', sa.Text(), server_default='', nullable=False))
+    with op.batch_alter_table('supervisor_application', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('agreed_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('spot_check_round', schema=None) as batch_op:
         batch_op.add_column(sa.Column('run_by_label', sa.String(length=255), server_default='', nullable=False))
     _insert_inspection_policy(op.get_bind())
@@ -79,6 +84,11 @@ def downgrade():
     # The policy stays: cases may already count their deadlines from it.
     with op.batch_alter_table('spot_check_round', schema=None) as batch_op:
         batch_op.drop_column('run_by_label')
+    with op.batch_alter_table('supervisor_application', schema=None) as batch_op:
+        batch_op.drop_column('agreed_at')
+    with op.batch_alter_table('account', schema=None) as batch_op:
+        batch_op.drop_column('suspension_reason')
+        batch_op.drop_column('suspended_at')
     with op.batch_alter_table('inspection', schema=None) as batch_op:
         batch_op.drop_column('saved_at')
     with op.batch_alter_table('list_entry', schema=None) as batch_op:

@@ -48,6 +48,8 @@ class SupervisorApplication(Base):
     email: Mapped[str] = mapped_column(String(255))
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
     motivation: Mapped[str] = mapped_column(Text, default="")
+    # When the applicant agreed to the supervisors' code of conduct.
+    agreed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default="pending")
     reason: Mapped[str] = mapped_column(Text, default="")
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))

@@ -68,7 +68,9 @@ def assign(
         session.delete(existing)
         session.flush()
     supervisors = session.scalars(
-        select(User).where(User.role == "supervisor", User.active).order_by(User.id)
+        select(User)
+        .where(User.role == "supervisor", User.active, User.suspended_at.is_(None))
+        .order_by(User.id)
     ).all()
     sites = session.scalars(select(Project).where(Project.active_site).order_by(Project.id)).all()
     if not supervisors or not sites:

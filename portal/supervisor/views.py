@@ -58,6 +58,7 @@ def apply() -> Response | tuple[str, int]:
                 zone,
                 form.motivation.data or "",
                 utcnow(),
+                agreed_at=utcnow(),  # the form requires the agreement
             )
         except supervisors.ApplicationError:
             form.email.errors.append(_("An application or account with this e-mail exists."))

@@ -46,6 +46,7 @@ def test_a_resident_applies(client, db, reference):
     assert client.post("/supervisor/apply", data={**data, "agree": "y"}).status_code == 303
     application = db.session.scalar(select(SupervisorApplication))
     assert application.zone.code == "GS-HS" and application.status == "pending"
+    assert application.agreed_at is not None  # when they agreed to the code of conduct
     again = client.post("/supervisor/apply", data={**data, "agree": "y"})
     assert again.status_code == 422
 
