@@ -102,17 +102,19 @@ def _own(inspection: Inspection, supervisor: User) -> Inspection:
     return inspection
 
 
-def open_draft(session: Session, supervisor: User, project: Project) -> Inspection | None:
-    """Return the supervisor's unsubmitted report of a site, the latest if there are several."""
+def open_draft(
+    session: Session, supervisor: User, project: Project, report_id: int | None = None
+) -> Inspection | None:
+    """Return the supervisor's unsubmitted report of a site: the one asked for, or the latest."""
+    query = select(Inspection).where(
+        Inspection.supervisor_id == supervisor.id,
+        Inspection.project_id == project.id,
+        Inspection.status == "draft",
+    )
+    if report_id is not None:
+        query = query.where(Inspection.id == report_id)
     return session.scalars(
-        select(Inspection)
-        .where(
-            Inspection.supervisor_id == supervisor.id,
-            Inspection.project_id == project.id,
-            Inspection.status == "draft",
-        )
-        .order_by(Inspection.started_at.desc(), Inspection.id.desc())
-        .limit(1)
+        query.order_by(Inspection.started_at.desc(), Inspection.id.desc()).limit(1)
     ).first()
 
 

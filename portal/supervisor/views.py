@@ -147,7 +147,8 @@ def inspect(code: str) -> Response | tuple[str, int]:
     form = InspectionForm()
     report, status = None, 200
     if request.method == "GET":  # reopening the form resumes the open draft of this site
-        report = inspections.open_draft(db.session, current_user, project)
+        wanted = request.args.get("report", type=int)
+        report = inspections.open_draft(db.session, current_user, project, wanted)
         form.client_key.data = report.client_key if report else secrets.token_hex(16)
         if report is not None and report.lat is not None:
             form.lat.data, form.lng.data = f"{report.lat:.6f}", f"{report.lng:.6f}"

@@ -156,7 +156,9 @@ def test_reopening_the_form_resumes_the_draft(client, db, login_as, site):
     assert draft.saved_at is not None
     # Reopened from the site list or from the draft's "Inspect" link: the same report, filled in.
     report_page = client.get(f"/supervisor/inspections/{draft.id}").get_data(as_text=True)
-    assert f'href="/supervisor/inspect/{site.code}"' in report_page
+    link = f"/supervisor/inspect/{site.code}?report={draft.id}"
+    assert f'href="{link}"' in report_page
+    assert f'value="{data["client_key"]}"' in client.get(link).get_data(as_text=True)
     page = client.get(f"/supervisor/inspect/{site.code}").get_data(as_text=True)
     assert f'value="{data["client_key"]}"' in page
     assert re.search(r'name="item-dust" value="fail" checked', page)
