@@ -53,5 +53,6 @@ from admin import (  # noqa: E402,F401
     replies,
     settings,
     supervision,
+    supervisors,
     works,
 )

@@ -26,14 +26,41 @@ spotchecks_cli = AppGroup("spotchecks", help="Monthly random spot checks of cons
 @click.option("--per-supervisor", default=3, show_default=True)
 @click.option("--seed", type=int, default=None, help="Reproduce a draw.")
 @click.option("--force", is_flag=True, help="Redo a month already assigned.")
-def spotchecks_assign(month: str, per_supervisor: int, seed: int | None, force: bool) -> None:
-    """Assign each active supervisor sites to check this month, at random but spread."""
+@click.option("--by", "by_email", default="", help="E-mail of the admin running it.")
+def spotchecks_assign(
+    month: str, per_supervisor: int, seed: int | None, force: bool, by_email: str
+) -> None:
+    """Assign each active supervisor sites to check this month, at random but spread.
+
+    Without --by, the operator's login on this server is recorded as who ran it.
+    """
+    import getpass
+
+    from sqlalchemy import func, select
+
+    from portal.models import User
     from portal.services import spotchecks
 
+    actor, label = None, ""
+    if by_email:
+        actor = db.session.scalar(
+            select(User).where(func.lower(User.email) == by_email.strip().lower())
+        )
+        if actor is None or actor.role != "admin" or not actor.active:
+            raise click.BadParameter("not an active admin account", param_hint="--by")
+    else:
+        label = getpass.getuser()
     seed = seed if seed is not None else int(utcnow().timestamp())
     try:
         round_ = spotchecks.assign(
-            db.session, month, per_supervisor, seed, None, utcnow(), force=force
+            db.session,
+            month,
+            per_supervisor,
+            seed,
+            actor,
+            utcnow(),
+            force=force,
+            actor_label=label,
         )
     except spotchecks.SpotCheckError as error:
         raise click.ClickException(f"not assigned: {error.args[0]}") from error

@@ -101,8 +101,11 @@ def load_reference(session: Session) -> dict[str, int]:
     """Load SLA policies, categories, departments, zones, routing rules and holidays once."""
     if session.scalar(select(func.count()).select_from(Category)):
         return {}
-    policies = {}
+    # The migrations insert the policy of supervisors' findings: take it as it is.
+    policies = {p.code: p for p in session.scalars(select(SlaPolicy))}
     for code, zh, en, working, targets in data.SLA_POLICIES:
+        if code in policies:
+            continue
         policy = SlaPolicy(code=code, name_zh=zh, name_en=en, working_time=working)
         policy.targets = [
             SlaTarget(priority=p, respond_minutes=r, resolve_minutes=s)

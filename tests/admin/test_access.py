@@ -20,6 +20,7 @@ ADMIN_ONLY = (
     "/admin/projects",
     "/admin/contractors",
     "/admin/applications",
+    "/admin/supervisors",
     "/admin/lists",
     "/admin/reply-templates",
 )

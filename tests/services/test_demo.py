@@ -8,7 +8,7 @@ from shapely.geometry import Point, shape
 from sqlalchemy import func, select
 
 from portal.models import Case, Category, Zone, utcnow
-from portal.services import demo, routing
+from portal.services import contractors, demo, routing
 from portal.services.photos import PhotoStore
 
 
@@ -115,7 +115,7 @@ def test_works_supervisors_and_the_lists(db, loaded):
     from portal.models import Contractor, Inspection, ListEntry, Project, SpotCheckRound
 
     added, *_ = loaded
-    assert added["projects"] == 12 and added["contractors"] == 5
+    assert added["projects"] == 19 and added["contractors"] == 5
     assert (
         db.session.scalar(select(func.count()).select_from(Project).where(Project.active_site)) == 9
     )
@@ -127,8 +127,20 @@ def test_works_supervisors_and_the_lists(db, loaded):
     assert findings and all(c.project_id for c in findings)
     assert any(c.state == "closed" for c in findings)
     entries = db.session.scalars(select(ListEntry)).all()
-    assert {e.kind for e in entries} >= {"black"} and all(e.reason for e in entries)
-    assert all(e.confirmed_at for e in entries)
+    assert {e.kind for e in entries} == {"red", "black"}
+    assert all(e.confirmed_at and e.confirmed_by and "经核实" in e.reason for e in entries)
+    now = utcnow().date()
+    assert contractors.published(db.session, "red", now)
+    assert contractors.published(db.session, "black", now)
+    results = db.session.scalars(
+        select(Project.acceptance_result).where(Project.acceptance_result != "")
+    ).all()
+    assert added["acceptance results"] == len(results) >= 5
+    assert 0.8 <= results.count("passed") / len(results) < 1  # most pass, one did not
+    finished = db.session.scalars(
+        select(Project).where(Project.phase.in_(("acceptance", "operation")))
+    ).all()
+    assert all(p.acceptance_result and p.acceptance_date for p in finished)
     assert db.session.scalar(select(func.count()).select_from(Contractor)) == 5
 
 
