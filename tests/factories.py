@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Case, Category, User, utcnow
+from portal.models import Case, Category, Notice, Project, User, utcnow
 from portal.services import cases
 from portal.services.photos import PhotoStore, ProcessedPhoto, process
 
@@ -80,3 +80,45 @@ def make_case(
     )
     session.commit()
     return case, token
+
+
+def make_project(session: Session, code: str = "GS-2026-90", **fields) -> Project:
+    """Register a project (a point site at the demo centre unless told)."""
+    from portal.services import works
+
+    values = {
+        "code": code,
+        "name": fields.pop("name", f"测试工程 {code}"),
+        "geometry": {"type": "Point", "coordinates": [CENTRE[1], CENTRE[0]]},
+        "phase": "construction",
+        **fields,
+    }
+    project = works.save_project(session, None, Project(), values, utcnow())
+    session.commit()
+    return project
+
+
+def make_notice(
+    session: Session,
+    author: User,
+    *,
+    title: str = "湖墅南路雨污分流改造工程进展",
+    body: str = "本周完成管道铺设 **120 米**。",
+    kind: str = "progress",
+    project: Project | None = None,
+    case_numbers: tuple[str, ...] = (),
+    publish_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Notice:
+    """Write a notice as staff do; publish it at `publish_at` when given (else a draft)."""
+    from portal.services import notices
+
+    now = now or utcnow()
+    draft = notices.NoticeDraft(
+        title=title, body=body, kind=kind, project=project, case_numbers=list(case_numbers)
+    )
+    notice = notices.save(session, author, Notice(), draft, PhotoStore("/nonexistent"), now)
+    if publish_at is not None:
+        notices.publish(session, author, notice, now=publish_at)
+    session.commit()
+    return notice

@@ -14,6 +14,7 @@ from portal.models.case import (
     Photo,
 )
 from portal.models.catalog import PRIORITIES, Category, CategoryGroup, SlaPolicy, SlaTarget
+from portal.models.notices import NOTICE_KINDS, Notice, notice_case
 from portal.models.org import ROLES, ApiKey, Department, RoutingRule, User, Zone
 from portal.models.supervision import (
     CHECKLIST,
@@ -27,6 +28,7 @@ from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
     "CHECKLIST",
+    "NOTICE_KINDS",
     "OPEN_STATES",
     "PHASES",
     "PRIORITIES",
@@ -49,6 +51,7 @@ __all__ = [
     "Inspection",
     "InspectionPhoto",
     "ListEntry",
+    "Notice",
     "OutboxMessage",
     "Photo",
     "Project",
@@ -59,5 +62,6 @@ __all__ = [
     "SupervisorApplication",
     "User",
     "Zone",
+    "notice_case",
     "utcnow",
 ]

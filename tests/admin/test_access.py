@@ -27,6 +27,7 @@ DISPATCHER_ONLY = (
     "/admin/cases/bulk",
     "/admin/inspections",
     "/admin/spotchecks",
+    "/admin/notices",
 )
 
 
@@ -49,6 +50,7 @@ def concrete(rule, case_number: str, token: str, department: str) -> str:
         "application_id": "1",
         "contractor_id": "1",
         "entry_id": "1",
+        "notice_id": "1",
         "decision": "approve",
     }
     return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
