@@ -98,9 +98,9 @@ def notice_page(notice_id: int) -> str:
     return render_template("public/notice.html", notice=notice)
 
 
-@bp.route("/notices/<int:notice_id>/cover.jpg")
+@bp.route("/notices/<int:notice_id>/cover.jpg", defaults={"variant": "full"})
 @bp.route("/notices/<int:notice_id>/cover.thumb.jpg", defaults={"variant": "thumb"})
-def notice_cover(notice_id: int, variant: str = "full") -> Response:
+def notice_cover(notice_id: int, variant: str) -> Response:
     """Serve the cover photo of a public notice."""
     notice = public_notice_or_404(notice_id)
     return cover_file(notice, variant)
