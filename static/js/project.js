@@ -15,16 +15,18 @@
       return L.circleMarker(latlng, { radius: 9, color: "#ffffff", weight: 2, fillColor: "#b45309", fillOpacity: 0.95 });
     },
     style: function () { return { color: "#b45309", weight: 5 }; }
-  }).addTo(map);
-  var bounds = site.getBounds();
-  cases.forEach(function (c) {
+  });
+  var markers = cases.map(function (c) {
     var link = document.createElement("a");
     link.href = c.url;
     link.textContent = c.label;
-    L.circleMarker([c.lat, c.lng], { radius: 7, color: "#ffffff", weight: 2, fillColor: "#1d4ed8", fillOpacity: 0.9 })
-      .bindPopup(link)
-      .addTo(map);
-    bounds.extend([c.lat, c.lng]);
+    return L.circleMarker([c.lat, c.lng], { radius: 7, color: "#ffffff", weight: 2, fillColor: "#1d4ed8", fillOpacity: 0.9 })
+      .bindPopup(link);
   });
+  var bounds = site.getBounds();
+  markers.forEach(function (m) { bounds.extend(m.getLatLng()); });
+  // The view must exist before vector layers are added.
   if (bounds.isValid()) map.fitBounds(bounds.pad(0.2)); else map.setView([30.27, 120.15], 13);
+  site.addTo(map);
+  markers.forEach(function (m) { m.addTo(map); });
 })();

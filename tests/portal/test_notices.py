@@ -221,3 +221,18 @@ def test_the_cover_photo_is_served_only_once_public(app, client, db, author):
     assert f'src="/notices/{notice.id}/cover.jpg"' in client.get(f"/notices/{notice.id}").get_data(
         as_text=True
     )
+
+
+def test_the_pages_and_feed_speak_english_too(client, db, author):
+    notice = make_notice(
+        db.session, author, kind="traffic", publish_at=utcnow() - timedelta(days=1)
+    )
+    notices.withdraw(db.session, author, notice, "Wrong dates.", utcnow())
+    db.session.commit()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    listing = client.get("/notices").get_data(as_text=True)
+    assert "Progress notices" in listing and "Traffic impact" in listing and "Withdrawn" in listing
+    page = client.get(f"/notices/{notice.id}").get_data(as_text=True)
+    assert "This notice was withdrawn on" in page and "Wrong dates." in page
+    _, entries = atom(client, "/notices.atom")
+    assert entries[0].find(f"{ATOM}title").text.startswith("[Withdrawn] ")

@@ -153,4 +153,6 @@ def test_notices_over_six_months(app, client, db, loaded):
     assert "丽水路道路大修工程完工公告" in page and "已撤回" in page
     scheduled = next(n for n in listed if n.status(now) == "scheduled")
     assert scheduled.title not in page
-    assert client.get(f"/notices/{covered[0].id}/cover.jpg").status_code == 200
+    cover = client.get(f"/notices/{covered[0].id}/cover.jpg")
+    assert cover.status_code == 200 and cover.mimetype == "image/jpeg"
+    cover.close()
