@@ -167,7 +167,7 @@ def _atom(
         if notice.withdrawn_at:
             entry.title(_("[Withdrawn] %(title)s", title=notice.title))
             withdrawn = render_template("public/_withdrawn.html", notice=notice)
-            entry.content(withdrawn + markup.render(notice.body), type="html")
+            entry.content(withdrawn + str(markup.render(notice.body)), type="html")
         else:
             entry.title(notice.title)
             entry.content(str(markup.render(notice.body)), type="html")
