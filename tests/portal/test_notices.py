@@ -102,7 +102,7 @@ def test_a_withdrawn_notice_keeps_its_page_with_the_reason_and_date(client, db, 
     _, entries = atom(client, "/notices.atom")
     assert entries[0].find(f"{ATOM}title").text == "【已撤回】登云路桥夜间封闭通告"
     content = entries[0].find(f"{ATOM}content").text
-    assert '<p class="withdrawn-note" role="note"><strong>本公告已于 2026-11-20 12:30 撤回' in content
+    assert '<p class="withdrawn-note" role="note"><strong>本公告已于 2026-11-20 12:30' in content
     assert "封闭时段有误" in content and "<strong>120 米</strong>" in content
     assert entries[0].find(f"{ATOM}updated").text.startswith("2026-11-20T04:30:00")
 
