@@ -48,6 +48,7 @@ def dispatcher_required(view: Callable) -> Callable:
 from admin import (  # noqa: E402,F401
     audit_log,
     casework,
+    notices,
     participation,
     queue,
     replies,

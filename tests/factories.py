@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Case, Category, Consultation, Project, User, utcnow
+from portal.models import Case, Category, Consultation, Notice, Project, User, utcnow
 from portal.services import cases, consultations, works
 from portal.services.photos import PhotoStore, ProcessedPhoto, process
 
@@ -82,16 +82,18 @@ def make_case(
     return case, token
 
 
-def make_project(session: Session, phase: str = "approval", **fields) -> Project:
-    """Register a project of the office, by default one still being planned."""
-    n = next(_sequence)
+def make_project(
+    session: Session, code: str | None = None, phase: str = "approval", **fields
+) -> Project:
+    """Register a project (a point site at the demo centre), by default one still planned."""
+    code = code or f"T-{next(_sequence):04d}"
     project = works.save_project(
         session,
         None,
         Project(),
         {
-            "code": fields.pop("code", f"T-{n:04d}"),
-            "name": fields.pop("name", f"测试工程{n}"),
+            "code": code,
+            "name": fields.pop("name", f"测试工程 {code}"),
             "geometry": {"type": "Point", "coordinates": [CENTRE[1], CENTRE[0]]},
             "phase": phase,
             **fields,
@@ -123,3 +125,29 @@ def make_consultation(
     )
     session.commit()
     return consultation
+
+
+def make_notice(
+    session: Session,
+    author: User,
+    *,
+    title: str = "湖墅南路雨污分流改造工程进展",
+    body: str = "本周完成管道铺设 **120 米**。",
+    kind: str = "progress",
+    project: Project | None = None,
+    case_numbers: tuple[str, ...] = (),
+    publish_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Notice:
+    """Write a notice as staff do; publish it at `publish_at` when given (else a draft)."""
+    from portal.services import notices
+
+    now = now or utcnow()
+    draft = notices.NoticeDraft(
+        title=title, body=body, kind=kind, project=project, case_numbers=list(case_numbers)
+    )
+    notice = notices.save(session, author, Notice(), draft, PhotoStore("/nonexistent"), now)
+    if publish_at is not None:
+        notices.publish(session, author, notice, now=publish_at)
+    session.commit()
+    return notice

@@ -21,6 +21,7 @@ from portal.models.catalog import (
     SlaPolicy,
     SlaTarget,
 )
+from portal.models.notices import NOTICE_KINDS, Notice, notice_case
 from portal.models.org import ROLES, ApiKey, Department, RoutingRule, User, Zone
 from portal.models.participation import (
     COMMENT_STATUSES,
@@ -44,6 +45,7 @@ __all__ = [
     "CHECKLIST",
     "COMMENT_STATUSES",
     "CONSULTED_PHASES",
+    "NOTICE_KINDS",
     "OPEN_STATES",
     "PHASES",
     "PRIORITIES",
@@ -69,6 +71,7 @@ __all__ = [
     "Inspection",
     "InspectionPhoto",
     "ListEntry",
+    "Notice",
     "OutboxMessage",
     "Photo",
     "Project",
@@ -81,5 +84,6 @@ __all__ = [
     "SupervisorApplication",
     "User",
     "Zone",
+    "notice_case",
     "utcnow",
 ]

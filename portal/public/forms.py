@@ -261,3 +261,15 @@ class SuggestionForm(FlaskForm):
         filters=[strip],
         validators=[Optional(), Regexp(PHONE, message=_l("Enter a valid phone number."))],
     )
+
+
+class NoticeFilterForm(FlaskForm):
+    """Filters of the public list of notices (a GET form, no CSRF needed)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), filters=[strip], validators=[Optional(), Length(max=100)])
+    project = SelectField(_l("Project"), validators=[Optional()], validate_choice=False)
+    kind = SelectField(_l("Kind"), validators=[Optional()], validate_choice=False)
+    zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=False)

@@ -177,3 +177,29 @@ def test_consultations_and_suggestions(app, client, db, loaded):
     adopted = client.get("/suggestions").get_data(as_text=True)
     assert "大关路施工路段夜间增设警示灯" in adopted and "在平台上开通积分兑换" not in adopted
     assert db.session.scalar(select(func.count()).select_from(Consultation)) == 2
+
+
+def test_notices_over_six_months(app, client, db, loaded):
+    from portal.models import Notice
+
+    added, store, _ = loaded
+    now = utcnow()
+    listed = db.session.scalars(select(Notice)).all()
+    status = Counter(n.status(now) for n in listed)
+    assert added["notices"] == len(listed)
+    assert status["published"] >= 10 and status["withdrawn"] == 1 and status["scheduled"] == 1
+    public = [n for n in listed if n.is_public(now)]
+    assert all(now - timedelta(days=184) <= n.publish_at <= now for n in public)
+    assert len({n.kind for n in public}) == 4 and all(n.project for n in public)
+    assert any(n.cases for n in public) and all(n.zone for n in public)
+    withdrawn = next(n for n in listed if n.withdrawn_at)
+    assert withdrawn.withdraw_reason and withdrawn.withdrawn_by is not None
+    covered = [n for n in listed if n.cover_sha256]
+    assert len(covered) == 1 and store.exists(covered[0].cover_sha256)
+    page = client.get("/notices").get_data(as_text=True)
+    assert "丽水路道路大修工程完工公告" in page and "已撤回" in page
+    scheduled = next(n for n in listed if n.status(now) == "scheduled")
+    assert scheduled.title not in page
+    cover = client.get(f"/notices/{covered[0].id}/cover.jpg")
+    assert cover.status_code == 200 and cover.mimetype == "image/jpeg"
+    cover.close()
