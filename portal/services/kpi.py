@@ -211,9 +211,7 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 def _case_pairs(now: datetime) -> dict[str, tuple[ColumnElement[bool], ColumnElement[bool]]]:
     """Return each case rate as (counted in the numerator, counted in the denominator)."""
     answered = Case.responded_at.is_not(None)
-    respond_due = and_(
-        Case.respond_due_at.is_not(None), or_(answered, Case.respond_due_at < now)
-    )
+    respond_due = and_(Case.respond_due_at.is_not(None), or_(answered, Case.respond_due_at < now))
     respond_on_time = and_(respond_due, answered, Case.responded_at <= Case.respond_due_at)
     workable = Case.state != "rejected"
     resolved = Case.resolved_at.is_not(None)
@@ -321,9 +319,7 @@ def _tally(
 
     counted = or_(Inspection.off_site.is_(False), Inspection.confirmed_at.is_not(None))
     group = (
-        _months_bucket(Inspection.submitted_at, starts)
-        if by == "month"
-        else Project.department_id
+        _months_bucket(Inspection.submitted_at, starts) if by == "month" else Project.department_id
     )
     query = (
         select(
