@@ -45,4 +45,13 @@ def dispatcher_required(view: Callable) -> Callable:
     return guarded
 
 
-from admin import audit_log, casework, queue, settings, supervision, works  # noqa: E402,F401
+from admin import (  # noqa: E402,F401
+    audit_log,
+    casework,
+    exports,
+    kpi,
+    queue,
+    settings,
+    supervision,
+    works,
+)

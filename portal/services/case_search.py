@@ -140,12 +140,6 @@ def next_due():
     )
 
 
-def queue(user: User, filters: QueueFilters, now: datetime, tz: ZoneInfo) -> Select:
-    """Return the cases a staff member works on, overdue first, then by the next deadline."""
-    query = select(Case).options(joinedload(Case.category), joinedload(Case.department))
-    return queue_filtered(query, user, filters, now, tz)
-
-
 def queue_filtered(
     query: Select, user: User, filters: QueueFilters, now: datetime, tz: ZoneInfo
 ) -> Select:

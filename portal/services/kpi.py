@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -243,10 +244,28 @@ def _case_pairs(now: datetime) -> dict[str, tuple[ColumnElement[bool], ColumnEle
     }
 
 
+def late_clocks(now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """Return the conditions that the response, and the resolution, missed their deadline."""
+    pairs = _case_pairs(now)
+    respond_on_time, respond_due = pairs["on_time_response_rate"]
+    resolve_on_time, resolve_due = pairs["on_time_resolution_rate"]
+    return and_(respond_due, ~respond_on_time), and_(resolve_due, ~resolve_on_time)
+
+
+def month_cases(month: date, tz: ZoneInfo) -> ColumnElement[bool]:
+    """Return the condition that a case belongs to a month's cohort (as the rates count it)."""
+    return and_(
+        Case.created_at >= month_start(month, tz),
+        Case.created_at < month_start(add_months(month, 1), tz),
+        Case.hidden.is_(False),
+        Case.state != "duplicate",
+    )
+
+
 def _months_bucket(column, starts: list[datetime]) -> ColumnElement[int]:
     """Return which of the consecutive periods beginning at `starts` a moment falls in."""
     return case(
-        *((and_(column >= a, column < b), n) for n, (a, b) in enumerate(zip(starts, starts[1:]))),
+        *((and_(column >= a, column < b), n) for n, (a, b) in enumerate(pairwise(starts))),
         else_=-1,
     )
 
@@ -343,7 +362,7 @@ def _tally(
     day_bucket = case(
         *(
             (and_(Project.acceptance_date >= a, Project.acceptance_date < b), n)
-            for n, (a, b) in enumerate(zip(days, days[1:]))
+            for n, (a, b) in enumerate(pairwise(days))
         ),
         else_=-1,
     )

@@ -27,6 +27,7 @@ DISPATCHER_ONLY = (
     "/admin/cases/bulk",
     "/admin/inspections",
     "/admin/spotchecks",
+    "/admin/reports",
 )
 
 
