@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from portal.public import cases, home, kpi, report, works  # noqa: E402,F401
+from portal.public import cases, exports, home, kpi, report, works  # noqa: E402,F401
