@@ -10,8 +10,8 @@
 
   function monthOption(data) {
     return {
-      grid: { left: 8, right: 24, top: 36, bottom: 8, containLabel: true },
-      legend: { data: [data.value_name, data.target_name] },
+      grid: { left: 8, right: 48, top: 40, bottom: 8, containLabel: true },
+      legend: { top: 0, data: [data.value_name, data.target_name] },
       tooltip: { trigger: "axis", valueFormatter: percent },
       xAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
       yAxis: { type: "category", data: data.labels, inverse: true, axisLabel: { width: 150, overflow: "break" } },
