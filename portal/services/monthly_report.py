@@ -106,7 +106,7 @@ def _late_sheet(sheet, session: Session, month: date, now: datetime, tz: ZoneInf
             _("Respond by"),
             _("Responded"),
             _("Resolve by"),
-            _("Resolved"),
+            _("Resolved at"),
             _("Late response"),
             _("Late resolution"),
         ]
