@@ -48,6 +48,8 @@ def dispatcher_required(view: Callable) -> Callable:
 from admin import (  # noqa: E402,F401
     audit_log,
     casework,
+    exports,
+    kpi,
     notices,
     participation,
     queue,

@@ -19,6 +19,30 @@ sla_cli = AppGroup("sla", help="Deadlines.")
 outbox_cli = AppGroup("outbox", help="E-mails waiting to be sent.")
 zones_cli = AppGroup("zones", help="Districts, streets and grid cells.")
 spotchecks_cli = AppGroup("spotchecks", help="Monthly random spot checks of construction sites.")
+report_cli = AppGroup("report", help="Reports for the office's meetings.")
+
+
+@report_cli.command("monthly")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--output", default="", help="The XLSX file to write (monthly-report-YYYY-MM.xlsx).")
+@click.option("--locale", default="zh_Hans_CN", show_default=True, help="Language of headers.")
+def report_monthly(month: str, output: str, locale: str) -> None:
+    """Write the month's workbook: KPIs, departments, late cases, the red and black list."""
+    from zoneinfo import ZoneInfo
+
+    from flask_babel import force_locale
+
+    from portal.services import kpi, monthly_report
+
+    try:
+        first = kpi.parse_month(month)
+    except kpi.KpiError as error:
+        raise click.BadParameter("use YYYY-MM", param_hint="--month") from error
+    path = output or f"monthly-report-{month}.xlsx"
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    with force_locale(locale):
+        monthly_report.write(db.session, first, utcnow(), tz, path)
+    click.echo(f"Monthly report for {month} written to {path}.")
 
 
 @spotchecks_cli.command("assign")
@@ -226,5 +250,6 @@ def init_app(app: Flask) -> None:
         outbox_cli,
         zones_cli,
         spotchecks_cli,
+        report_cli,
     ):
         app.cli.add_command(group)

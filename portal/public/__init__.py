@@ -7,7 +7,9 @@ bp = Blueprint("public", __name__)
 from portal.public import (  # noqa: E402,F401
     cases,
     consultations,
+    exports,
     home,
+    kpi,
     notices,
     report,
     suggestions,

@@ -30,6 +30,7 @@ from portal.services import (
     accounts,
     calendar,
     cases,
+    demo_kpi,
     demo_notices,
     demo_participation,
     demo_works,
@@ -71,6 +72,7 @@ def load(
     added["accounts"] = len(logins)
     added["cases"] = load_cases(session, store, now=now, seed=seed)
     added.update(demo_works.load_works(session, store, now, seed))
+    added.update(demo_kpi.load_kpi(session, store, now, seed))
     added.update(demo_participation.load_participation(session, now, seed))
     added.update(demo_notices.load_notices(session, store, now, seed))
     return added, logins

@@ -33,6 +33,7 @@ DISPATCHER_ONLY = (
     "/admin/comments",
     "/admin/suggestions",
     "/admin/notices",
+    "/admin/reports",
 )
 
 
