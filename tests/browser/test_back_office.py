@@ -56,6 +56,7 @@ def test_dispatcher_routes_and_handler_resolves(live_server, page_factory, db, r
     phone.get_by_role("link", name=case.number).click()
     phone.get_by_role("button", name="开始处置").click()
     phone.wait_for_selector(".flash.success")
+    phone.wait_for_load_state()  # the page script listens for the template choice once loaded
     phone.select_option("#reply-template", index=1)
     assert phone.input_value("#reply-body")
     phone.get_by_role("button", name="公开答复").click()
