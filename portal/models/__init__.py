@@ -16,6 +16,7 @@ from portal.models.case import (
 from portal.models.catalog import (
     PRIORITIES,
     Category,
+    CategoryAttribute,
     CategoryGroup,
     ReplyTemplate,
     SlaPolicy,
@@ -50,6 +51,7 @@ __all__ = [
     "CaseEvent",
     "CaseFollower",
     "Category",
+    "CategoryAttribute",
     "CategoryGroup",
     "Contractor",
     "Department",

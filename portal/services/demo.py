@@ -26,7 +26,16 @@ from portal.models import (
     User,
     Zone,
 )
-from portal.services import accounts, calendar, cases, demo_works, geo, routing, sla
+from portal.services import (
+    accounts,
+    calendar,
+    cases,
+    demo_open311,
+    demo_works,
+    geo,
+    routing,
+    sla,
+)
 from portal.services import demo_data as data
 from portal.services.photos import PhotoStore, process
 
@@ -159,7 +168,7 @@ def load_reference(session: Session) -> dict[str, int]:
         )
     days = calendar.seed_from_package(session)
     session.flush()
-    return {
+    return demo_open311.load_questions(session) | {
         "categories": len(categories),
         "departments": len(departments),
         "zones": len(zones),
