@@ -14,6 +14,8 @@ from portal.models.case import (
     Photo,
 )
 from portal.models.catalog import (
+    DATATYPES,
+    LIST_DATATYPES,
     PRIORITIES,
     Category,
     CategoryAttribute,
@@ -35,6 +37,8 @@ from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
     "CHECKLIST",
+    "DATATYPES",
+    "LIST_DATATYPES",
     "OPEN_STATES",
     "PHASES",
     "PRIORITIES",

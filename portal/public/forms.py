@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, Va
 
 from portal.services import intake
 
-PHONE = r"^\+?[0-9][0-9 \-]{4,19}$"
+PHONE = intake.PHONE
 
 
 def strip(value: str | None) -> str | None:

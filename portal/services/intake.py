@@ -19,6 +19,7 @@ from portal.services import photos
 
 MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+PHONE = r"^\+?[0-9][0-9 \-]{4,19}$"
 DESCRIPTION_MIN = 5
 DESCRIPTION_MAX = 2000
 ANSWER_MAX = {"string": 255, "text": 2000}
