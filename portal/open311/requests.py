@@ -19,7 +19,7 @@ from portal.web import event_label
 
 def photo_url(sha256: str) -> str:
     """Return the public address of a photo."""
-    return url_for("public.photo", sha256=sha256, _external=True)
+    return url_for("public.photo", sha256=sha256, variant="full", _external=True)
 
 
 def _extensions() -> bool:
