@@ -22,6 +22,7 @@ ADMIN_ONLY = (
     "/admin/applications",
     "/admin/lists",
     "/admin/reply-templates",
+    "/admin/api-keys",
 )
 DISPATCHER_ONLY = (
     "/admin/cases/new",
@@ -52,6 +53,7 @@ def concrete(rule, case_number: str, token: str, department: str) -> str:
         "entry_id": "1",
         "decision": "approve",
         "template_id": "1",
+        "key_id": "1",
     }
     return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
 

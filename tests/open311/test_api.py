@@ -138,7 +138,13 @@ def test_post_follow_to_closed_and_read_the_updates(app, client, db, api_key, co
     workflow.reply(db.session, case, staff, "已安排人员今天更换。", now + timedelta(minutes=2))
     workflow.note(db.session, case, staff, "内部：库存不足", now + timedelta(minutes=3))
     workflow.resolve(
-        db.session, case, staff, "已更换新井盖。", [jpeg_photo("green")], store, now + timedelta(minutes=4)
+        db.session,
+        case,
+        staff,
+        "已更换新井盖。",
+        [jpeg_photo("green")],
+        store,
+        now + timedelta(minutes=4),
     )
     db.session.commit()
     middle = client.get(f"{BASE}/requests/{number}.xml")
@@ -169,7 +175,10 @@ def test_post_follow_to_closed_and_read_the_updates(app, client, db, api_key, co
     resolved = next(u for u in mine if u["description"] == "已更换新井盖。")
     assert resolved["media_url"].endswith(f"{case.photos[1].sha256}.jpg")
     for update in mine:
-        conforms("request.json", {**update, "service_code": "0402", "requested_datetime": update["updated_datetime"]})
+        conforms(
+            "request.json",
+            {**update, "service_code": "0402", "requested_datetime": update["updated_datetime"]},
+        )
     root = xml_of(client.get(f"{BASE}/servicerequestupdates.xml", query_string=window))
     assert root.tag == "service_request_updates"
     assert [u.findtext("status") for u in root.findall("request_update")][-1] == "closed"
@@ -280,7 +289,8 @@ def test_request_filters_as_the_spec_defines(client, db, api_key, conforms):
     assert too_long.status_code == 400
     assert errors_in(too_long, "xml")[0][1].startswith("end_date:")
     wrong = client.get(
-        f"{BASE}/requests.json", query_string={"status": "pending", "start_date": "soon", "page": "0"}
+        f"{BASE}/requests.json",
+        query_string={"status": "pending", "start_date": "soon", "page": "0"},
     )
     assert sorted(d.split(":")[0] for _c, d in errors_in(wrong, "json")) == [
         "page",
