@@ -72,23 +72,29 @@ def audit_csv() -> Response:
                 "address",
             ]
         )
-        for entry in db.session.scalars(_query().execution_options(yield_per=500)):
-            writer.writerow(
-                [
-                    entry.id,
-                    entry.created_at.isoformat(),
-                    entry.actor_label,
-                    entry.action,
-                    entry.object_type,
-                    entry.object_id,
-                    json.dumps(entry.before, ensure_ascii=False),
-                    json.dumps(entry.after, ensure_ascii=False),
-                    entry.address,
-                ]
-            )
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+        # A client that hangs up mid-download closes this generator: close the server-side
+        # cursor then, rather than leave it to the garbage collector.
+        entries = db.session.scalars(_query().execution_options(yield_per=500))
+        try:
+            for entry in entries:
+                writer.writerow(
+                    [
+                        entry.id,
+                        entry.created_at.isoformat(),
+                        entry.actor_label,
+                        entry.action,
+                        entry.object_type,
+                        entry.object_id,
+                        json.dumps(entry.before, ensure_ascii=False),
+                        json.dumps(entry.after, ensure_ascii=False),
+                        entry.address,
+                    ]
+                )
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        finally:
+            entries.close()
         yield buffer.getvalue()
 
     return Response(

@@ -31,6 +31,9 @@ def error_message(code: str) -> str:
         "target": _("Give the number of another open case."),
         "photos": _("One of the photos was refused."),
         "category": _("Choose an active category."),
+        "verification": _(
+            "A supervisor's finding is closed once the supervisor has checked the fix on site."
+        ),
     }
     return messages.get(code, _("This action is not possible."))
 

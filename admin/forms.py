@@ -9,6 +9,7 @@ from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     EmailField,
     HiddenField,
     IntegerField,
@@ -28,7 +29,7 @@ from wtforms.validators import (
 )
 
 from portal.extensions import db
-from portal.models import PRIORITIES, Department
+from portal.models import NOTICE_KINDS, PRIORITIES, Department
 from portal.public.forms import ReportForm, plain_text, strip
 
 
@@ -265,3 +266,98 @@ class SpotCheckForm(FlaskForm):
     )
     seed = IntegerField(_l("Seed (for a reproducible draw)"), validators=[Optional()])
     force = BooleanField(_l("Run again even if the month was assigned"))
+
+
+class ConsultationForm(FlaskForm):
+    """Open a planned project for public comments."""
+
+    project = SelectField(
+        _l("Project"), validators=[DataRequired(_l("Choose a project."))], validate_choice=True
+    )
+    title = StringField(
+        _l("Title"),
+        filters=[strip],
+        validators=[DataRequired(_l("Give a title.")), Length(max=200), plain_text],
+    )
+    question = TextAreaField(
+        _l("What the office asks the public"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Say what the public is asked.")),
+            Length(max=5000),
+            plain_text,
+        ],
+    )
+    closes_on = DateField(
+        _l("Comments accepted until (inclusive)"),
+        validators=[DataRequired(_l("Enter the closing date."))],
+    )
+
+
+class ResponseForm(FlaskForm):
+    """The office's response summary to a closed consultation."""
+
+    response = TextAreaField(
+        _l("Response summary"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Write the response summary.")),
+            Length(max=5000),
+            plain_text,
+        ],
+    )
+
+
+def notice_kind_choices() -> list[tuple[str, str]]:
+    """Return the kinds of notice with their translated names."""
+    names = {
+        "progress": _l("Progress"),
+        "completion": _l("Completion"),
+        "traffic": _l("Traffic impact"),
+        "consultation_result": _l("Consultation result"),
+    }
+    return [(kind, names[kind]) for kind in NOTICE_KINDS]
+
+
+class NoticeForm(FlaskForm):
+    """A notice: its text in Markdown, kind, and what it is about."""
+
+    title = StringField(
+        _l("Title"), filters=[strip], validators=[DataRequired(), Length(max=200), plain_text]
+    )
+    kind = SelectField(_l("Kind"), choices=notice_kind_choices)
+    body = TextAreaField(
+        _l("Text (Markdown)"), filters=[strip], validators=[DataRequired(), Length(max=20_000)]
+    )
+    project = SelectField(_l("Project"), validators=[Optional()], validate_choice=False)
+    zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=False)
+    cases = TextAreaField(
+        _l("Related case numbers"), filters=[strip], validators=[Optional(), Length(max=2000)]
+    )
+    cover = FileField(_l("Cover photo"))
+    remove_cover = BooleanField(_l("Remove the cover photo"))
+
+
+class PublishForm(FlaskForm):
+    """Publish now, or at a moment given in the office's time zone."""
+
+    when = SelectField(
+        _l("When"), choices=[("now", _l("Now")), ("at", _l("At a set date and time"))]
+    )
+    publish_at = DateTimeLocalField(
+        _l("Date and time (Beijing time)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+
+
+class WithdrawForm(FlaskForm):
+    """Withdraw a published notice; the public sees the reason."""
+
+    reason = TextAreaField(
+        _l("Reason for withdrawal (shown to the public)"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Give the reason for the withdrawal.")),
+            Length(max=1000),
+            plain_text,
+        ],
+    )

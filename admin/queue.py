@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response
 
 from admin import bp, dispatcher_required
@@ -37,7 +39,8 @@ def department_choices() -> list[tuple[str, str]]:
     return [(d.code, d.name) for d in departments]
 
 
-def _filters() -> case_search.QueueFilters:
+def queue_filters() -> case_search.QueueFilters:
+    """Read the queue's filters from the request, with the role's default state."""
     args = request.args
     default_state = "submitted" if current_user.role in ("dispatcher", "admin") else ""
     state = args.get("state", default_state)
@@ -53,15 +56,26 @@ def _filters() -> case_search.QueueFilters:
     )
 
 
+def filtered_queue(query: Select, now: datetime) -> tuple[Select, case_search.QueueFilters]:
+    """Narrow a query of cases to the signed-in user's queue as the request filters it.
+
+    The queue pages and the exports share it, so an export holds what the queue shows.
+    """
+    filters = queue_filters()
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    query = case_search.queue_filtered(query, current_user, filters, now, tz)
+    if not filters.state and current_user.role == "handler":
+        query = query.where(Case.state.in_(OPEN_STATES))
+    return query, filters
+
+
 @bp.route("/")
 def index() -> str:
     """Show the user's queue: overdue first, then by the next deadline."""
-    filters = _filters()
     now = utcnow()
-    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    query = case_search.queue(current_user, filters, now, tz)
-    if not filters.state and current_user.role == "handler":
-        query = query.where(Case.state.in_(OPEN_STATES))
+    query, filters = filtered_queue(
+        select(Case).options(joinedload(Case.category), joinedload(Case.department)), now
+    )
     page = db.paginate(query, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE, error_out=False)
     bulk = BulkForm()
     bulk.department.choices = department_choices()

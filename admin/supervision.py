@@ -272,22 +272,31 @@ def lists() -> Response | str:
 @bp.route("/lists/<int:entry_id>/<decision>", methods=["POST"])
 @admin_required
 def decide_entry(entry_id: int, decision: str) -> Response:
-    """Confirm (publish) or dismiss a proposed list entry."""
+    """Confirm (publish) or dismiss a proposed list entry, or renew a published one."""
     from portal.models import ListEntry
     from portal.services import contractors
 
     entry = db.session.get(ListEntry, entry_id) or abort(404)
     form = DecisionForm()
-    if decision not in ("confirm", "dismiss") or not form.validate():
+    if decision not in ("confirm", "dismiss", "renew") or not form.validate():
         abort(400)
+    reason = form.reason.data or ""
     try:
         if decision == "confirm":
-            contractors.confirm(db.session, current_user, entry, form.reason.data or "", utcnow())
+            contractors.confirm(db.session, current_user, entry, reason, utcnow())
+        elif decision == "renew":
+            contractors.renew(db.session, current_user, entry, reason, utcnow())
         else:
             contractors.dismiss(db.session, current_user, entry, utcnow())
-    except ValueError:
+    except contractors.ListError as error:
         db.session.rollback()
-        flash(_("This entry was already decided."), "error")
+        flash(
+            {
+                "reason": _("Give a reason."),
+                "state": _("Only a published entry can be renewed."),
+            }.get(error.args[0], _("This entry was already decided.")),
+            "error",
+        )
     else:
         db.session.commit()
         flash(_("Done."), "success")

@@ -1,10 +1,10 @@
-"""Run a benchmark: python -m bench geojson --cases 100000."""
+"""Run a benchmark: python -m bench geojson --cases 100000, or python -m bench kpi."""
 
 from __future__ import annotations
 
 import argparse
 
-from bench import geojson
+from bench import geojson, kpi
 
 
 def main() -> None:
@@ -15,9 +15,15 @@ def main() -> None:
     geo.add_argument("--cases", type=int, default=100_000)
     geo.add_argument("--rounds", type=int, default=30)
     geo.add_argument("--database-url", default="")
+    dashboard = sub.add_parser("kpi", help="the KPI page and API for a month vs raw SQL")
+    dashboard.add_argument("--cases", type=int, default=100_000)
+    dashboard.add_argument("--rounds", type=int, default=20)
+    dashboard.add_argument("--database-url", default="")
     args = parser.parse_args()
     if args.name == "geojson":
         geojson.run(args.cases, args.rounds, args.database_url)
+    elif args.name == "kpi":
+        kpi.run(args.cases, args.rounds, args.database_url)
 
 
 main()

@@ -19,6 +19,30 @@ sla_cli = AppGroup("sla", help="Deadlines.")
 outbox_cli = AppGroup("outbox", help="E-mails waiting to be sent.")
 zones_cli = AppGroup("zones", help="Districts, streets and grid cells.")
 spotchecks_cli = AppGroup("spotchecks", help="Monthly random spot checks of construction sites.")
+report_cli = AppGroup("report", help="Reports for the office's meetings.")
+
+
+@report_cli.command("monthly")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--output", default="", help="The XLSX file to write (monthly-report-YYYY-MM.xlsx).")
+@click.option("--locale", default="zh_Hans_CN", show_default=True, help="Language of headers.")
+def report_monthly(month: str, output: str, locale: str) -> None:
+    """Write the month's workbook: KPIs, departments, late cases, the red and black list."""
+    from zoneinfo import ZoneInfo
+
+    from flask_babel import force_locale
+
+    from portal.services import kpi, monthly_report
+
+    try:
+        first = kpi.parse_month(month)
+    except kpi.KpiError as error:
+        raise click.BadParameter("use YYYY-MM", param_hint="--month") from error
+    path = output or f"monthly-report-{month}.xlsx"
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    with force_locale(locale):
+        monthly_report.write(db.session, first, utcnow(), tz, path)
+    click.echo(f"Monthly report for {month} written to {path}.")
 
 
 @spotchecks_cli.command("assign")
@@ -26,14 +50,41 @@ spotchecks_cli = AppGroup("spotchecks", help="Monthly random spot checks of cons
 @click.option("--per-supervisor", default=3, show_default=True)
 @click.option("--seed", type=int, default=None, help="Reproduce a draw.")
 @click.option("--force", is_flag=True, help="Redo a month already assigned.")
-def spotchecks_assign(month: str, per_supervisor: int, seed: int | None, force: bool) -> None:
-    """Assign each active supervisor sites to check this month, at random but spread."""
+@click.option("--by", "by_email", default="", help="E-mail of the admin running it.")
+def spotchecks_assign(
+    month: str, per_supervisor: int, seed: int | None, force: bool, by_email: str
+) -> None:
+    """Assign each active supervisor sites to check this month, at random but spread.
+
+    Without --by, the operator's login on this server is recorded as who ran it.
+    """
+    import getpass
+
+    from sqlalchemy import func, select
+
+    from portal.models import User
     from portal.services import spotchecks
 
+    actor, label = None, ""
+    if by_email:
+        actor = db.session.scalar(
+            select(User).where(func.lower(User.email) == by_email.strip().lower())
+        )
+        if actor is None or actor.role != "admin" or not actor.active:
+            raise click.BadParameter("not an active admin account", param_hint="--by")
+    else:
+        label = getpass.getuser()
     seed = seed if seed is not None else int(utcnow().timestamp())
     try:
         round_ = spotchecks.assign(
-            db.session, month, per_supervisor, seed, None, utcnow(), force=force
+            db.session,
+            month,
+            per_supervisor,
+            seed,
+            actor,
+            utcnow(),
+            force=force,
+            actor_label=label,
         )
     except spotchecks.SpotCheckError as error:
         raise click.ClickException(f"not assigned: {error.args[0]}") from error
@@ -199,5 +250,6 @@ def init_app(app: Flask) -> None:
         outbox_cli,
         zones_cli,
         spotchecks_cli,
+        report_cli,
     ):
         app.cli.add_command(group)

@@ -85,6 +85,8 @@ class Settings:
             "RATELIMIT_HEADERS_ENABLED": True,
             "RATELIMIT_REPORT": self.get("RATELIMIT_REPORT", "10 per hour;30 per day"),
             "RATELIMIT_FOLLOW": self.get("RATELIMIT_FOLLOW", "30 per hour"),
+            "RATELIMIT_COMMENT": self.get("RATELIMIT_COMMENT", "10 per hour;30 per day"),
+            "RATELIMIT_SUGGESTION": self.get("RATELIMIT_SUGGESTION", "10 per hour;30 per day"),
             "RATELIMIT_LOGIN": self.get("RATELIMIT_LOGIN", "10 per 5 minutes"),
             "RATELIMIT_API": self.get("RATELIMIT_API", "120 per minute"),
             # Open311: every answer per client address; posted requests per API key.
@@ -123,4 +125,6 @@ class Settings:
             "GEOFENCE_M": float(self.get("GEOFENCE_M", "300")),
             "NEARBY_RADIUS_M": float(self.get("NEARBY_RADIUS_M", "50")),
             "DESCRIPTION_MAX": 2000,
+            # What an adopted suggestion earns its resident (the office's rewards).
+            "SUGGESTION_POINTS": int(self.get("SUGGESTION_POINTS", "5")),
         }

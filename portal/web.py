@@ -41,6 +41,7 @@ def event_label(kind: str) -> str:
         "public_reply": _("Reply from the office"),
         "resolved": _("Marked as resolved"),
         "closed": _("Verified and closed"),
+        "closed_unverified": _("Closed by an administrator without the supervisor's check"),
         "rated": _("Rated by the resident"),
         "rejected": _("Not accepted"),
         "merged": _("Merged with another case"),

@@ -41,8 +41,17 @@ def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str
     app = make_app(database_url, tmp_path_factory.mktemp("uploads"))
     with app.app_context():
         upgrade()
+        with _db.engine.connect() as connection:
+            for table in Base.metadata.sorted_tables:
+                rows = [dict(r._mapping) for r in connection.execute(table.select())]
+                if rows:
+                    SEEDED[table] = rows
         _db.engine.dispose()
     return database_url
+
+
+# Rows the migrations insert (such as the 48-hour policy of findings): every test starts with them.
+SEEDED: dict = {}
 
 
 def make_app(database_url: str, upload_dir: Path, **overrides: object) -> Flask:
@@ -69,6 +78,15 @@ def empty_tables() -> None:
     else:
         for table in tables:
             _db.session.execute(table.delete())
+    for table, rows in SEEDED.items():
+        _db.session.execute(table.insert(), rows)
+        if _db.engine.dialect.name == "postgresql":
+            _db.session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), max(id)) FROM "
+                    f'"{table.name}"'
+                )
+            )
     _db.session.commit()
 
 

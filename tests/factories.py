@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Case, Category, User, utcnow
-from portal.services import cases
+from portal.models import Case, Category, Consultation, Notice, Project, User, utcnow
+from portal.services import cases, consultations, works
 from portal.services.photos import PhotoStore, ProcessedPhoto, process
 
 _sequence = itertools.count(1)
@@ -80,3 +80,74 @@ def make_case(
     )
     session.commit()
     return case, token
+
+
+def make_project(
+    session: Session, code: str | None = None, phase: str = "approval", **fields
+) -> Project:
+    """Register a project (a point site at the demo centre), by default one still planned."""
+    code = code or f"T-{next(_sequence):04d}"
+    project = works.save_project(
+        session,
+        None,
+        Project(),
+        {
+            "code": code,
+            "name": fields.pop("name", f"测试工程 {code}"),
+            "geometry": {"type": "Point", "coordinates": [CENTRE[1], CENTRE[0]]},
+            "phase": phase,
+            **fields,
+        },
+        utcnow(),
+    )
+    session.commit()
+    return project
+
+
+def make_consultation(
+    session: Session,
+    staff: User,
+    *,
+    opened: datetime | None = None,
+    days: int = 14,
+    project: Project | None = None,
+) -> Consultation:
+    """Open a consultation on a planned project, taking comments for a number of days."""
+    opened = opened or utcnow()
+    consultation = consultations.start(
+        session,
+        staff,
+        project or make_project(session),
+        "教场路积水点改造方案征求意见",
+        "请就施工时段和临时交通组织提出意见。",
+        consultations.local_today(opened) + timedelta(days=days),
+        opened,
+    )
+    session.commit()
+    return consultation
+
+
+def make_notice(
+    session: Session,
+    author: User,
+    *,
+    title: str = "湖墅南路雨污分流改造工程进展",
+    body: str = "本周完成管道铺设 **120 米**。",
+    kind: str = "progress",
+    project: Project | None = None,
+    case_numbers: tuple[str, ...] = (),
+    publish_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Notice:
+    """Write a notice as staff do; publish it at `publish_at` when given (else a draft)."""
+    from portal.services import notices
+
+    now = now or utcnow()
+    draft = notices.NoticeDraft(
+        title=title, body=body, kind=kind, project=project, case_numbers=list(case_numbers)
+    )
+    notice = notices.save(session, author, Notice(), draft, PhotoStore("/nonexistent"), now)
+    if publish_at is not None:
+        notices.publish(session, author, notice, now=publish_at)
+    session.commit()
+    return notice

@@ -95,3 +95,44 @@ def test_spotchecks_assign_is_reproducible_and_refuses_twice(runner, db, referen
     assert runner.invoke(args=["spotchecks", "assign", "--month", "2026-12"]).exit_code != 0
     forced = runner.invoke(args=["spotchecks", "assign", "--month", "2026-12", "--force"])
     assert forced.exit_code == 0
+
+
+def test_spotchecks_assign_records_who_ran_it(runner, db, reference, client, auth, monkeypatch):
+    import getpass
+
+    from portal.models import AuditEntry, Project, SpotCheckRound
+    from tests.factories import make_user
+
+    make_user(db.session, "supervisor")
+    admin = make_user(db.session, "admin", name="王主任", email="wang@example.cn")
+    dispatcher = make_user(db.session, "dispatcher", email="disp@example.cn")
+    db.session.add(
+        Project(
+            code="S",
+            name="工地",
+            lat=30.27,
+            lng=120.15,
+            phase="construction",
+            geometry={"type": "Point", "coordinates": [120.15, 30.27]},
+            active_site=True,
+        )
+    )
+    db.session.commit()
+    assign = ["spotchecks", "assign", "--month", "2026-11", "--seed", "1"]
+    refused = runner.invoke(args=[*assign, "--by", dispatcher.email])
+    assert refused.exit_code != 0 and "admin" in refused.output
+    assert runner.invoke(args=[*assign, "--by", "WANG@example.cn"]).exit_code == 0
+    monkeypatch.setattr(getpass, "getuser", lambda: "ops")
+    assert runner.invoke(args=["spotchecks", "assign", "--month", "2026-12"]).exit_code == 0
+    november, december = db.session.scalars(
+        select(SpotCheckRound).order_by(SpotCheckRound.month)
+    ).all()
+    assert november.run_by == admin and november.run_by_label == "王主任"
+    assert december.run_by is None and december.run_by_label == "ops"
+    labels = db.session.scalars(
+        select(AuditEntry.actor_label).where(AuditEntry.action == "spotchecks.assign")
+    ).all()
+    assert sorted(labels) == ["ops", "王主任 <wang@example.cn>"]
+    auth.login(admin)
+    page = client.get("/admin/spotchecks").get_data(as_text=True)
+    assert "执行人：王主任" in page and "执行人：ops" in page

@@ -1,7 +1,7 @@
 """Open311: extra questions of categories (service attributes); cases remember their API key
 
 Revision ID: 8018cf9f68be
-Revises: d98108972b76
+Revises: 11580e99f780
 Create Date: 2026-11-25 02:49:57.881559
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8018cf9f68be'
-down_revision = 'd98108972b76'
+down_revision = '11580e99f780'
 branch_labels = None
 depends_on = None
 

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from portal.api import cases  # noqa: E402,F401
+from portal.api import cases, kpi  # noqa: E402,F401

@@ -24,7 +24,16 @@ from portal.models.catalog import (
     SlaPolicy,
     SlaTarget,
 )
+from portal.models.notices import NOTICE_KINDS, Notice, notice_case
 from portal.models.org import ROLES, ApiKey, Department, RoutingRule, User, Zone
+from portal.models.participation import (
+    COMMENT_STATUSES,
+    CONSULTED_PHASES,
+    SUGGESTION_STATUSES,
+    Consultation,
+    ConsultationComment,
+    Suggestion,
+)
 from portal.models.supervision import (
     CHECKLIST,
     Assignment,
@@ -37,14 +46,18 @@ from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
     "CHECKLIST",
+    "COMMENT_STATUSES",
+    "CONSULTED_PHASES",
     "DATATYPES",
     "LIST_DATATYPES",
+    "NOTICE_KINDS",
     "OPEN_STATES",
     "PHASES",
     "PRIORITIES",
     "ROLES",
     "SOURCES",
     "STATES",
+    "SUGGESTION_STATUSES",
     "ApiKey",
     "Assignment",
     "AuditEntry",
@@ -57,11 +70,14 @@ __all__ = [
     "Category",
     "CategoryAttribute",
     "CategoryGroup",
+    "Consultation",
+    "ConsultationComment",
     "Contractor",
     "Department",
     "Inspection",
     "InspectionPhoto",
     "ListEntry",
+    "Notice",
     "OutboxMessage",
     "Photo",
     "Project",
@@ -70,8 +86,10 @@ __all__ = [
     "SlaPolicy",
     "SlaTarget",
     "SpotCheckRound",
+    "Suggestion",
     "SupervisorApplication",
     "User",
     "Zone",
+    "notice_case",
     "utcnow",
 ]

@@ -59,6 +59,8 @@ class Case(Base):
         CheckConstraint("lat BETWEEN -90 AND 90 AND lng BETWEEN -180 AND 180", name="position"),
         Index("ix_cases_lat_lng", "lat", "lng"),
         Index("ix_cases_state_created_at", "state", "created_at"),
+        # The KPIs count a month's cases by creation time.
+        Index("ix_cases_created_at", "created_at"),
         Index("ix_cases_respond_due_at", "respond_due_at"),
         Index("ix_cases_resolve_due_at", "resolve_due_at"),
     )

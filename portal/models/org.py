@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -111,6 +112,9 @@ class User(Base):
     # Supervisors: the zone they live in (spot checks prefer sites near it) and their points.
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
     points: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A supervisor suspended by an admin cannot sign in and gets no spot checks.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     zone: Mapped[Zone | None] = relationship()
@@ -123,7 +127,7 @@ class User(Base):
     @property
     def is_active(self) -> bool:
         """Tell Flask-Login whether the account may sign in."""
-        return self.active
+        return self.active and self.suspended_at is None
 
     @property
     def is_anonymous(self) -> bool:

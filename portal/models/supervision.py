@@ -48,6 +48,8 @@ class SupervisorApplication(Base):
     email: Mapped[str] = mapped_column(String(255))
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
     motivation: Mapped[str] = mapped_column(Text, default="")
+    # When the applicant agreed to the supervisors' code of conduct.
+    agreed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default="pending")
     reason: Mapped[str] = mapped_column(Text, default="")
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
@@ -69,8 +71,11 @@ class SpotCheckRound(Base):
     seed: Mapped[int] = mapped_column(Integer)
     per_supervisor: Mapped[int] = mapped_column(Integer)
     run_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    # Who ran it, as text: the account's name, or the operator's login on the server.
+    run_by_label: Mapped[str] = mapped_column(String(255), default="", server_default="")
     run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    run_by: Mapped[User | None] = relationship()
     assignments: Mapped[list[Assignment]] = relationship(
         back_populates="round", cascade="all, delete-orphan"
     )
@@ -118,6 +123,8 @@ class Inspection(Base):
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the server last kept the draft: the browser's copy wins only if it is newer.
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     project: Mapped[Project] = relationship()

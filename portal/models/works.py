@@ -93,6 +93,11 @@ class ListEntry(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_on: Mapped[date | None] = mapped_column(Date)
+    # The last renewal: another period on the list, with the admin's reason.
+    renewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    renewal_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     contractor: Mapped[Contractor] = relationship()
-    confirmed_by: Mapped[User | None] = relationship()
+    confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])
+    renewed_by: Mapped[User | None] = relationship(foreign_keys=[renewed_by_id])

@@ -4,4 +4,14 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from portal.public import cases, home, report, works  # noqa: E402,F401
+from portal.public import (  # noqa: E402,F401
+    cases,
+    consultations,
+    exports,
+    home,
+    kpi,
+    notices,
+    report,
+    suggestions,
+    works,
+)

@@ -185,13 +185,10 @@ def _parse_day(text: str | None) -> date | None:
         return None
 
 
-@bp.route("/cases")
-def case_list() -> str:
-    """List public cases with filters and pages."""
+def list_filters() -> tuple[CaseFilterForm, case_search.CaseFilters, ZoneInfo]:
+    """Read the public list's filters from the request (the list and its CSV share them)."""
     form = CaseFilterForm(request.args)
     form.state.choices = [("", _("All states"))] + [(s, s) for s in STATES]
-    categories = db.session.scalars(select(Category).order_by(Category.sort_order)).all()
-    zones = db.session.scalars(select(Zone).where(Zone.level != "grid").order_by(Zone.code)).all()
     form.validate()
     filters = case_search.CaseFilters(
         q=(form.q.data or "")[:100],
@@ -201,7 +198,15 @@ def case_list() -> str:
         since=_parse_day(form.since.data),
         until=_parse_day(form.until.data),
     )
-    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return form, filters, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+@bp.route("/cases")
+def case_list() -> str:
+    """List public cases with filters and pages."""
+    form, filters, tz = list_filters()
+    categories = db.session.scalars(select(Category).order_by(Category.sort_order)).all()
+    zones = db.session.scalars(select(Zone).where(Zone.level != "grid").order_by(Zone.code)).all()
     page = db.paginate(
         case_search.filtered(filters, tz),
         per_page=PAGE_SIZE,

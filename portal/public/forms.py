@@ -187,3 +187,92 @@ class InfoForm(FlaskForm):
             plain_text,
         ],
     )
+
+
+class CommentForm(FlaskForm):
+    """A resident's comment on a consultation."""
+
+    body = TextAreaField(
+        _l("Your comment"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Write your comment.")),
+            Length(min=5, max=2000, message=_l("Write between %(min)d and %(max)d characters.")),
+            plain_text,
+        ],
+    )
+    display_name = StringField(
+        _l("Name to show (optional)"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=100, message=_l("At most %(max)d characters.")),
+            plain_text,
+        ],
+    )
+    email = StringField(
+        _l("E-mail"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=255, message=_l("At most %(max)d characters.")),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+    phone = StringField(
+        _l("Phone"),
+        filters=[strip],
+        validators=[Optional(), Regexp(PHONE, message=_l("Enter a valid phone number."))],
+    )
+
+
+class SuggestionForm(FlaskForm):
+    """A resident's suggestion to the office."""
+
+    title = StringField(
+        _l("Title"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Give your suggestion a title.")),
+            Length(min=2, max=200, message=_l("Write between %(min)d and %(max)d characters.")),
+            plain_text,
+        ],
+    )
+    body = TextAreaField(
+        _l("Your suggestion"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Describe your suggestion.")),
+            Length(min=5, max=2000, message=_l("Write between %(min)d and %(max)d characters.")),
+            plain_text,
+        ],
+    )
+    project = SelectField(
+        _l("About a project (optional)"), validators=[Optional()], validate_choice=True
+    )
+    email = StringField(
+        _l("E-mail"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=255, message=_l("At most %(max)d characters.")),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+    phone = StringField(
+        _l("Phone"),
+        filters=[strip],
+        validators=[Optional(), Regexp(PHONE, message=_l("Enter a valid phone number."))],
+    )
+
+
+class NoticeFilterForm(FlaskForm):
+    """Filters of the public list of notices (a GET form, no CSRF needed)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), filters=[strip], validators=[Optional(), Length(max=100)])
+    project = SelectField(_l("Project"), validators=[Optional()], validate_choice=False)
+    kind = SelectField(_l("Kind"), validators=[Optional()], validate_choice=False)
+    zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=False)

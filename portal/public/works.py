@@ -5,26 +5,39 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, render_template
+from flask import abort, render_template, url_for
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import Case, Contractor, Project, utcnow
+from portal.models import Contractor, Project, utcnow
 from portal.public import bp
-from portal.services import contractors
+from portal.services import contractors, notices
+from portal.web import state_label
 
 
 @bp.route("/projects/<code>")
 def project_page(code: str) -> str:
-    """Show a project: phase, dates, contractor, and the cases about it."""
+    """Show a project: phase, dates, contractor, its notices, and its cases on a map."""
     project = db.session.scalar(select(Project).where(Project.code == code)) or abort(404)
-    related = db.session.scalars(
-        select(Case)
-        .where(Case.project_id == project.id, Case.hidden.is_(False))
-        .order_by(Case.created_at.desc())
-        .limit(50)
-    ).all()
-    return render_template("public/project.html", project=project, cases=related)
+    now = utcnow()
+    related = notices.related_cases(db.session, project, now)
+    points = [
+        {
+            "lat": c.lat,
+            "lng": c.lng,
+            "number": c.number,
+            "label": f"{c.number} · {c.category.name} · {state_label(c.state)}",
+            "url": url_for(".case_page", number=c.number),
+        }
+        for c in related
+    ]
+    return render_template(
+        "public/project.html",
+        project=project,
+        cases=related,
+        case_points=points,
+        notices=notices.for_project(db.session, project, now),
+    )
 
 
 @bp.route("/contractors")

@@ -116,7 +116,7 @@ def authenticate(session: Session, email: str, password: str, now: datetime) -> 
     if user is None:
         HASHER.hash(password)  # spend the same time, so timing does not reveal accounts
         return None
-    if not user.active or (user.locked_until is not None and user.locked_until > now):
+    if not user.is_active or (user.locked_until is not None and user.locked_until > now):
         return None
     if not check_password(user, password):
         user.failed_logins += 1

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, case, or_, select
+from sqlalchemy import ColumnElement, Row, Select, case, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.models import Case, Category, Department, User, Zone
@@ -76,8 +76,24 @@ def _day_start(day: date, tz: ZoneInfo) -> datetime:
 
 def filtered(filters: CaseFilters, tz: ZoneInfo) -> Select:
     """Return the public cases matching the list's filters, newest first."""
-    query = public_cases().options(joinedload(Case.category), joinedload(Case.zone))
-    return _apply(query, filters, tz).order_by(Case.created_at.desc(), Case.id.desc())
+    query = select(Case).options(joinedload(Case.category), joinedload(Case.zone))
+    return public_filtered(query, filters, tz)
+
+
+def public_filtered(query: Select, filters: CaseFilters, tz: ZoneInfo) -> Select:
+    """Narrow a query of cases to the public ones matching the list's filters, newest first.
+
+    The query may select whole cases (the list) or a few columns (the public CSV).
+    """
+    query = _apply(query.where(Case.hidden.is_(False)), filters, tz)
+    return query.order_by(Case.created_at.desc(), Case.id.desc())
+
+
+def in_zone(code: str) -> ColumnElement[bool]:
+    """Return the condition that a case lies in a zone or in one of its streets or grid cells."""
+    zone_ids = select(Zone.id).where(or_(Zone.code == code, Zone.parent.has(Zone.code == code)))
+    grid_ids = select(Zone.id).where(Zone.parent_id.in_(zone_ids))
+    return or_(Case.zone_id.in_(zone_ids), Case.zone_id.in_(grid_ids))
 
 
 def _apply(query: Select, filters: CaseFilters, tz: ZoneInfo) -> Select:
@@ -87,11 +103,7 @@ def _apply(query: Select, filters: CaseFilters, tz: ZoneInfo) -> Select:
     if filters.category:
         query = query.where(Case.category.has(Category.code == filters.category))
     if filters.zone:
-        zone_ids = select(Zone.id).where(
-            or_(Zone.code == filters.zone, Zone.parent.has(Zone.code == filters.zone))
-        )
-        grid_ids = select(Zone.id).where(Zone.parent_id.in_(zone_ids))
-        query = query.where(or_(Case.zone_id.in_(zone_ids), Case.zone_id.in_(grid_ids)))
+        query = query.where(in_zone(filters.zone))
     if filters.q:
         escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
@@ -128,9 +140,13 @@ def next_due():
     )
 
 
-def queue(user: User, filters: QueueFilters, now: datetime, tz: ZoneInfo) -> Select:
-    """Return the cases a staff member works on, overdue first, then by the next deadline."""
-    query = select(Case).options(joinedload(Case.category), joinedload(Case.department))
+def queue_filtered(
+    query: Select, user: User, filters: QueueFilters, now: datetime, tz: ZoneInfo
+) -> Select:
+    """Narrow a query of cases to a staff member's queue and its filters, in queue order.
+
+    The query may select whole cases (the queue pages) or a few columns (the exports).
+    """
     if user.role == "handler":
         query = query.where(Case.department_id == user.department_id)
     query = _apply(query, filters, tz)

@@ -57,6 +57,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_tracking_token() -> tuple[str, str]:
+    """Return a fresh private tracking token and the hash that is stored in its place."""
+    token = secrets.token_urlsafe(24)
+    return token, hash_token(token)
+
+
+def is_tracking_token(token: str) -> bool:
+    """Tell whether a string could be a tracking token at all (before hashing it)."""
+    return bool(token) and len(token) <= 100
+
+
 def next_case_number(session: Session, year: int) -> str:
     """Hand out the next case number of a year, unique under concurrency."""
     bump = (
@@ -86,7 +97,7 @@ def submit(
     now: datetime,
 ) -> tuple[Case, str]:
     """Open a new case from a report; return it with its private tracking token."""
-    token = secrets.token_urlsafe(24)
+    token, token_hash = new_tracking_token()
     case = Case(
         number=next_case_number(session, now.year),
         category=report.category,
@@ -103,7 +114,7 @@ def submit(
         reporter_phone=report.phone,
         reporter_email=report.email,
         reporter_hide_name=report.hide_name,
-        tracking_token_hash=hash_token(token),
+        tracking_token_hash=token_hash,
         reporter_locale=report.locale,
         attributes=report.attributes,
         api_key=report.api_key,
@@ -148,7 +159,7 @@ def attach_photos(
 
 def find_by_token(session: Session, token: str) -> Case | None:
     """Return the case a private tracking token belongs to."""
-    if not token or len(token) > 100:
+    if not is_tracking_token(token):
         return None
     return session.scalar(select(Case).where(Case.tracking_token_hash == hash_token(token)))
 

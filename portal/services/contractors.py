@@ -15,6 +15,12 @@ from portal.services import audit
 REPEAT_WINDOW = timedelta(days=90)
 
 
+def _late(case: Case, now: datetime) -> bool:
+    """Tell whether a finding was answered after its deadline, or is unanswered past it."""
+    due = case.respond_due_at
+    return due is not None and (case.responded_at or now) > due
+
+
 @dataclass
 class Record:
     """What a contractor's sites showed over the period."""
@@ -31,11 +37,6 @@ class Record:
     def pass_rate(self) -> float | None:
         """Return the share of inspections passed, or None without inspections."""
         return self.passed / self.inspections if self.inspections else None
-
-
-def _late(case: Case, now: datetime) -> bool:
-    due = case.respond_due_at
-    return due is not None and (case.responded_at or now) > due
 
 
 def record(session: Session, contractor: Contractor, since: datetime, now: datetime) -> Record:
@@ -63,13 +64,7 @@ def record(session: Session, contractor: Contractor, since: datetime, now: datet
         .order_by(Case.created_at)
     ).all()
     result.findings = len(findings)
-    result.answered_late = sum(
-        1
-        for c in findings
-        if c.respond_due_at
-        and (c.responded_at or datetime.max.replace(tzinfo=c.respond_due_at.tzinfo))
-        > c.respond_due_at
-    )
+    result.answered_late = sum(1 for c in findings if _late(c, now))
     accepted = session.scalars(
         select(Project.acceptance_result).where(
             Project.contractor_id == contractor.id,
@@ -158,22 +153,31 @@ def propose(session: Session, now: datetime, rules: Rules | None = None) -> list
     return made
 
 
+class ListError(ValueError):
+    """Raised with a code when a list entry cannot be decided or renewed."""
+
+
+def _expiry(now: datetime, valid_days: int | None) -> date:
+    days = valid_days or Rules.from_config(current_app.config).valid_days
+    return now.date() + timedelta(days=days)
+
+
 def confirm(
     session: Session,
     admin: User,
     entry: ListEntry,
     reason: str,
     now: datetime,
-    valid_days: int = Rules.valid_days,
+    valid_days: int | None = None,
 ) -> None:
-    """Publish an entry, with the admin's reason; it expires unless renewed."""
+    """Publish an entry with the admin's reason; it expires after LIST_VALID_DAYS unless renewed."""
     if entry.confirmed_at is not None or entry.dismissed_at is not None:
-        raise ValueError("decided")
-    if reason.strip():
-        entry.reason = reason.strip()
+        raise ListError("decided")
+    if not reason.strip():
+        raise ListError("reason")
+    entry.reason = reason.strip()
     entry.confirmed_by, entry.confirmed_at = admin, now
-    days = valid_days or Rules.from_config(current_app.config).valid_days
-    entry.expires_on = now.date() + timedelta(days=days)
+    entry.expires_on = _expiry(now, valid_days)
     audit.record(
         session,
         admin,
@@ -185,10 +189,39 @@ def confirm(
     )
 
 
+def renew(
+    session: Session,
+    admin: User,
+    entry: ListEntry,
+    reason: str,
+    now: datetime,
+    valid_days: int | None = None,
+) -> None:
+    """Keep a published entry for another period, with the admin's reason for renewing."""
+    if entry.confirmed_at is None or entry.dismissed_at is not None:
+        raise ListError("state")
+    if not reason.strip():
+        raise ListError("reason")
+    before = {"expires_on": entry.expires_on.isoformat(), "renewal_reason": entry.renewal_reason}
+    entry.renewal_reason = reason.strip()
+    entry.renewed_by, entry.renewed_at = admin, now
+    entry.expires_on = _expiry(now, valid_days)
+    audit.record(
+        session,
+        admin,
+        f"list.{entry.kind}.renew",
+        "contractor",
+        entry.contractor_id,
+        before=before,
+        after={"expires_on": entry.expires_on.isoformat(), "renewal_reason": reason.strip()},
+        now=now,
+    )
+
+
 def dismiss(session: Session, admin: User, entry: ListEntry, now: datetime) -> None:
     """Refuse a proposed entry."""
     if entry.confirmed_at is not None or entry.dismissed_at is not None:
-        raise ValueError("decided")
+        raise ListError("decided")
     entry.dismissed_at = now
     audit.record(
         session, admin, f"list.{entry.kind}.dismiss", "contractor", entry.contractor_id, now=now

@@ -30,7 +30,10 @@ from portal.services import (
     accounts,
     calendar,
     cases,
+    demo_kpi,
+    demo_notices,
     demo_open311,
+    demo_participation,
     demo_works,
     geo,
     routing,
@@ -70,6 +73,9 @@ def load(
     added["accounts"] = len(logins)
     added["cases"] = load_cases(session, store, now=now, seed=seed)
     added.update(demo_works.load_works(session, store, now, seed))
+    added.update(demo_kpi.load_kpi(session, store, now, seed))
+    added.update(demo_participation.load_participation(session, now, seed))
+    added.update(demo_notices.load_notices(session, store, now, seed))
     return added, logins
 
 
@@ -100,8 +106,11 @@ def load_reference(session: Session) -> dict[str, int]:
     """Load SLA policies, categories, departments, zones, routing rules and holidays once."""
     if session.scalar(select(func.count()).select_from(Category)):
         return {}
-    policies = {}
+    # The migrations insert the policy of supervisors' findings: take it as it is.
+    policies = {p.code: p for p in session.scalars(select(SlaPolicy))}
     for code, zh, en, working, targets in data.SLA_POLICIES:
+        if code in policies:
+            continue
         policy = SlaPolicy(code=code, name_zh=zh, name_en=en, working_time=working)
         policy.targets = [
             SlaTarget(priority=p, respond_minutes=r, resolve_minutes=s)

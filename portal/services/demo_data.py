@@ -743,7 +743,7 @@ PROJECTS = [
     (
         "GS-2026-09",
         "台州路慢行系统工程",
-        0,
+        4,
         "ROAD",
         "construction",
         True,
@@ -753,6 +753,26 @@ PROJECTS = [
     ("GS-2027-01", "信义坊地块配套道路工程", 0, "ROAD", "tender", False, [(120.1530, 30.2830)]),
     ("GS-2027-02", "教场路积水点改造工程", 2, "DRAIN", "approval", False, [(120.1410, 30.2610)]),
 ]
+# Works finished in the last year, with the result of their completion acceptance (竣工验收):
+# (code, name, contractor index, department, months ago, result, (lng, lat)).
+COMPLETED_PROJECTS = [
+    ("GS-2025-01", "莫干山路人行道改造工程", 1, "ROAD", 11, "passed", (120.1470, 30.2840)),
+    ("GS-2025-02", "文一路雨水管改造工程", 2, "DRAIN", 9, "passed", (120.1580, 30.2870)),
+    ("GS-2025-03", "湖墅路路灯更换工程", 3, "LIGHT", 8, "passed", (120.1540, 30.2680)),
+    ("GS-2025-04", "潮王路道路大修工程", 0, "ROAD", 6, "failed", (120.1650, 30.2830)),
+    ("GS-2025-05", "和睦路排水防涝工程", 2, "DRAIN", 5, "passed", (120.1370, 30.2760)),
+    ("GS-2025-06", "运河沿线绿道工程", 4, "ROAD", 4, "passed", (120.1430, 30.2700)),
+    ("GS-2025-07", "东新路交通标志完善工程", 1, "TRAFFIC", 2, "passed", (120.1740, 30.2760)),
+]
+# The accepted part of the project in its acceptance phase.
+ACCEPTANCE_PHASE_RESULT = ("GS-2026-10", "passed")
+# The demo's model contractor: its sites pass every check (the red list's candidate).
+MODEL_CONTRACTOR = 4
+# The admin's own words when publishing an entry, after the rule's figures.
+LIST_REASONS = {
+    "red": "经核实，该单位近一年抽查全部合格、文明施工表现突出，予以红榜表扬。",
+    "black": "经核实，该单位同类问题反复出现且整改不力，列入黑榜，请限期整改。",
+}
 SUPERVISORS = [("李建国", "GS-MS"), ("王秀英", "GS-HS"), ("张伟", "GS-XH")]
 INSPECTION_NOTES = {
     "fencing": "东侧围挡倒伏约10米，未及时恢复",

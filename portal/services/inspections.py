@@ -7,7 +7,8 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -22,6 +23,7 @@ from portal.models import (
     Project,
     SpotCheckRound,
     User,
+    utcnow,
 )
 from portal.services import audit, cases, geo, notify, routing, sla, works
 from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
@@ -50,11 +52,9 @@ def draft(
     """Return the supervisor's report for this form, starting a draft the first time."""
     if not client_key or len(client_key) > 64:
         raise InspectionError("key")
-    found = session.scalar(select(Inspection).where(Inspection.client_key == client_key))
+    found = _by_key(session, client_key)
     if found is not None:
-        if found.supervisor_id != supervisor.id:
-            raise InspectionError("key")
-        return found
+        return _own(found, supervisor)
     if not project.active_site:
         raise InspectionError("site")
     month = now.strftime("%Y-%m")
@@ -75,13 +75,55 @@ def draft(
         started_at=now,
         items={},
     )
-    session.add(inspection)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same form sent twice at once: one insert wins
+            session.add(inspection)
+    except IntegrityError:
+        found = _by_key(session, client_key)
+        if found is None:
+            raise
+        return _own(found, supervisor)
     return inspection
 
 
+def _by_key(session: Session, client_key: str) -> Inspection | None:
+    """Return the report of a form, locking its row where the database can."""
+    return session.scalar(
+        select(Inspection)
+        .where(Inspection.client_key == client_key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _own(inspection: Inspection, supervisor: User) -> Inspection:
+    if inspection.supervisor_id != supervisor.id:
+        raise InspectionError("key")
+    return inspection
+
+
+def open_draft(
+    session: Session, supervisor: User, project: Project, report_id: int | None = None
+) -> Inspection | None:
+    """Return the supervisor's unsubmitted report of a site: the one asked for, or the latest."""
+    query = select(Inspection).where(
+        Inspection.supervisor_id == supervisor.id,
+        Inspection.project_id == project.id,
+        Inspection.status == "draft",
+    )
+    if report_id is not None:
+        query = query.where(Inspection.id == report_id)
+    return session.scalars(
+        query.order_by(Inspection.started_at.desc(), Inspection.id.desc()).limit(1)
+    ).first()
+
+
 def save(
-    inspection: Inspection, items: dict[str, dict], lat: float | None, lng: float | None
+    inspection: Inspection,
+    items: dict[str, dict],
+    lat: float | None,
+    lng: float | None,
+    now: datetime | None = None,
 ) -> None:
     """Keep what the supervisor has filled in so far (a draft can be incomplete)."""
     if inspection.status != "draft":
@@ -96,6 +138,7 @@ def save(
         if not geo.is_valid_position(lat, lng):
             raise InspectionError("position")
         inspection.lat, inspection.lng = lat, lng
+    inspection.saved_at = now or utcnow()
 
 
 def add_photo(
@@ -124,8 +167,11 @@ def add_photo(
 
 def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case]:
     """Submit a report once; failures become cases unless the position was off site."""
+    session.flush()
+    # A second request for the same report waits here for the first, then finds it submitted.
+    session.refresh(inspection, with_for_update=True)
     if inspection.status == "submitted":
-        return list(session.scalars(select(Case).where(Case.inspection_id == inspection.id)))
+        return _cases_of(session, inspection)
     missing = [i for i in CHECKLIST if inspection.items.get(i, {}).get("result") not in RESULTS]
     if missing:
         raise InspectionError("incomplete")
@@ -140,6 +186,17 @@ def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case
     )
     inspection.off_site = inspection.distance_m > current_app.config["GEOFENCE_M"]
     inspection.verdict = "fail" if failed else "pass"
+    # Claimed by one request only, also where rows cannot be locked (SQLite): the other one
+    # waits for the write and finds the report submitted.
+    claimed = session.execute(
+        update(Inspection)
+        .where(Inspection.id == inspection.id, Inspection.status == "draft")
+        .values(status="submitted", submitted_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        session.expire(inspection)
+        return _cases_of(session, inspection)
     inspection.status, inspection.submitted_at = "submitted", now
     session.flush()
     audit.record(
@@ -156,6 +213,10 @@ def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case
         now=now,
     )
     return [] if inspection.off_site else findings_to_cases(session, inspection, now)
+
+
+def _cases_of(session: Session, inspection: Inspection) -> list[Case]:
+    return list(session.scalars(select(Case).where(Case.inspection_id == inspection.id)))
 
 
 def confirm_off_site(

@@ -46,12 +46,14 @@ def assign(
     actor: User | None,
     now: datetime,
     force: bool = False,
+    actor_label: str = "",
 ) -> SpotCheckRound:
     """Give each active supervisor sites to check this month, at random but spread.
 
     Every active site is covered when the supervisors can cover them all; nobody gets the
     site they had last month when another one is free; sites near a supervisor's zone come
-    first. The same seed gives the same assignment.
+    first. The same seed gives the same assignment. Without an account, `actor_label` says
+    who ran it (the operator's login on the server).
     """
     year, number = _month(month)
     if per_supervisor < 1:
@@ -66,7 +68,9 @@ def assign(
         session.delete(existing)
         session.flush()
     supervisors = session.scalars(
-        select(User).where(User.role == "supervisor", User.active).order_by(User.id)
+        select(User)
+        .where(User.role == "supervisor", User.active, User.suspended_at.is_(None))
+        .order_by(User.id)
     ).all()
     sites = session.scalars(select(Project).where(Project.active_site).order_by(Project.id)).all()
     if not supervisors or not sites:
@@ -119,6 +123,7 @@ def assign(
         seed=seed,
         per_supervisor=quota,
         run_by_id=actor.id if actor else None,
+        run_by_label=actor.name if actor else actor_label,
         run_at=now,
     )
     round_.assignments = [
@@ -141,5 +146,6 @@ def assign(
             "forced": force,
         },
         now=now,
+        actor_label=actor_label,
     )
     return round_

@@ -26,8 +26,10 @@ def apply(
     zone: Zone | None,
     motivation: str,
     now: datetime,
+    *,
+    agreed_at: datetime,
 ) -> SupervisorApplication:
-    """Record a resident's application; one pending application per e-mail."""
+    """Record a resident's application and when they agreed to the code of conduct."""
     email = email.strip().lower()
     pending = session.scalar(
         select(func.count())
@@ -42,6 +44,7 @@ def apply(
         email=email,
         zone=zone,
         motivation=motivation.strip(),
+        agreed_at=agreed_at,
         created_at=now,
     )
     session.add(application)
@@ -121,5 +124,46 @@ def decline(
         "supervisor_application",
         application.id,
         after={"reason": application.reason},
+        now=now,
+    )
+
+
+def suspend(session: Session, admin: User, supervisor: User, reason: str, now: datetime) -> None:
+    """Suspend a supervisor, with a reason: signed out, no sign-in, no spot checks."""
+    if supervisor.role != "supervisor" or supervisor.suspended_at is not None:
+        raise ApplicationError("state")
+    if not reason.strip():
+        raise ApplicationError("reason")
+    supervisor.suspended_at, supervisor.suspension_reason = now, reason.strip()
+    audit.record(
+        session,
+        admin,
+        "supervisor.suspend",
+        "account",
+        supervisor.id,
+        after={"reason": supervisor.suspension_reason},
+        now=now,
+    )
+
+
+def reinstate(session: Session, admin: User, supervisor: User, reason: str, now: datetime) -> None:
+    """Lift a supervisor's suspension, with a reason."""
+    if supervisor.role != "supervisor" or supervisor.suspended_at is None:
+        raise ApplicationError("state")
+    if not reason.strip():
+        raise ApplicationError("reason")
+    before = {
+        "suspended_at": supervisor.suspended_at,
+        "reason": supervisor.suspension_reason,
+    }
+    supervisor.suspended_at, supervisor.suspension_reason = None, ""
+    audit.record(
+        session,
+        admin,
+        "supervisor.reinstate",
+        "account",
+        supervisor.id,
+        before=before,
+        after={"reason": reason.strip()},
         now=now,
     )

@@ -63,9 +63,16 @@ FINDING_POINTS = 2
 VERIFY_POINTS = 1
 
 
+def is_finding(case: Case) -> bool:
+    """Tell whether a case is a supervisor's finding, closed by their check on site (核查)."""
+    return case.source == "inspection" and case.inspection is not None
+
+
 def allowed(case: Case, user: User) -> list[str]:
     """Return the actions this user may take on this case now."""
-    if user.role in ("dispatcher", "admin"):
+    if user.role == "dispatcher" and is_finding(case):
+        actions = set(FROM_STATES) - {"close"}  # the supervisor verifies it first
+    elif user.role in ("dispatcher", "admin"):
         actions = set(FROM_STATES)
     elif user.role == "supervisor" and case.inspection and case.inspection.supervisor_id == user.id:
         actions = SUPERVISOR_ACTIONS  # the supervisor verifies the fix of their finding (核查)
@@ -404,15 +411,37 @@ def resolve(
 def close(
     session: Session, case: Case, user: User, body: str, now: datetime, version: int | None = None
 ) -> CaseEvent:
-    """Verify the work and close the case (核查结案)."""
+    """Verify the work and close the case (核查结案).
+
+    A supervisor's finding is closed by the supervisor's check on site; an admin may close it
+    without that check only with a written reason, kept on the timeline and in the audit log.
+    """
+    unverified = is_finding(case) and user.role != "supervisor"
+    if unverified and user.role != "admin":
+        raise WorkflowError("verification")
+    if unverified and not body.strip():
+        raise WorkflowError("reason")
 
     def change() -> CaseEvent:
         case.closed_at = now
+        if unverified:
+            return _state(case, "closed", "closed_unverified", body.strip())
         if user.role == "supervisor":  # a fix verified on site by the supervisor
             user.points += VERIFY_POINTS
         return _state(case, "closed", "closed", body.strip())
 
-    return _act(session, case, user, "close", now, version, change)
+    event = _act(session, case, user, "close", now, version, change)
+    if unverified:
+        audit.record(
+            session,
+            user,
+            "case.close_unverified",
+            "case",
+            case.number,
+            after={"reason": body.strip()},
+            now=now,
+        )
+    return event
 
 
 def rework(

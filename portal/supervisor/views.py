@@ -58,6 +58,7 @@ def apply() -> Response | tuple[str, int]:
                 zone,
                 form.motivation.data or "",
                 utcnow(),
+                agreed_at=utcnow(),  # the form requires the agreement
             )
         except supervisors.ApplicationError:
             form.email.errors.append(_("An application or account with this e-mail exists."))
@@ -145,8 +146,12 @@ def inspect(code: str) -> Response | tuple[str, int]:
         abort(404)
     form = InspectionForm()
     report, status = None, 200
-    if request.method == "GET":
-        form.client_key.data = secrets.token_hex(16)
+    if request.method == "GET":  # reopening the form resumes the open draft of this site
+        wanted = request.args.get("report", type=int)
+        report = inspections.open_draft(db.session, current_user, project, wanted)
+        form.client_key.data = report.client_key if report else secrets.token_hex(16)
+        if report is not None and report.lat is not None:
+            form.lat.data, form.lng.data = f"{report.lat:.6f}", f"{report.lng:.6f}"
     elif not form.validate_on_submit():
         status = 422
     else:
@@ -155,7 +160,7 @@ def inspect(code: str) -> Response | tuple[str, int]:
             report = inspections.draft(db.session, current_user, project, form.client_key.data, now)
             if report.status == "submitted":  # a second submit of the same form
                 return redirect(url_for(".report", report_id=report.id), code=303)
-            inspections.save(report, _answers(), *_position(form))
+            inspections.save(report, _answers(), *_position(form), now=now)
             _store_photos(report, now)
             db.session.commit()  # the draft is kept even if submitting is refused below
             if request.form.get("action") == "submit":

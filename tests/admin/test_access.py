@@ -5,8 +5,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from portal.models import Department
-from tests.factories import make_case
+from portal.models import Department, utcnow
+from tests.factories import make_case, make_notice, make_user
 
 # Everything outside /admin and /supervisor is public; /admin is for staff, with settings for
 # admins and triage for dispatchers; /supervisor (but for applying) for supervisors.
@@ -20,6 +20,7 @@ ADMIN_ONLY = (
     "/admin/projects",
     "/admin/contractors",
     "/admin/applications",
+    "/admin/supervisors",
     "/admin/lists",
     "/admin/reply-templates",
     "/admin/api-keys",
@@ -29,6 +30,11 @@ DISPATCHER_ONLY = (
     "/admin/cases/bulk",
     "/admin/inspections",
     "/admin/spotchecks",
+    "/admin/consultations",
+    "/admin/comments",
+    "/admin/suggestions",
+    "/admin/notices",
+    "/admin/reports",
 )
 
 
@@ -37,7 +43,7 @@ def app_config():
     return {"WTF_CSRF_ENABLED": False}
 
 
-def concrete(rule, case_number: str, token: str, department: str) -> str:
+def concrete(rule, case_number: str, token: str, department: str, notice_id: int = 1) -> str:
     values = {
         "number": case_number,
         "token": token,
@@ -51,9 +57,13 @@ def concrete(rule, case_number: str, token: str, department: str) -> str:
         "application_id": "1",
         "contractor_id": "1",
         "entry_id": "1",
+        "notice_id": str(notice_id),
         "decision": "approve",
         "template_id": "1",
         "key_id": "1",
+        "consultation_id": "1",
+        "comment_id": "1",
+        "suggestion_id": "1",
     }
     return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
 
@@ -81,12 +91,13 @@ def expected(path: str, role: str | None, handler_owns: bool) -> str:
 @pytest.mark.parametrize("role", [None, "supervisor", "handler", "dispatcher", "admin"])
 def test_role_matrix_over_the_url_map(app, client, db, login_as, role):
     case, token = make_case(db.session)
+    notice = make_notice(db.session, make_user(db.session, "admin"), publish_at=utcnow())
     light = db.session.scalar(select(Department).where(Department.code == "LIGHT"))
     if role:
         login_as(role, department=light if role == "handler" else None)
     # Signing out last, so that every other route is tried signed in.
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule == "/logout"):
-        path = concrete(rule, case.number, token, "ROAD")
+        path = concrete(rule, case.number, token, "ROAD", notice.id)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = client.open(path, method=method, data={})
             response.close()

@@ -68,8 +68,12 @@ def test_admin_registers_a_contractor_and_a_project(client, db, login_as):
 
 def test_admin_approves_and_declines_applications(client, db, login_as):
     login_as("admin")
-    yes = supervisors.apply(db.session, "甲", "13800000001", "a@example.cn", None, "", utcnow())
-    no = supervisors.apply(db.session, "乙", "13800000002", "b@example.cn", None, "", utcnow())
+    yes = supervisors.apply(
+        db.session, "甲", "13800000001", "a@example.cn", None, "", utcnow(), agreed_at=utcnow()
+    )
+    no = supervisors.apply(
+        db.session, "乙", "13800000002", "b@example.cn", None, "", utcnow(), agreed_at=utcnow()
+    )
     db.session.commit()
     assert client.post(f"/admin/applications/{yes.id}/approve", data={}).status_code == 303
     assert (
@@ -153,6 +157,55 @@ def test_admin_publishes_the_black_list(client, db, login_as):
     assert client.post(f"/admin/lists/{entry.id}/dismiss", data={}).status_code == 303
     db.session.refresh(entry)
     assert entry.dismissed_at is None  # already published: nothing changes
+
+
+def test_admin_confirms_only_with_a_reason_and_renews_an_entry(client, db, login_as):
+    firm = Contractor(name="问题公司", credit_code="91110000600037341L")
+    db.session.add(
+        ListEntry(contractor=firm, kind="black", reason="重复扬尘", proposed_at=utcnow())
+    )
+    db.session.commit()
+    login_as("admin")
+    entry = db.session.scalar(select(ListEntry))
+    page = client.get("/admin/lists").get_data(as_text=True)
+    assert re.search(r"<textarea[^>]*required>重复扬尘</textarea>", page)  # the proposal prefills
+    refused = client.post(f"/admin/lists/{entry.id}/confirm", data={"reason": " "})
+    assert "请填写理由" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    db.session.refresh(entry)
+    assert entry.confirmed_at is None
+    client.post(f"/admin/lists/{entry.id}/confirm", data={"reason": "三次扬尘未整改"})
+    assert client.post(f"/admin/lists/{entry.id}/renew", data={"reason": ""}).status_code == 303
+    db.session.refresh(entry)
+    assert entry.renewed_at is None
+    client.post(f"/admin/lists/{entry.id}/renew", data={"reason": "复查仍未整改"})
+    db.session.refresh(entry)
+    assert entry.renewal_reason == "复查仍未整改" and entry.renewed_at is not None
+    assert "复查仍未整改" in client.get("/contractors").get_data(as_text=True)
+
+
+def test_admin_suspends_and_reinstates_a_supervisor(app, client, db, login_as):
+    supervisor = make_user(db.session, "supervisor", name="赵监督")
+    outdoors = app.test_client()
+    with outdoors.session_transaction() as session:
+        session["_user_id"] = str(supervisor.id)
+    assert outdoors.get("/supervisor/").status_code == 200
+    login_as("admin")
+    assert "赵监督" in client.get("/admin/supervisors").get_data(as_text=True)
+    url = f"/admin/supervisors/{supervisor.id}"
+    client.post(f"{url}/suspend", data={"reason": ""})
+    db.session.refresh(supervisor)
+    assert supervisor.suspended_at is None  # a reason is required
+    assert client.post(f"{url}/suspend", data={"reason": "冒用他人照片"}).status_code == 303
+    shown = client.get("/admin/supervisors").get_data(as_text=True)
+    assert "已停职" in shown and "冒用他人照片" in shown
+    refused = outdoors.get("/supervisor/")
+    assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+    client.post(f"{url}/reinstate", data={"reason": "申诉属实，恢复资格"})
+    db.session.refresh(supervisor)
+    assert supervisor.suspended_at is None
+    with outdoors.session_transaction() as session:
+        session["_user_id"] = str(supervisor.id)
+    assert outdoors.get("/supervisor/").status_code == 200
 
 
 def test_coverage_per_zone_and_contractor(client, db, login_as):

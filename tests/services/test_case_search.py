@@ -6,7 +6,7 @@ import pytest
 from shapely.geometry import shape
 from sqlalchemy import select
 
-from portal.models import Department, Zone, utcnow
+from portal.models import Case, Department, Zone, utcnow
 from portal.services import case_search, workflow
 from portal.services.case_search import QueueFilters
 from tests.factories import make_case, make_user
@@ -41,7 +41,7 @@ def cases(db, reference):
 
 
 def found(db, user, **filters) -> set[str]:
-    query = case_search.queue(user, QueueFilters(**filters), utcnow(), TZ)
+    query = case_search.queue_filtered(select(Case), user, QueueFilters(**filters), utcnow(), TZ)
     return {c.number for c in db.session.scalars(query).unique()}
 
 

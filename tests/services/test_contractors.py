@@ -3,8 +3,9 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
-from portal.models import CHECKLIST, Contractor, Inspection, Project, utcnow
+from portal.models import CHECKLIST, AuditEntry, Contractor, Inspection, ListEntry, Project, utcnow
 from portal.services import contractors
 from tests.factories import make_case, make_user
 
@@ -95,3 +96,60 @@ def test_a_failed_acceptance_proposes_the_black_list(db, builder):
     assert (record.acceptances, record.acceptances_passed) == (1, 0)
     [entry] = contractors.propose(db.session, now)
     assert entry.kind == "black" and "验收未通过 1 项" in entry.reason
+
+
+def test_only_answers_after_the_deadline_count_as_late(db, builder):
+    firm, project = builder
+    now = utcnow()
+    report = inspect(db, project, "fail", now - timedelta(days=5))
+    waiting = finding(db, project, report, now - timedelta(hours=1), item="dust")
+    overdue = finding(db, project, report, now - timedelta(days=4), item="muck")
+    on_time = finding(db, project, report, now - timedelta(days=3), item="tidy")
+    late = finding(db, project, report, now - timedelta(days=5), item="fencing")
+    for case, answered in ((on_time, timedelta(hours=2)), (late, timedelta(hours=60))):
+        case.responded_at = case.created_at + answered
+    for case in (waiting, overdue, on_time, late):
+        case.respond_due_at = case.created_at + timedelta(hours=48)
+    db.session.commit()
+    record = contractors.record(db.session, firm, now - timedelta(days=365), now)
+    # Still within its 48 hours: not late yet; unanswered past them, or answered after: late.
+    assert (record.findings, record.answered_late) == (4, 2)
+
+
+def test_entries_last_as_long_as_the_setting_says_and_need_a_reason(app, db, builder):
+    firm, _ = builder
+    app.config["LIST_VALID_DAYS"] = 30
+    now = utcnow()
+    entry = ListEntry(contractor=firm, kind="red", reason="近一年抽查全部合格", proposed_at=now)
+    db.session.add(entry)
+    admin = make_user(db.session, "admin")
+    with pytest.raises(contractors.ListError, match="reason"):
+        contractors.confirm(db.session, admin, entry, "  ", now)
+    assert entry.confirmed_at is None
+    contractors.confirm(db.session, admin, entry, "近一年抽查全部合格，予以表扬", now)
+    assert entry.expires_on == now.date() + timedelta(days=30)
+    assert contractors.published(db.session, "red", now.date() + timedelta(days=30)) == [entry]
+    assert contractors.published(db.session, "red", now.date() + timedelta(days=31)) == []
+
+
+def test_an_admin_renews_a_published_entry_with_a_reason(app, db, builder):
+    firm, _ = builder
+    now = utcnow()
+    entry = ListEntry(contractor=firm, kind="black", reason="多次扬尘", proposed_at=now)
+    db.session.add(entry)
+    admin = make_user(db.session, "admin")
+    with pytest.raises(contractors.ListError, match="state"):
+        contractors.renew(db.session, admin, entry, "仍未整改", now)  # not published yet
+    contractors.confirm(db.session, admin, entry, "三次扬尘未整改", now - timedelta(days=300))
+    with pytest.raises(contractors.ListError, match="reason"):
+        contractors.renew(db.session, admin, entry, "", now)
+    contractors.renew(db.session, admin, entry, "复查仍有扬尘问题", now)
+    db.session.commit()
+    assert entry.expires_on == now.date() + timedelta(days=app.config["LIST_VALID_DAYS"])
+    assert (entry.renewal_reason, entry.renewed_by, entry.reason) == (
+        "复查仍有扬尘问题",
+        admin,
+        "三次扬尘未整改",
+    )
+    logged = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "list.black.renew"))
+    assert logged.actor == admin and logged.after["renewal_reason"] == "复查仍有扬尘问题"

@@ -8,7 +8,7 @@ from shapely.geometry import Point, shape
 from sqlalchemy import func, select
 
 from portal.models import Case, Category, Zone, utcnow
-from portal.services import demo, routing
+from portal.services import contractors, demo, routing
 from portal.services.photos import PhotoStore
 
 
@@ -57,8 +57,9 @@ def test_cases_cover_every_state_over_six_months(db, loaded):
     now = utcnow()
     assert all(now - timedelta(days=184) <= c.created_at <= now for c in cases)
     assert len({c.number for c in cases}) == len(cases)
-    # Residents' cases are numbered as they came in (supervisors' findings were loaded after).
-    numbers = [c.number for c in cases if c.source != "inspection"]
+    # Residents' cases are numbered as they came in (supervisors' findings, and the letters that
+    # give the KPIs late work, were loaded after).
+    numbers = [c.number for c in cases if c.source not in ("inspection", "letter")]
     assert numbers == sorted(numbers)
 
 
@@ -116,7 +117,7 @@ def test_works_supervisors_and_the_lists(db, loaded):
     from portal.models import Contractor, Inspection, ListEntry, Project, SpotCheckRound
 
     added, *_ = loaded
-    assert added["projects"] == 12 and added["contractors"] == 5
+    assert added["projects"] == 19 and added["contractors"] == 5
     assert (
         db.session.scalar(select(func.count()).select_from(Project).where(Project.active_site)) == 9
     )
@@ -128,6 +129,99 @@ def test_works_supervisors_and_the_lists(db, loaded):
     assert findings and all(c.project_id for c in findings)
     assert any(c.state == "closed" for c in findings)
     entries = db.session.scalars(select(ListEntry)).all()
-    assert {e.kind for e in entries} >= {"black"} and all(e.reason for e in entries)
-    assert all(e.confirmed_at for e in entries)
+    assert {e.kind for e in entries} == {"red", "black"}
+    assert all(e.confirmed_at and e.confirmed_by and "经核实" in e.reason for e in entries)
+    now = utcnow().date()
+    assert contractors.published(db.session, "red", now)
+    assert contractors.published(db.session, "black", now)
+    results = db.session.scalars(
+        select(Project.acceptance_result).where(Project.acceptance_result != "")
+    ).all()
+    assert added["acceptance results"] == len(results) >= 5
+    assert 0.8 <= results.count("passed") / len(results) < 1  # most pass, one did not
+    finished = db.session.scalars(
+        select(Project).where(Project.phase.in_(("acceptance", "operation")))
+    ).all()
+    assert all(p.acceptance_result and p.acceptance_date for p in finished)
     assert db.session.scalar(select(func.count()).select_from(Contractor)) == 5
+
+
+def test_consultations_and_suggestions(app, client, db, loaded):
+    from portal.models import Consultation, ConsultationComment, Suggestion
+    from portal.services import consultations
+
+    added, *_ = loaded
+    assert added["consultations"] == 2 and added["suggestions"] >= 3
+    now = utcnow()
+    open_, closed = consultations.public(db.session, now)
+    assert len(open_) == 1 and len(closed) == 1
+    assert closed[0].response and closed[0].responded_at <= now
+    assert all(c.project.phase in ("approval", "tender") for c in open_ + closed)
+    statuses = Counter(c.status for c in db.session.scalars(select(ConsultationComment)))
+    assert statuses["approved"] >= 3 and statuses["pending"] >= 1 and statuses["declined"] == 1
+    assert all(
+        c.moderated_at <= now
+        for c in db.session.scalars(select(ConsultationComment))
+        if c.moderated_at
+    )
+    decided = Counter(s.status for s in db.session.scalars(select(Suggestion)))
+    assert decided["adopted"] >= 2 and decided["declined"] >= 1
+    by_supervisor = db.session.scalars(
+        select(Suggestion).where(Suggestion.user_id.is_not(None))
+    ).one()
+    assert (
+        by_supervisor.status == "adopted" and by_supervisor.user.points >= by_supervisor.points > 0
+    )
+    # The public pages show them.
+    page = client.get("/consultations").get_data(as_text=True)
+    assert open_[0].title in page and closed[0].title in page
+    assert "征求意见" in client.get(f"/consultations/{open_[0].id}").get_data(as_text=True)
+    adopted = client.get("/suggestions").get_data(as_text=True)
+    assert "大关路施工路段夜间增设警示灯" in adopted and "在平台上开通积分兑换" not in adopted
+    assert db.session.scalar(select(func.count()).select_from(Consultation)) == 2
+
+
+def test_notices_over_six_months(app, client, db, loaded):
+    from portal.models import Notice
+
+    added, store, _ = loaded
+    now = utcnow()
+    listed = db.session.scalars(select(Notice)).all()
+    status = Counter(n.status(now) for n in listed)
+    assert added["notices"] == len(listed)
+    assert status["published"] >= 10 and status["withdrawn"] == 1 and status["scheduled"] == 1
+    public = [n for n in listed if n.is_public(now)]
+    assert all(now - timedelta(days=184) <= n.publish_at <= now for n in public)
+    assert len({n.kind for n in public}) == 4 and all(n.project for n in public)
+    assert any(n.cases for n in public) and all(n.zone for n in public)
+    withdrawn = next(n for n in listed if n.withdrawn_at)
+    assert withdrawn.withdraw_reason and withdrawn.withdrawn_by is not None
+    covered = [n for n in listed if n.cover_sha256]
+    assert len(covered) == 1 and store.exists(covered[0].cover_sha256)
+    page = client.get("/notices").get_data(as_text=True)
+    assert "丽水路道路大修工程完工公告" in page and "已撤回" in page
+    scheduled = next(n for n in listed if n.status(now) == "scheduled")
+    assert scheduled.title not in page
+    cover = client.get(f"/notices/{covered[0].id}/cover.jpg")
+    assert cover.status_code == 200 and cover.mimetype == "image/jpeg"
+    cover.close()
+
+
+def test_every_kpi_has_something_to_count_in_recent_months(db, loaded):
+    from zoneinfo import ZoneInfo
+
+    from portal.services import kpi
+
+    now, tz = utcnow(), ZoneInfo("Asia/Shanghai")
+    months = kpi.trend(db.session, kpi.current_month(now, tz), now, tz, months=6)
+    for key in kpi.KEYS:
+        assert any(m.rates[key].denominator for m in months), key
+    # Not all perfect: some work was late and some was sent back.
+    assert any(
+        m.rates["on_time_resolution_rate"].met is None
+        and m.rates["on_time_resolution_rate"].numerator
+        < m.rates["on_time_resolution_rate"].denominator
+        for m in months
+    )
+    assert sum(m.rates["rework_rate"].numerator for m in months) >= 2
+    assert any(m.rates["satisfaction_rate"].numerator for m in months)

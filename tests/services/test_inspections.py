@@ -133,3 +133,64 @@ def test_assignments_are_linked_to_reports(db, site, supervisor):
     spotchecks.assign(db.session, now.strftime("%Y-%m"), 1, seed=1, actor=None, now=now)
     report = inspections.draft(db.session, supervisor, site, "key-7", now)
     assert report.assignment_id is not None
+
+
+def test_a_form_inserted_meanwhile_by_another_request_is_returned(
+    db, site, supervisor, monkeypatch
+):
+    from sqlalchemy.orm import Session
+
+    from portal.models import Inspection
+
+    with Session(db.engine) as other:  # the other request of the same form committed first
+        other.add(
+            Inspection(
+                client_key="key-race", project_id=site.id, supervisor_id=supervisor.id, items={}
+            )
+        )
+        other.commit()
+    real, looked = inspections._by_key, []
+
+    def too_early(session, key):  # this request looked before the other one committed
+        looked.append(key)
+        return None if len(looked) == 1 else real(session, key)
+
+    monkeypatch.setattr(inspections, "_by_key", too_early)
+    report = inspections.draft(db.session, supervisor, site, "key-race", utcnow())
+    assert len(looked) == 2 and report.client_key == "key-race" and report.id is not None
+    assert db.session.scalar(select(func.count()).select_from(Inspection)) == 1
+    inspections.save(report, filled(), *SITE)  # the session is still usable
+    assert inspections.submit(db.session, report, utcnow()) == []
+    db.session.commit()
+    assert report.status == "submitted"
+
+
+def test_a_finding_closes_only_after_the_supervisors_check(app, db, site, supervisor):
+    from portal.models import AuditEntry
+
+    store = PhotoStore(app.config["UPLOAD_DIR"])
+    report = inspections.draft(db.session, supervisor, site, "key-8", utcnow())
+    inspections.save(report, filled(fail=("fencing",)), *SITE)
+    inspections.add_photo(db.session, report, "fencing", jpeg_photo(), store, utcnow())
+    [case] = inspections.submit(db.session, report, utcnow())
+    dispatcher, admin = make_user(db.session, "dispatcher"), make_user(db.session, "admin")
+    workflow.accept(db.session, case, dispatcher, "normal", utcnow())
+    workflow.route(db.session, case, dispatcher, case.suggested_department, utcnow())
+    handler = make_user(db.session, "handler", department=case.department)
+    workflow.resolve(db.session, case, handler, "围挡已恢复", [], store, utcnow())
+    assert "close" not in workflow.allowed(case, dispatcher)
+    with pytest.raises(workflow.WorkflowError) as refused:
+        workflow.close(db.session, case, dispatcher, "已整改", utcnow())
+    assert refused.value.code == "verification" and case.state == "resolved"
+    with pytest.raises(workflow.WorkflowError) as refused:
+        workflow.close(db.session, case, admin, " ", utcnow())
+    assert refused.value.code == "reason" and case.state == "resolved"
+    points = supervisor.points
+    event = workflow.close(db.session, case, admin, "监督员已停职，经视频核实已整改", utcnow())
+    db.session.commit()
+    assert case.state == "closed" and event.kind == "closed_unverified" and event.public
+    assert event.body == "监督员已停职，经视频核实已整改" and supervisor.points == points
+    logged = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "case.close_unverified")
+    )
+    assert logged.actor == admin and logged.after["reason"] == "监督员已停职，经视频核实已整改"

@@ -175,3 +175,61 @@ def test_the_back_office_is_told_which_year_lacks_its_holidays(db):
     assert missing_year(db.session, date(2026, 10, 31)) is None
     assert missing_year(db.session, date(2026, 11, 1)) == 2027  # published around November
     assert missing_year(db.session, date(2027, 2, 1)) == 2027
+
+
+def test_findings_get_48_hours_on_a_database_without_demo_data(app, db):
+    """The migrations bring the policy of supervisors' findings; categories are the office's."""
+    from sqlalchemy import func, select
+
+    from portal.models import (
+        CHECKLIST,
+        PRIORITIES,
+        Category,
+        CategoryGroup,
+        Contractor,
+        Project,
+        SlaPolicy,
+        SlaTarget,
+        utcnow,
+    )
+    from portal.services import inspections
+    from portal.services.photos import PhotoStore
+    from tests.factories import jpeg_photo, make_user
+
+    assert db.session.scalar(select(func.count()).select_from(Category)) == 0  # no demo data
+    office = SlaPolicy(code="office", name_zh="本单位时限", name_en="Office", working_time=True)
+    office.targets = [
+        SlaTarget(priority=p, respond_minutes=420, resolve_minutes=2100) for p in PRIORITIES
+    ]
+    group = CategoryGroup(code="07", name_zh="施工管理", name_en="Construction sites")
+    db.session.add(
+        Category(
+            code="0703",
+            group=group,
+            kind="event",
+            name_zh="围挡缺失",
+            name_en="Missing fence",
+            sla_policy=office,
+        )
+    )
+    site = Project(
+        code="P-48",
+        name="工地",
+        lat=30.2741,
+        lng=120.1551,
+        geometry={"type": "Point", "coordinates": [120.1551, 30.2741]},
+        phase="construction",
+        active_site=True,
+        contractor=Contractor(name="某公司", credit_code="91110000600037341L"),
+    )
+    db.session.add(site)
+    supervisor = make_user(db.session, "supervisor")
+    now = utcnow()
+    report = inspections.draft(db.session, supervisor, site, "key-48", now)
+    answers = {i: {"result": "fail" if i == "fencing" else "pass", "note": ""} for i in CHECKLIST}
+    inspections.save(report, answers, 30.2741, 120.1551)
+    store = PhotoStore(app.config["UPLOAD_DIR"])
+    inspections.add_photo(db.session, report, "fencing", jpeg_photo(), store, now)
+    [case] = inspections.submit(db.session, report, now)
+    assert case.respond_due_at == now + timedelta(hours=48)
+    assert case.resolve_due_at == now + timedelta(days=7)

@@ -65,3 +65,29 @@ def test_nobody_checks_the_same_site_two_months_running_when_avoidable(db, distr
     november = pairs(spotchecks.assign(db.session, "2026-11", 2, seed=3, actor=None, now=utcnow()))
     december = pairs(spotchecks.assign(db.session, "2026-12", 2, seed=3, actor=None, now=utcnow()))
     assert not november & december
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_sites_near_the_supervisors_zone_come_first(db, reference, seed):
+    zones = {z.code: z for z in db.session.scalars(select(Zone).where(Zone.level == "street"))}
+    west = make_user(db.session, "supervisor", zone_id=zones["GS-MS"].id)  # centre lng 120.1428
+    east = make_user(db.session, "supervisor", zone_id=zones["GS-HS"].id)  # centre lng 120.1675
+    for code, lng in (("W1", 120.1405), ("W2", 120.1425), ("E1", 120.1675), ("E2", 120.1695)):
+        db.session.add(
+            Project(
+                code=code,
+                name=code,
+                lat=30.2675,
+                lng=lng,
+                geometry={"type": "Point", "coordinates": [lng, 30.2675]},
+                phase="construction",
+                active_site=True,
+            )
+        )
+    db.session.commit()
+    round_ = spotchecks.assign(db.session, "2026-12", 2, seed=seed, actor=None, now=utcnow())
+    sites = {
+        who.id: sorted(a.project.code for a in round_.assignments if a.supervisor_id == who.id)
+        for who in (west, east)
+    }
+    assert sites == {west.id: ["W1", "W2"], east.id: ["E1", "E2"]}

@@ -1,0 +1,77 @@
+"""The public KPI page: a month's rates beside their targets, and the twelve-month trend."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, render_template, request
+from flask_babel import gettext as _
+
+from portal.extensions import db
+from portal.models import utcnow
+from portal.public import bp
+from portal.services import kpi
+
+
+def chosen_month() -> tuple[date, ZoneInfo]:
+    """Return the month asked for in ?month=YYYY-MM (this month by default), or answer 400."""
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    text = request.args.get("month", "")
+    if not text:
+        return kpi.current_month(utcnow(), tz), tz
+    try:
+        return kpi.parse_month(text), tz
+    except kpi.KpiError:
+        abort(400, _("month must be YYYY-MM."))
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 1)
+
+
+def chart_data(card: kpi.Scorecard, months: list[kpi.Scorecard]) -> dict:
+    """Return what the page script draws: the month against targets, and the trend."""
+    return {
+        "month": {
+            "labels": [r.label for r in card.rates.values()],
+            "values": [_percent(r.value) for r in card.rates.values()],
+            "targets": [_percent(r.target) for r in card.rates.values()],
+            "value_name": card.month_text,
+            "target_name": _("Target"),
+        },
+        "trend": {
+            "months": [m.month_text for m in months],
+            "series": [
+                {
+                    "name": str(kpi.LABELS[key]),
+                    "values": [_percent(m.rates[key].value) for m in months],
+                }
+                for key in kpi.KEYS
+            ],
+        },
+    }
+
+
+def kpi_context(month: date, tz: ZoneInfo) -> dict:
+    """Return what both KPI pages show for a month: its scorecard, the trend and the charts."""
+    now = utcnow()
+    months = kpi.trend(db.session, month, now, tz)
+    card = months[-1]
+    return {
+        "card": card,
+        "months": months,
+        "charts": chart_data(card, months),
+        "month_text": card.month_text,
+        "keys": kpi.KEYS,
+        "labels": kpi.LABELS,
+        "definitions": kpi.DEFINITIONS,
+        "computed_at": now,
+    }
+
+
+@bp.route("/kpi")
+def kpi_page() -> str:
+    """Show the office's KPIs for a month beside their targets, with the trend."""
+    month, tz = chosen_month()
+    return render_template("public/kpi.html", **kpi_context(month, tz))

@@ -1,0 +1,54 @@
+/* KPI charts: draws each [data-kpi-chart] element from the JSON in its data-chart attribute.
+ * The table beside each chart holds the same numbers; without JavaScript it is all there is. */
+(function () {
+  "use strict";
+  if (typeof echarts === "undefined") return;
+
+  function percent(value) {
+    return value === null || value === undefined ? "—" : value + "%";
+  }
+
+  function monthOption(data) {
+    return {
+      grid: { left: 8, right: 48, top: 40, bottom: 8, containLabel: true },
+      legend: { top: 0, data: [data.value_name, data.target_name] },
+      tooltip: { trigger: "axis", valueFormatter: percent },
+      xAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
+      yAxis: { type: "category", data: data.labels, inverse: true, axisLabel: { width: 150, overflow: "break" } },
+      series: [
+        { name: data.value_name, type: "bar", data: data.values, label: { show: true, position: "right", formatter: function (p) { return percent(p.value); } } },
+        { name: data.target_name, type: "scatter", symbol: "diamond", symbolSize: 12, data: data.targets }
+      ]
+    };
+  }
+
+  function trendOption(data) {
+    return {
+      grid: { left: 8, right: 16, top: 72, bottom: 8, containLabel: true },
+      legend: { type: "scroll", top: 0 },
+      tooltip: { trigger: "axis", valueFormatter: percent },
+      xAxis: { type: "category", data: data.months },
+      yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
+      series: data.series.map(function (s) {
+        return { name: s.name, type: "line", data: s.values, connectNulls: false, symbolSize: 6 };
+      })
+    };
+  }
+
+  var charts = [];
+  document.querySelectorAll("[data-kpi-chart]").forEach(function (el) {
+    var data;
+    try {
+      data = JSON.parse(el.dataset.chart);
+    } catch (e) {
+      return;
+    }
+    el.classList.add("kpi-chart-drawn"); // gives the chart its height before drawing
+    var chart = echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption(el.dataset.kpiChart === "trend" ? trendOption(data) : monthOption(data));
+    charts.push(chart);
+  });
+  window.addEventListener("resize", function () {
+    charts.forEach(function (chart) { chart.resize(); });
+  });
+})();
