@@ -46,6 +46,7 @@ def dispatcher_required(view: Callable) -> Callable:
 
 
 from admin import (  # noqa: E402,F401
+    apikeys,
     audit_log,
     casework,
     exports,

@@ -43,6 +43,8 @@ def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.auth import bp as auth_bp
+    from portal.extensions import csrf
+    from portal.open311 import bp as open311_bp
     from portal.public import bp as public_bp
     from portal.supervisor import bp as supervisor_bp
 
@@ -50,6 +52,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(supervisor_bp, url_prefix="/supervisor")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    # Open311 clients authenticate with api_key, not a session: no CSRF token to send.
+    csrf.exempt(open311_bp)
+    app.register_blueprint(open311_bp, url_prefix="/open311/v2")
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
 

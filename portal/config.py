@@ -89,6 +89,16 @@ class Settings:
             "RATELIMIT_SUGGESTION": self.get("RATELIMIT_SUGGESTION", "10 per hour;30 per day"),
             "RATELIMIT_LOGIN": self.get("RATELIMIT_LOGIN", "10 per 5 minutes"),
             "RATELIMIT_API": self.get("RATELIMIT_API", "120 per minute"),
+            # Open311: every answer per client address; posted requests per API key.
+            "RATELIMIT_OPEN311": self.get("RATELIMIT_OPEN311", "300 per minute"),
+            "RATELIMIT_OPEN311_KEY": self.get(
+                "RATELIMIT_OPEN311_KEY", "60 per minute;2000 per day"
+            ),
+            # Hosts (name or name:port, comma separated) a media_url may point at; empty: none.
+            "OPEN311_MEDIA_HOSTS": self.get("OPEN311_MEDIA_HOSTS"),
+            "OPEN311_MEDIA_TIMEOUT": float(self.get("OPEN311_MEDIA_TIMEOUT", "10")),
+            "OPEN311_CONTACT": self.get("OPEN311_CONTACT"),
+            "OPEN311_KEY_SERVICE": self.get("OPEN311_KEY_SERVICE"),
             "RATELIMIT_ENABLED": _flag(self.get("RATELIMIT_ENABLED"), default=True),
             # How many reverse proxies in front set X-Forwarded-* (the limits key on the address).
             "TRUSTED_PROXIES": int(self.get("TRUSTED_PROXIES", "0")),

@@ -182,6 +182,10 @@ def wants_json() -> bool:
 
 def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     """Answer an HTTP error in JSON or as a page."""
+    if request.path.startswith("/open311/"):
+        from portal.open311.errors import http_error
+
+        return http_error(error), error.code or 500
     code = error.code or 500
     messages = {
         400: _("The request could not be understood."),

@@ -14,8 +14,11 @@ from portal.models.case import (
     Photo,
 )
 from portal.models.catalog import (
+    DATATYPES,
+    LIST_DATATYPES,
     PRIORITIES,
     Category,
+    CategoryAttribute,
     CategoryGroup,
     ReplyTemplate,
     SlaPolicy,
@@ -45,6 +48,8 @@ __all__ = [
     "CHECKLIST",
     "COMMENT_STATUSES",
     "CONSULTED_PHASES",
+    "DATATYPES",
+    "LIST_DATATYPES",
     "NOTICE_KINDS",
     "OPEN_STATES",
     "PHASES",
@@ -63,6 +68,7 @@ __all__ = [
     "CaseEvent",
     "CaseFollower",
     "Category",
+    "CategoryAttribute",
     "CategoryGroup",
     "Consultation",
     "ConsultationComment",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime, utcnow
 from portal.models.catalog import Category
-from portal.models.org import Department, User, Zone
+from portal.models.org import ApiKey, Department, User, Zone
 
 STATES = (
     "submitted",
@@ -113,6 +113,10 @@ class Case(Base):
     reporter_locale: Mapped[str] = mapped_column(
         String(10), default="zh_Hans_CN", server_default="zh_Hans_CN"
     )
+    # Answers to the category's extra questions, by question code.
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    # The outside system that posted the case through Open311 (source "api").
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"), index=True)
 
     followers_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[str | None] = mapped_column(String(20))
@@ -130,6 +134,7 @@ class Case(Base):
         foreign_keys=[suggested_department_id]
     )
     merged_into: Mapped[Case | None] = relationship(remote_side=[id])
+    api_key: Mapped[ApiKey | None] = relationship()
     inspection: Mapped[Inspection | None] = relationship()  # noqa: F821 - declared later
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.created_at, CaseEvent.id"

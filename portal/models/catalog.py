@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.models.base import Base, BilingualName
+from portal.models.base import Base, BilingualName, in_english
 
 PRIORITIES = ("urgent", "high", "normal", "low")
 CATEGORY_KINDS = ("component", "event")
+# The Open311 datatypes of a category's extra questions.
+DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+LIST_DATATYPES = ("singlevaluelist", "multivaluelist")
 
 
 class SlaPolicy(BilingualName, Base):
@@ -91,6 +103,51 @@ class Category(BilingualName, Base):
 
     group: Mapped[CategoryGroup] = relationship(back_populates="categories")
     sla_policy: Mapped[SlaPolicy] = relationship()
+    attributes: Mapped[list[CategoryAttribute]] = relationship(
+        back_populates="category",
+        order_by="CategoryAttribute.order, CategoryAttribute.id",
+        cascade="all, delete-orphan",
+    )
+
+
+class CategoryAttribute(Base):
+    """An extra question of a category (an Open311 service attribute)."""
+
+    __tablename__ = "category_attribute"
+    __table_args__ = (
+        UniqueConstraint("category_id", "code"),
+        CheckConstraint(
+            "datatype IN ('string', 'number', 'datetime', 'text', 'singlevaluelist', "
+            "'multivaluelist')",
+            name="datatype",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    datatype: Mapped[str] = mapped_column(String(20))
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    description_zh: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    order: Mapped[int] = mapped_column(Integer, default=1)
+    # For list datatypes: [{"key": ..., "name_zh": ..., "name_en": ...}, ...]
+    values: Mapped[list] = mapped_column(JSON, default=list)
+
+    category: Mapped[Category] = relationship(back_populates="attributes")
+
+    @property
+    def description(self) -> str:
+        """Return the question in the language of the current request."""
+        return self.description_en if in_english() and self.description_en else self.description_zh
+
+    def value_names(self) -> list[tuple[str, str]]:
+        """Return the allowed (key, name) pairs of a list question, in the current language."""
+        english = in_english()
+        return [
+            (v["key"], (v.get("name_en") if english and v.get("name_en") else v["name_zh"]))
+            for v in self.values or []
+        ]
 
 
 class ReplyTemplate(Base):

@@ -223,7 +223,7 @@ def case_list() -> str:
     )
 
 
-@bp.route("/photos/<sha256>.jpg")
+@bp.route("/photos/<sha256>.jpg", defaults={"variant": "full"})
 @bp.route("/photos/<sha256>.thumb.jpg", defaults={"variant": "thumb"})
 @limiter.exempt
 def photo(sha256: str, variant: str = "full") -> Response:

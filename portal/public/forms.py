@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,9 +15,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, ValidationError
 
-MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-PHONE = r"^\+?[0-9][0-9 \-]{4,19}$"
+from portal.services import intake
+
+PHONE = intake.PHONE
 
 
 def strip(value: str | None) -> str | None:
@@ -28,11 +26,10 @@ def strip(value: str | None) -> str | None:
 
 
 def plain_text(form: FlaskForm, field: StringField) -> None:
-    """Refuse markup and control characters in free text."""
-    if field.data and MARKUP.search(field.data):
-        raise ValidationError(_l("Please write plain text without HTML tags (< >)."))
-    if field.data and CONTROL.search(field.data):
-        raise ValidationError(_l("The text contains characters that are not allowed."))
+    """Refuse markup and control characters in free text (the rule of every report)."""
+    problem = intake.text_problem(field.data)
+    if problem is not None:
+        raise ValidationError(problem)
 
 
 class ReportForm(FlaskForm):
@@ -55,7 +52,11 @@ class ReportForm(FlaskForm):
         filters=[strip],
         validators=[
             DataRequired(_l("Describe the problem.")),
-            Length(min=5, max=2000, message=_l("Write between %(min)d and %(max)d characters.")),
+            Length(
+                min=intake.DESCRIPTION_MIN,
+                max=intake.DESCRIPTION_MAX,
+                message=_l("Write between %(min)d and %(max)d characters."),
+            ),
             plain_text,
         ],
     )
@@ -85,6 +86,8 @@ class ReportForm(FlaskForm):
     )
     hide_name = BooleanField(_l("Hide my name from the public"), default=True)
     nearby_checked = HiddenField()
+    # Answers to the chosen category's questions that were refused, by field name.
+    answer_errors: dict = {}
 
     def position(self) -> tuple[float, float] | None:
         """Return the typed or clicked position, if both coordinates were given."""

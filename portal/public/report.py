@@ -13,7 +13,7 @@ from portal.extensions import db, limiter
 from portal.models import Case, Category, CategoryGroup, utcnow
 from portal.public import bp
 from portal.public.forms import ReportForm
-from portal.services import cases, geo, photos
+from portal.services import cases, geo, intake, photos
 
 TRACKED_IN_SESSION = 10
 
@@ -27,19 +27,28 @@ def category_groups() -> list[CategoryGroup]:
 def read_photos(form: ReportForm) -> list[photos.ProcessedPhoto] | None:
     """Process the uploaded photos; None (with errors on the form) if any is refused."""
     files: list[FileStorage] = [f for f in request.files.getlist("photos") if f and f.filename]
-    limit = current_app.config["MAX_PHOTOS"]
-    if len(files) > limit:
-        form.photos.errors.append(_("Attach at most %(n)d photos.", n=limit))
-        return None
-    processed, failed = [], False
-    max_bytes = current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
-    for upload in files:
-        try:
-            processed.append(photos.process(upload.stream, max_bytes=max_bytes))
-        except photos.PhotoRejected as rejected:
-            form.photos.errors.append(f"{upload.filename[:80]}: {rejected.message}")
-            failed = True
-    return None if failed else processed
+    processed, refused = intake.process_uploads((f.filename, f.stream) for f in files)
+    form.photos.errors.extend(refused)
+    return None if refused else processed
+
+
+def answer_field(category: Category, code: str) -> str:
+    """Return the form field name of one of a category's questions."""
+    return f"attr-{category.code}-{code}"
+
+
+def read_answers(form: ReportForm, category: Category | None) -> dict[str, object] | None:
+    """Check the answers to the chosen category's questions; None (with the errors kept on
+    the form as `answer_errors`) if any is wrong."""
+    form.answer_errors = {}
+    if category is None:
+        return {}
+    given = {
+        q.code: request.form.getlist(answer_field(category, q.code)) for q in category.attributes
+    }
+    answers, problems = intake.check_answers(category, given)
+    form.answer_errors = {answer_field(category, code): p for code, p in problems.items()}
+    return None if problems else answers
 
 
 def locate(form: ReportForm, processed: list[photos.ProcessedPhoto]) -> tuple[float, float] | None:
@@ -67,10 +76,13 @@ def checked_report(
     form_ok = form.validate_on_submit()
     processed = read_photos(form)
     position = None if form.lat.errors else locate(form, processed or [])
-    if not form_ok or processed is None or position is None:
+    category = intake.active_category(db.session, form.category.data or "")
+    answers = read_answers(form, category)
+    if not form_ok or processed is None or position is None or answers is None:
         return None
     fields = {
-        "category": db.session.scalar(select(Category).where(Category.code == form.category.data)),
+        "category": category,
+        "attributes": answers,
         "lat": position[0],
         "lng": position[1],
         "description": form.description.data,
@@ -95,8 +107,9 @@ def report_new() -> Response | tuple[str, int]:
     checked = checked_report(form) if request.method == "POST" else None
     if checked is not None:
         report, processed = checked
-        if report.category.photo_required and not processed:
-            form.photos.errors.append(_("This category needs at least one photo."))
+        missing_photo = intake.photo_problem(report.category, processed)
+        if missing_photo is not None:
+            form.photos.errors.append(missing_photo)
         else:
             radius = current_app.config["NEARBY_RADIUS_M"]
             nearby = cases.nearby_open(db.session, report.category, report.lat, report.lng, radius)

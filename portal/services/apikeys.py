@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import ApiKey
+from portal.models import ApiKey, User
+from portal.services import audit
 
 
 def _digest(key: str) -> str:
@@ -36,3 +37,30 @@ def verify(session: Session, key: str) -> ApiKey | None:
     if row is None or row.revoked_at is not None:
         return None
     return row
+
+
+def listed(session: Session) -> list[ApiKey]:
+    """Return every key, live ones first, newest first."""
+    return list(
+        session.scalars(
+            select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())
+        )
+    )
+
+
+def revoke(session: Session, user: User, key: ApiKey, now: datetime) -> None:
+    """Revoke a key: the system that holds it can post no more; audited."""
+    if key.revoked_at is not None:
+        return
+    key.revoked_at = now
+    session.flush()
+    audit.record(
+        session,
+        user,
+        "apikey.revoke",
+        "api_key",
+        key.id,
+        {"name": key.name, "prefix": key.prefix, "revoked_at": None},
+        {"name": key.name, "prefix": key.prefix, "revoked_at": now},
+        now=now,
+    )

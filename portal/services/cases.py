@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
@@ -12,7 +12,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from portal.models import OPEN_STATES, Case, CaseCounter, CaseEvent, CaseFollower, Category, Photo
+from portal.models import (
+    OPEN_STATES,
+    ApiKey,
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CaseFollower,
+    Category,
+    Photo,
+)
 from portal.services import geo, notify, routing, sla
 from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
 
@@ -39,6 +48,8 @@ class Report:
     hide_name: bool = True
     source: str = "web"
     locale: str = "zh_Hans_CN"
+    attributes: dict = field(default_factory=dict)
+    api_key: ApiKey | None = None
 
 
 def hash_token(token: str) -> str:
@@ -105,6 +116,8 @@ def submit(
         reporter_hide_name=report.hide_name,
         tracking_token_hash=token_hash,
         reporter_locale=report.locale,
+        attributes=report.attributes,
+        api_key=report.api_key,
         created_at=now,
         updated_at=now,
     )

@@ -32,6 +32,7 @@ from portal.services import (
     cases,
     demo_kpi,
     demo_notices,
+    demo_open311,
     demo_participation,
     demo_works,
     geo,
@@ -176,7 +177,7 @@ def load_reference(session: Session) -> dict[str, int]:
         )
     days = calendar.seed_from_package(session)
     session.flush()
-    return {
+    return demo_open311.load_questions(session) | {
         "categories": len(categories),
         "departments": len(departments),
         "zones": len(zones),

@@ -85,3 +85,28 @@ def geocode(address: str) -> tuple[float, float] | None:
     if found is None or not is_valid_position(found.latitude, found.longitude):
         return None
     return found.latitude, found.longitude
+
+
+def zone_named_in(session: Session, text: str) -> Zone | None:
+    """Return the most specific zone whose Chinese or English name the text mentions."""
+    text = text.strip().lower()
+    if not text:
+        return None
+    named = [
+        z
+        for z in session.scalars(select(Zone)).all()
+        if (z.name_zh and z.name_zh.lower() in text) or (z.name_en and z.name_en.lower() in text)
+    ]
+    return max(named, key=lambda z: LEVEL_DEPTH.get(z.level, 0), default=None)
+
+
+def locate_address(session: Session, address: str) -> tuple[float, float] | None:
+    """Place an address: the configured geocoder, else a point inside a zone it names."""
+    position = geocode(address)
+    if position is not None:
+        return position
+    zone = zone_named_in(session, address)
+    if zone is None:
+        return None
+    point = shape(zone.geometry).representative_point()
+    return round(point.y, 7), round(point.x, 7)

@@ -23,6 +23,7 @@ ADMIN_ONLY = (
     "/admin/supervisors",
     "/admin/lists",
     "/admin/reply-templates",
+    "/admin/api-keys",
 )
 DISPATCHER_ONLY = (
     "/admin/cases/new",
@@ -59,6 +60,7 @@ def concrete(rule, case_number: str, token: str, department: str, notice_id: int
         "notice_id": str(notice_id),
         "decision": "approve",
         "template_id": "1",
+        "key_id": "1",
         "consultation_id": "1",
         "comment_id": "1",
         "suggestion_id": "1",

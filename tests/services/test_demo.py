@@ -23,6 +23,7 @@ def loaded(app, db):
 def test_loads_once(db, loaded):
     added, store, _ = loaded
     assert added["cases"] >= 60 and added["categories"] >= 30
+    assert added["category questions"] >= 10  # the Open311 service attributes
     total = db.session.scalar(select(func.count()).select_from(Case))
     assert demo.load(db.session, store, now=utcnow()) == ({}, [])
     assert db.session.scalar(select(func.count()).select_from(Case)) == total

@@ -1,0 +1,277 @@
+"""The OpenAPI 3 description of the Open311 API, served at /open311/v2/openapi.json."""
+
+from __future__ import annotations
+
+from flask import jsonify
+from werkzeug.wrappers import Response
+
+from portal.open311 import bp
+from portal.open311.limits import per_address
+
+FORMAT = {
+    "name": "format",
+    "in": "path",
+    "required": True,
+    "description": "json or xml",
+    "schema": {"type": "string", "enum": ["json", "xml"]},
+}
+NULLABLE_TEXT = {"type": "string", "nullable": True}
+MOMENT = {"type": "string", "format": "date-time"}
+ERRORS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
+}
+SERVICE = {
+    "type": "object",
+    "required": ["service_code", "service_name", "metadata", "type"],
+    "properties": {
+        "service_code": {"type": "string"},
+        "service_name": {"type": "string"},
+        "description": NULLABLE_TEXT,
+        "metadata": {"type": "boolean"},
+        "type": {"type": "string", "enum": ["realtime", "batch", "blackbox"]},
+        "keywords": NULLABLE_TEXT,
+        "group": NULLABLE_TEXT,
+    },
+}
+ATTRIBUTE = {
+    "type": "object",
+    "required": ["variable", "code", "datatype", "required"],
+    "properties": {
+        "variable": {"type": "boolean"},
+        "code": {"type": "string"},
+        "datatype": {
+            "type": "string",
+            "enum": ["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"],
+        },
+        "required": {"type": "boolean"},
+        "datatype_description": NULLABLE_TEXT,
+        "order": {"type": "integer"},
+        "description": NULLABLE_TEXT,
+        "values": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["key", "name"],
+                "properties": {"key": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+    },
+}
+REQUEST = {
+    "type": "object",
+    "required": ["service_request_id", "status", "service_code", "requested_datetime"],
+    "properties": {
+        "service_request_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "closed"]},
+        "status_notes": NULLABLE_TEXT,
+        "service_name": NULLABLE_TEXT,
+        "service_code": {"type": "string"},
+        "description": NULLABLE_TEXT,
+        "agency_responsible": NULLABLE_TEXT,
+        "service_notice": NULLABLE_TEXT,
+        "requested_datetime": MOMENT,
+        "updated_datetime": {**MOMENT, "nullable": True},
+        "expected_datetime": {**MOMENT, "nullable": True},
+        "address": NULLABLE_TEXT,
+        "address_id": NULLABLE_TEXT,
+        "zipcode": NULLABLE_TEXT,
+        "lat": {"type": "number"},
+        "long": {"type": "number"},
+        "media_url": {"type": "string", "format": "uri", "nullable": True},
+        "attributes": {"type": "array", "description": "With extensions=true."},
+        "media_urls": {"type": "array", "items": {"type": "string", "format": "uri"}},
+        "notes": {"type": "array", "description": "With extensions=true: public notes."},
+    },
+}
+POSTED = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["service_request_id"],
+        "properties": {
+            "service_request_id": {"type": "string"},
+            "service_notice": NULLABLE_TEXT,
+            "account_id": NULLABLE_TEXT,
+        },
+    },
+}
+TOKEN = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["service_request_id", "token"],
+        "properties": {"service_request_id": {"type": "string"}, "token": {"type": "string"}},
+    },
+}
+UPDATE = {
+    "type": "object",
+    "required": ["update_id", "service_request_id", "status", "updated_datetime"],
+    "properties": {
+        "update_id": {"type": "string"},
+        "service_request_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "closed"]},
+        "updated_datetime": MOMENT,
+        "description": {"type": "string"},
+        "media_url": {"type": "string", "format": "uri", "nullable": True},
+    },
+}
+DISCOVERY = {
+    "type": "object",
+    "required": ["changeset", "endpoints"],
+    "properties": {
+        "changeset": MOMENT,
+        "contact": {"type": "string"},
+        "key_service": {"type": "string"},
+        "endpoints": {"type": "array"},
+    },
+}
+POST_FIELDS = {
+    "api_key": {"type": "string"},
+    "service_code": {"type": "string"},
+    "lat": {"type": "string", "description": "WGS-84 latitude, with long."},
+    "long": {"type": "string", "description": "WGS-84 longitude, with lat."},
+    "address_string": {"type": "string", "description": "Geocoded, or a zone it names."},
+    "address_id": {"type": "string"},
+    "description": {"type": "string", "maxLength": 4000},
+    "email": {"type": "string"},
+    "first_name": {"type": "string"},
+    "last_name": {"type": "string"},
+    "phone": {"type": "string"},
+    "device_id": {"type": "string"},
+    "account_id": {"type": "string"},
+    "media_url": {"type": "string", "description": "Fetched only from allowed hosts."},
+}
+
+
+def _param(name: str, description: str, where: str = "query") -> dict:
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _answers(ok: dict, status: str = "200") -> dict:
+    """Return the responses of an operation: its success and the spec's errors."""
+    responses = {
+        status: {
+            "description": "Success",
+            "content": {"application/json": {"schema": ok}, "text/xml": {"schema": {}}},
+        }
+    }
+    for code, why in (
+        ("400", "A wrong argument, one error each"),
+        ("403", "A missing or wrong api_key"),
+        ("404", "No such service or request"),
+        ("429", "Too many requests; see Retry-After"),
+    ):
+        responses[code] = {
+            "description": why,
+            "content": {"application/json": {"schema": ERRORS}, "text/xml": {"schema": {}}},
+        }
+    return responses
+
+
+def _get(summary: str, ok: dict, *params: dict) -> dict:
+    return {"get": {"summary": summary, "parameters": [FORMAT, *params], "responses": _answers(ok)}}
+
+
+def _list(item: dict) -> dict:
+    return {"type": "array", "items": item}
+
+
+DATES = (
+    _param("start_date", "W3C date-time; the window spans at most 90 days."),
+    _param("end_date", "W3C date-time; the window spans at most 90 days."),
+)
+
+
+def description() -> dict:
+    """Return the OpenAPI document of the Open311 endpoints."""
+    requests_path = _get(
+        "List service requests",
+        _list(REQUEST),
+        _param("service_request_id", "Comma list; overrides the other filters."),
+        _param("service_code", "Comma list."),
+        _param("status", "open, closed, or both, comma separated."),
+        *DATES,
+        _param("page", "Page number, from 1."),
+        _param("page_size", "Items per page, 1 to 1000 (default 1000)."),
+        _param("extensions", "true adds attributes, photos and public notes."),
+    )
+    requests_path["post"] = {
+        "summary": "Post a service request (needs api_key)",
+        "parameters": [FORMAT],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"type": "object", "properties": POST_FIELDS}
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            **POST_FIELDS,
+                            "media": {"type": "string", "format": "binary"},
+                        },
+                    }
+                },
+            },
+        },
+        "responses": _answers(POSTED, "201"),
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Open311 GeoReport v2",
+            "version": "2",
+            "description": "The portal's categories as services; cases as service requests.",
+        },
+        "servers": [{"url": "/open311/v2"}],
+        "paths": {
+            "/discovery.{format}": _get("Describe this endpoint", DISCOVERY),
+            "/services.{format}": _get("List the services", _list(SERVICE)),
+            "/services/{service_code}.{format}": _get(
+                "Describe a service's attributes",
+                {
+                    "type": "object",
+                    "required": ["service_code", "attributes"],
+                    "properties": {
+                        "service_code": {"type": "string"},
+                        "attributes": _list(ATTRIBUTE),
+                    },
+                },
+                _param("service_code", "The service's code", "path"),
+            ),
+            "/requests.{format}": requests_path,
+            "/requests/{service_request_id}.{format}": _get(
+                "Show one service request (as a list)",
+                _list(REQUEST),
+                _param("service_request_id", "The case number", "path"),
+                _param("extensions", "true adds attributes, photos and public notes."),
+            ),
+            "/tokens/{token}.{format}": _get(
+                "Resolve a token (the case number the POST answered)",
+                TOKEN,
+                _param("token", "The token", "path"),
+            ),
+            "/servicerequestupdates.{format}": _get(
+                "List the public updates of service requests", _list(UPDATE), *DATES
+            ),
+        },
+    }
+
+
+@bp.route("/openapi.json")
+@per_address
+def openapi() -> Response:
+    """Serve the OpenAPI description of this API."""
+    return jsonify(description())

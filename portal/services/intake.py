@@ -1,0 +1,138 @@
+"""The rules every new report obeys, whichever door it comes in by (web form, back office,
+Open311): its text, its category, its photos and the answers to the category's questions."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import BinaryIO
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Category, CategoryAttribute
+from portal.services import photos
+
+MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+PHONE = r"^\+?[0-9][0-9 \-]{4,19}$"
+DESCRIPTION_MIN = 5
+DESCRIPTION_MAX = 2000
+ANSWER_MAX = {"string": 255, "text": 2000}
+
+
+def text_problem(text: str | None) -> object | None:
+    """Return why a free text is refused (markup, control characters), or None."""
+    if text and MARKUP.search(text):
+        return _l("Please write plain text without HTML tags (< >).")
+    if text and CONTROL.search(text):
+        return _l("The text contains characters that are not allowed.")
+    return None
+
+
+def description_problem(text: str | None) -> object | None:
+    """Return why a report's description is refused, or None."""
+    text = (text or "").strip()
+    if not text:
+        return _l("Describe the problem.")
+    if not DESCRIPTION_MIN <= len(text) <= DESCRIPTION_MAX:
+        return _l(
+            "Write between %(min)d and %(max)d characters.",
+            min=DESCRIPTION_MIN,
+            max=DESCRIPTION_MAX,
+        )
+    return text_problem(text)
+
+
+def active_category(session: Session, code: str) -> Category | None:
+    """Return the category a report may be filed under, by code; None if unknown or retired."""
+    if not code:
+        return None
+    return session.scalar(select(Category).where(Category.code == code, Category.active))
+
+
+def process_uploads(
+    uploads: Iterable[tuple[str, BinaryIO]],
+) -> tuple[list[photos.ProcessedPhoto], list[str]]:
+    """Process uploaded photos within the configured limits; return them and the refusals."""
+    uploads = list(uploads)
+    limit = current_app.config["MAX_PHOTOS"]
+    if len(uploads) > limit:
+        return [], [str(_l("Attach at most %(n)d photos.", n=limit))]
+    max_bytes = current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
+    processed, refused = [], []
+    for filename, stream in uploads:
+        try:
+            processed.append(photos.process(stream, max_bytes=max_bytes))
+        except photos.PhotoRejected as rejected:
+            refused.append(f"{filename[:80]}: {rejected.message}")
+    return processed, refused
+
+
+def photo_problem(category: Category, processed: list[photos.ProcessedPhoto]) -> object | None:
+    """Return why a report lacks a photo its category requires, or None."""
+    if category.photo_required and not processed:
+        return _l("This category needs at least one photo.")
+    return None
+
+
+def _answer(question: CategoryAttribute, given: list[str]) -> object:
+    """Return one question's answer in stored form; raise ValueError with a message."""
+    keys = [key for key, _name in question.value_names()]
+    if question.datatype == "multivaluelist":
+        if any(v not in keys for v in given):
+            raise ValueError(_l("Choose among the listed values."))
+        return list(dict.fromkeys(given))
+    if len(given) > 1:
+        raise ValueError(_l("Give one value only."))
+    value = given[0]
+    if question.datatype == "singlevaluelist":
+        if value not in keys:
+            raise ValueError(_l("Choose among the listed values."))
+        return value
+    if question.datatype == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise ValueError(_l("Enter a number."))
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    if question.datatype == "datetime":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(_l("Enter a date and time such as 2026-11-25T08:30+08:00.")) from None
+        return moment.isoformat()
+    limit = ANSWER_MAX[question.datatype]
+    if len(value) > limit:
+        raise ValueError(_l("At most %(max)d characters.", max=limit))
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def check_answers(
+    category: Category, given: Mapping[str, list[str]]
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Check the answers to a category's questions; return the stored answers and, by
+    question code, why each refused answer is wrong. Answers to unknown questions are
+    ignored."""
+    answers: dict[str, object] = {}
+    problems: dict[str, object] = {}
+    for question in category.attributes:
+        values = [v.strip() for v in given.get(question.code, []) if v and v.strip()]
+        if not values:
+            if question.required:
+                problems[question.code] = _l("This question must be answered.")
+            continue
+        try:
+            answers[question.code] = _answer(question, values)
+        except ValueError as error:
+            problems[question.code] = error.args[0]
+    return answers, problems

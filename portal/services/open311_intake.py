@@ -1,0 +1,194 @@
+"""Open311 GeoReport v2, write side: a request posted by another system becomes a case,
+checked by the same rules as the web form (services/intake) and opened by cases.submit."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from portal.models import ApiKey, Case
+from portal.services import apikeys, cases, geo, intake
+from portal.services.open311 import BadArguments
+from portal.services.photos import PhotoStore
+
+ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,40})\](\[\])?$")
+
+
+class Forbidden(PermissionError):
+    """Raised when the api_key is missing, wrong or revoked (answered as 403)."""
+
+
+@dataclass
+class Posted:
+    """What a client posted: the form's text fields and its uploaded files."""
+
+    form: Mapping[str, list[str]]
+    files: list[tuple[str, BinaryIO]] = field(default_factory=list)
+
+    def get(self, name: str) -> str:
+        """Return one argument, trimmed; an absent or empty one is ''."""
+        values = self.form.get(name) or [""]
+        return (values[0] or "").strip()
+
+
+def authenticate(session: Session, key: str, now: datetime) -> ApiKey:
+    """Return the live API key a client sent, counting its use."""
+    row = apikeys.verify(session, key)
+    if row is None:
+        raise Forbidden()
+    row.last_used_at = now
+    row.request_count += 1
+    return row
+
+
+def answers_given(posted: Posted) -> dict[str, list[str]]:
+    """Collect attribute[CODE]=v and attribute[CODE][]=v arguments by question code."""
+    given: dict[str, list[str]] = {}
+    for name, values in posted.form.items():
+        match = ATTRIBUTE.match(name)
+        if match:
+            given.setdefault(match.group(1), []).extend(values)
+    return given
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # a redirect could leave the allowed hosts
+        return None
+
+
+def fetch_media(url: str) -> BinaryIO:
+    """Download a photo from one of the configured allowed hosts; raise ValueError if not."""
+    parts = urlsplit(url)
+    allowed = {h.strip().lower() for h in current_app.config["OPEN311_MEDIA_HOSTS"].split(",")}
+    allowed.discard("")
+    host = (parts.hostname or "").lower()
+    netloc = parts.netloc.lower().rsplit("@", 1)[-1]
+    if parts.scheme not in ("http", "https") or not (host in allowed or netloc in allowed):
+        raise ValueError(_l("Photos are fetched only from the hosts the office allows."))
+    max_bytes = current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(url, timeout=current_app.config["OPEN311_MEDIA_TIMEOUT"]) as response:
+            data = response.read(max_bytes + 1)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        current_app.logger.warning("media_url not fetched: %s", error)
+        raise ValueError(_l("The photo could not be downloaded.")) from error
+    if len(data) > max_bytes:
+        raise ValueError(
+            _l("The photo is larger than %(mb)s MB.", mb=current_app.config["MAX_PHOTO_MB"])
+        )
+    return io.BytesIO(data)
+
+
+def _position(session: Session, posted: Posted, problems: list[str]) -> tuple[float, float] | None:
+    lat_text, lng_text, address = (
+        posted.get("lat"),
+        posted.get("long"),
+        posted.get("address_string"),
+    )
+    if lat_text or lng_text:
+        try:
+            lat, lng = float(lat_text), float(lng_text)
+        except ValueError:
+            lat = lng = math.nan
+        if not geo.is_valid_position(lat, lng):
+            problems.append(
+                "lat/long: "
+                + str(_l("Give both, a latitude from -90 to 90 and a longitude from -180 to 180."))
+            )
+            return None
+        return lat, lng
+    if address and (len(address) > 255 or intake.text_problem(address)):
+        problems.append("address_string: " + str(_l("At most 255 characters, plain text.")))
+        return None
+    if address:
+        position = geo.locate_address(session, address)
+        if position is None:
+            problems.append("address_string: " + str(_l("This address could not be found.")))
+        return position
+    if posted.get("address_id"):
+        problems.append("address_id: " + str(_l("Not supported here: send lat and long.")))
+        return None
+    problems.append("lat/long: " + str(_l("Give lat and long, or address_string.")))
+    return None
+
+
+def _contact(posted: Posted, problems: list[str]) -> dict[str, str]:
+    name = " ".join(p for p in (posted.get("first_name"), posted.get("last_name")) if p)
+    if len(name) > 100 or intake.text_problem(name):
+        problems.append("first_name/last_name: " + str(_l("At most 100 characters, plain text.")))
+    phone, email = posted.get("phone"), posted.get("email")
+    if phone and not re.match(intake.PHONE, phone):
+        problems.append("phone: " + str(_l("Enter a valid phone number.")))
+    if email:
+        try:
+            email = validate_email(email, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            problems.append("email: " + str(_l("Enter a valid e-mail address.")))
+    return {"name": name[:100], "phone": phone, "email": email}
+
+
+def post(
+    session: Session, key: ApiKey, posted: Posted, store: PhotoStore, now: datetime, locale: str
+) -> Case:
+    """Open a case from an Open311 POST; raise BadArguments listing every wrong argument."""
+    problems: list[str] = []
+    code = posted.get("service_code")
+    category = intake.active_category(session, code)
+    if category is None:
+        problems.append(
+            "service_code: "
+            + str(_l("Required.") if not code else _l("No such service is offered."))
+        )
+    position = _position(session, posted, problems)
+    description = posted.get("description")
+    problem = intake.description_problem(description)
+    if problem is not None:
+        problems.append(f"description: {problem}")
+    answers: dict[str, object] = {}
+    if category is not None:
+        answers, wrong = intake.check_answers(category, answers_given(posted))
+        problems.extend(f"attribute[{c}]: {p}" for c, p in wrong.items())
+    contact = _contact(posted, problems)
+    uploads = list(posted.files)
+    if posted.get("media_url"):
+        try:
+            uploads.append(("media_url", fetch_media(posted.get("media_url"))))
+        except ValueError as error:
+            problems.append(f"media_url: {error.args[0]}")
+    processed, refused = intake.process_uploads(uploads)
+    problems.extend(f"media: {r}" for r in refused)
+    if category is not None and not refused:
+        missing = intake.photo_problem(category, processed)
+        if missing is not None:
+            problems.append(f"media: {missing}")
+    if problems or category is None or position is None:
+        raise BadArguments(problems)
+    report = cases.Report(
+        category=category,
+        lat=position[0],
+        lng=position[1],
+        description=description,
+        address=posted.get("address_string")[:255],
+        hide_name=True,
+        source="api",
+        locale=locale,
+        attributes=answers,
+        api_key=key,
+        **contact,
+    )
+    case, _token = cases.submit(session, report, processed, store, now)
+    return case
