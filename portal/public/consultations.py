@@ -3,17 +3,15 @@ commenter's private page."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, session, url_for
+from flask import abort, current_app, redirect, render_template, url_for
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
 from portal.extensions import db, limiter
 from portal.models import Consultation, ConsultationComment, utcnow
-from portal.public import bp
+from portal.public import bp, private_links
 from portal.public.forms import CommentForm
 from portal.services import consultations
-
-KEPT_IN_SESSION = 10
 
 
 def _visible_or_404(consultation_id: int) -> Consultation:
@@ -69,15 +67,14 @@ def comment(consultation_id: int) -> Response | tuple[str, int]:
         locale=str(get_locale()),
     )
     db.session.commit()
-    kept = [t for t in session.get("comment_tokens", []) if t[0] != made.id]
-    session["comment_tokens"] = [[made.id, token], *kept][:KEPT_IN_SESSION]
+    private_links.remember("comment", made.id, token)
     return redirect(url_for(".comment_sent", comment_id=made.id), code=303)
 
 
 @bp.route("/consultations/comments/<int:comment_id>/sent")
 def comment_sent(comment_id: int) -> Response | str:
     """Thank the commenter and give them the private link to their comment."""
-    token = dict(session.get("comment_tokens", [])).get(comment_id)
+    token = private_links.recall("comment", comment_id)
     made = db.session.get(ConsultationComment, comment_id)
     if made is None or token is None:
         return redirect(url_for(".consultation_list"))

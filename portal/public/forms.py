@@ -189,7 +189,26 @@ class InfoForm(FlaskForm):
     )
 
 
-class CommentForm(FlaskForm):
+class ContactFields(FlaskForm):
+    """An optional, private way to reach the resident (seen only by staff)."""
+
+    email = StringField(
+        _l("E-mail"),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=255, message=_l("At most %(max)d characters.")),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+    phone = StringField(
+        _l("Phone"),
+        filters=[strip],
+        validators=[Optional(), Regexp(PHONE, message=_l("Enter a valid phone number."))],
+    )
+
+
+class CommentForm(ContactFields):
     """A resident's comment on a consultation."""
 
     body = TextAreaField(
@@ -210,23 +229,9 @@ class CommentForm(FlaskForm):
             plain_text,
         ],
     )
-    email = StringField(
-        _l("E-mail"),
-        filters=[strip],
-        validators=[
-            Optional(),
-            Length(max=255, message=_l("At most %(max)d characters.")),
-            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
-        ],
-    )
-    phone = StringField(
-        _l("Phone"),
-        filters=[strip],
-        validators=[Optional(), Regexp(PHONE, message=_l("Enter a valid phone number."))],
-    )
 
 
-class SuggestionForm(FlaskForm):
+class SuggestionForm(ContactFields):
     """A resident's suggestion to the office."""
 
     title = StringField(
@@ -249,20 +254,6 @@ class SuggestionForm(FlaskForm):
     )
     project = SelectField(
         _l("About a project (optional)"), validators=[Optional()], validate_choice=True
-    )
-    email = StringField(
-        _l("E-mail"),
-        filters=[strip],
-        validators=[
-            Optional(),
-            Length(max=255, message=_l("At most %(max)d characters.")),
-            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
-        ],
-    )
-    phone = StringField(
-        _l("Phone"),
-        filters=[strip],
-        validators=[Optional(), Regexp(PHONE, message=_l("Enter a valid phone number."))],
     )
 
 

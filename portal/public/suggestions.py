@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
@@ -10,11 +10,9 @@ from werkzeug.wrappers import Response
 
 from portal.extensions import db, limiter
 from portal.models import Project, Suggestion, utcnow
-from portal.public import bp
+from portal.public import bp, private_links
 from portal.public.forms import SuggestionForm
 from portal.services import suggestions
-
-KEPT_IN_SESSION = 10
 
 
 @bp.route("/suggestions")
@@ -46,8 +44,7 @@ def suggestion_new() -> Response | tuple[str, int]:
             locale=str(get_locale()),
         )
         db.session.commit()
-        kept = [t for t in session.get("suggestion_tokens", []) if t[0] != made.id]
-        session["suggestion_tokens"] = [[made.id, token], *kept][:KEPT_IN_SESSION]
+        private_links.remember("suggestion", made.id, token)
         return redirect(url_for(".suggestion_sent", suggestion_id=made.id), code=303)
     status = 200 if request.method == "GET" else 422
     return render_template("public/suggestion_form.html", form=form), status
@@ -56,7 +53,7 @@ def suggestion_new() -> Response | tuple[str, int]:
 @bp.route("/suggestions/<int:suggestion_id>/sent")
 def suggestion_sent(suggestion_id: int) -> Response | str:
     """Thank the resident and give them the private tracking link."""
-    token = dict(session.get("suggestion_tokens", [])).get(suggestion_id)
+    token = private_links.recall("suggestion", suggestion_id)
     made = db.session.get(Suggestion, suggestion_id)
     if made is None or token is None:
         return redirect(url_for(".suggestion_list"))
