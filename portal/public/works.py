@@ -11,13 +11,13 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import Contractor, Project, utcnow
 from portal.public import bp
-from portal.services import contractors, notices
+from portal.services import consultations, contractors, notices
 from portal.web import state_label
 
 
 @bp.route("/projects/<code>")
 def project_page(code: str) -> str:
-    """Show a project: phase, dates, contractor, its notices, and its cases on a map."""
+    """Show a project: phase, dates, contractor, consultations, notices, and cases on a map."""
     project = db.session.scalar(select(Project).where(Project.code == code)) or abort(404)
     now = utcnow()
     related = notices.related_cases(db.session, project, now)
@@ -31,9 +31,11 @@ def project_page(code: str) -> str:
         }
         for c in related
     ]
+    open_, closed = consultations.public(db.session, now, project)
     return render_template(
         "public/project.html",
         project=project,
+        consultations=open_ + closed,
         cases=related,
         case_points=points,
         notices=notices.for_project(db.session, project, now),

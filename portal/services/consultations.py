@@ -184,13 +184,16 @@ def respond(
     )
 
 
-def public(session: Session, now: datetime) -> tuple[list[Consultation], list[Consultation]]:
-    """Return the consultations the public sees: open ones (closing soonest first), then the
-    closed ones (latest first)."""
+def public(
+    session: Session, now: datetime, project: Project | None = None
+) -> tuple[list[Consultation], list[Consultation]]:
+    """Return the consultations the public sees (of one project, if given): open ones (closing
+    soonest first), then the closed ones (latest first)."""
+    query = select(Consultation).where(Consultation.opens_at <= now)
+    if project is not None:
+        query = query.where(Consultation.project_id == project.id)
     started = session.scalars(
-        select(Consultation)
-        .where(Consultation.opens_at <= now)
-        .order_by(Consultation.closes_on.desc(), Consultation.id.desc())
+        query.order_by(Consultation.closes_on.desc(), Consultation.id.desc())
     ).all()
     open_ = sorted((c for c in started if is_open(c, now)), key=lambda c: c.closes_on)
     return open_, [c for c in started if has_closed(c, now)]

@@ -161,3 +161,10 @@ def test_the_pages_speak_english(client, consultation):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     html = client.get(f"/consultations/{consultation.id}").get_data(as_text=True)
     assert "Send my comment" in html and "What the office asks" in html
+
+
+def test_the_project_page_links_to_its_consultations(client, db, staff, consultation):
+    other = make_consultation(db.session, staff, opened=utcnow() - timedelta(days=1))
+    page = client.get(f"/projects/{consultation.project.code}").get_data(as_text=True)
+    assert f'href="/consultations/{consultation.id}"' in page
+    assert f'href="/consultations/{other.id}"' not in page  # another project's
