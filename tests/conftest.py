@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from portal import create_app
@@ -19,6 +20,10 @@ from portal.extensions import limiter
 from portal.models import Base, User
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+# Property-based tests keep no example database: nothing is written into the repository.
+settings.register_profile("portal", database=None)
+settings.load_profile("portal")
 
 
 @pytest.fixture(scope="session")
