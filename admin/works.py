@@ -81,7 +81,9 @@ def project_form(code: str | None = None) -> Response | tuple[str, int]:
     project = db.session.scalar(select(Project).where(Project.code == code)) if code else None
     if code and project is None:
         abort(404)
-    form = ProjectForm(obj=project)
+    # A post stands on its own: a field it leaves out must not fall back to the project's
+    # attribute of the same name (a shape or a contractor object, not form text).
+    form = ProjectForm(obj=project if request.method == "GET" else None)
     form.contractor.choices = [
         ("", "—"),
         *[

@@ -19,6 +19,7 @@ from portal.models import (
     Contractor,
     Department,
     ListEntry,
+    Notice,
     Project,
     RoutingRule,
     User,
@@ -28,13 +29,14 @@ from portal.services import (
     apikeys,
     consultations,
     inspections,
+    notices,
     replies,
     suggestions,
     supervisors,
     workflow,
 )
 from portal.services.photos import PhotoStore
-from tests.factories import CENTRE, jpeg_photo, make_case, make_consultation, make_notice, make_user
+from tests.factories import CENTRE, jpeg_photo, make_case, make_consultation, make_user
 
 # Examples stay few so the suite stays quick; each example goes to many parameters instead.
 FEW = settings(
@@ -86,7 +88,7 @@ class World:
     draft_notice_id: int
     application_id: int
     api_key: str
-    api_key_id: int
+    api_key_id: int  # another system's, that an admin may revoke
     contractor_id: int
     entry_id: int
     template_id: int
@@ -110,6 +112,18 @@ def _filled(fail: tuple[str, ...] = ()) -> dict:
     }
 
 
+def _notice(s, store, author: User, title: str, project: Project, published: bool) -> Notice:
+    draft = notices.NoticeDraft(
+        title=title, body="本周完成管道铺设 **120 米**。", kind="progress", project=project
+    )
+    draft.cover = jpeg_photo("blue")
+    notice = notices.save(s, author, Notice(), draft, store, utcnow())
+    if published:
+        notices.publish(s, author, notice, now=utcnow())
+    s.commit()
+    return notice
+
+
 def build_world(app, db) -> World:
     """Build one object of every kind the URL map names, each with an owner."""
     s = db.session
@@ -125,8 +139,11 @@ def build_world(app, db) -> World:
     }
     bystander = make_user(s, "handler", department=light, email="bystander@example.cn")
     dispatcher = users["dispatcher"]
+    store = PhotoStore(app.config["UPLOAD_DIR"])
     case, token = make_case(
         s,
+        store,
+        photos=1,
         name=REPORTER["name"],
         phone=REPORTER["phone"],
         email=REPORTER["email"],
@@ -150,7 +167,6 @@ def build_world(app, db) -> World:
     )
     s.add(project)
     s.flush()
-    store = PhotoStore(app.config["UPLOAD_DIR"])
     now = utcnow()
     report = inspections.draft(s, users["supervisor"], project, "key-submitted", now)
     inspections.save(report, _filled(fail=("fencing",)), *CENTRE)
@@ -176,14 +192,15 @@ def build_world(app, db) -> World:
     application = supervisors.apply(
         s, "申请人", "13800000000", "apply@example.cn", None, "", utcnow(), agreed_at=utcnow()
     )
-    key_row, key = apikeys.create(s, "测试系统", utcnow())
+    _, key = apikeys.create(s, "测试系统", utcnow())
+    key_row, _ = apikeys.create(s, "将被吊销的系统", utcnow())
     entry = ListEntry(contractor=firm, kind="black", reason="多次扬尘", proposed_at=utcnow())
     s.add(entry)
     template = replies.add(s, users["admin"], "已派员", "已派员现场查看。")
     rule_id = s.scalar(select(func.min(RoutingRule.id)))
     s.commit()
-    notice = make_notice(s, dispatcher, publish_at=utcnow())
-    draft_notice = make_notice(s, dispatcher, title="未发布的草稿公告")
+    notice = _notice(s, store, dispatcher, "湖墅南路雨污分流改造工程进展", project, published=True)
+    draft_notice = _notice(s, store, dispatcher, "未发布的草稿公告", project, published=False)
     return World(
         users=users,
         case=case,
@@ -219,7 +236,6 @@ def build_world(app, db) -> World:
 
 def url_values(world: World) -> dict[str, str]:
     """Return a value from the world for every URL argument the map uses."""
-    photo = world.case.photos[0].sha256 if world.case.photos else world.finding.photos[0].sha256
     return {
         "number": world.case.number,
         "token": world.token,
@@ -227,7 +243,7 @@ def url_values(world: World) -> dict[str, str]:
         "user_id": str(world.bystander_id),
         "rule_id": str(world.rule_id),
         "action": "note",
-        "sha256": photo,
+        "sha256": world.case.photos[0].sha256,
         "filename": "css/site.css",
         "report_id": str(world.report_id),
         "application_id": str(world.application_id),
@@ -247,7 +263,21 @@ def url_values(world: World) -> dict[str, str]:
 
 
 # Routes whose <code> is a project's, and the public photo route that takes a public case's.
-PROJECT_CODE = {"public.project_page", "public.project_notice_feed", "supervisor.inspect"}
+PROJECT_CODE = {
+    "public.project_page",
+    "public.project_notice_feed",
+    "supervisor.inspect",
+    "admin.project_form",
+}
+# The back office's notice pages work on the draft (a published notice cannot be edited).
+DRAFT_NOTICE = {
+    "admin.notice_form",
+    "admin.notice_detail",
+    "admin.notice_admin_cover",
+    "admin.notice_publish",
+    "admin.notice_unschedule",
+    "admin.notice_withdraw",
+}
 TOKENS = {
     "public.comment_status": "comment_token",
     "public.suggestion_track": "suggestion_token",
@@ -267,8 +297,10 @@ def concrete(rule: Rule, world: World, **replace: str) -> str:
         values["token"] = getattr(world, attribute) if attribute else world.case.number
     if rule.endpoint == "supervisor.verify" and "number" not in replace:
         values["number"] = world.finding.number
-    if rule.endpoint == "admin.notice_admin_cover":
-        values["notice_id"] = str(world.notice_id)
+    if rule.endpoint in DRAFT_NOTICE:
+        values["notice_id"] = str(world.draft_notice_id)
+    if rule.endpoint == "admin.inspection_photo":
+        values["sha256"] = world.finding.photos[0].sha256
     path = re.sub(
         r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_0-9]+)>",
         lambda m: values[m.group(1)],
