@@ -3,19 +3,13 @@ table; objects that belong to someone else stay closed to them."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
-from sqlalchemy import select
 
-from portal.models import Case, CaseEvent, Inspection
 from portal.services.cases import new_tracking_token
 from tests.security.world import (
     ACTORS,
-    REPORTER,
     World,
     concrete,
-    fingerprint,
     new_client,
 )
 
@@ -34,9 +28,7 @@ PRIVATE_LINK = access(NOT_FOUND, resident=OK)
 # The page right after sending: only the browser that sent it is shown the private link.
 JUST_SENT = access(ELSEWHERE, resident=OK)
 SIGNED_IN = access(OK, anonymous=LOGIN, resident=LOGIN)
-SUPERVISORS = access(
-    REFUSED, anonymous=LOGIN, resident=LOGIN, supervisor=OK, other_supervisor=OK
-)
+SUPERVISORS = access(REFUSED, anonymous=LOGIN, resident=LOGIN, supervisor=OK, other_supervisor=OK)
 OWN_INSPECTION = access(REFUSED, anonymous=LOGIN, resident=LOGIN, supervisor=OK)
 STAFF = access(OK, anonymous=LOGIN, resident=LOGIN, supervisor=REFUSED, other_supervisor=REFUSED)
 CASE_WORK = STAFF | {"other_handler": REFUSED}
