@@ -7,8 +7,9 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import db
@@ -172,6 +173,33 @@ def js_strings() -> str:
     return json.dumps(strings, ensure_ascii=False)
 
 
+# Longer query strings never come from the portal's own pages; gunicorn's request line
+# (4094 bytes) refuses them in production anyway, so tests and servers answer alike.
+MAX_QUERY_STRING = 4096
+
+
+class RefusedInput(BadRequest):
+    """A request refused before any view reads it, with the reason the visitor is shown."""
+
+    def __init__(self, message: object) -> None:
+        super().__init__()
+        self.message = message
+
+
+def refuse_hostile_input() -> None:
+    """Refuse NUL characters anywhere (PostgreSQL text cannot hold them, and no person types
+    them) and over-long query strings, before any view or query sees them."""
+    if len(request.query_string) > MAX_QUERY_STRING:
+        raise RefusedInput(_l("The address is too long."))
+    texts = [request.path]
+    texts += [text for pair in request.args.items(multi=True) for text in pair]
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        texts += [text for pair in request.form.items(multi=True) for text in pair]
+        texts += [f.filename or "" for f in request.files.values()]
+    if any("\x00" in text for text in texts):
+        raise RefusedInput(_l("The request contains characters that are not allowed."))
+
+
 def wants_json() -> bool:
     """Tell whether the client would rather have JSON than a page."""
     if request.path.startswith(("/api/", "/open311/")):
@@ -197,6 +225,8 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
         429: _("Too many requests. Please wait a moment and try again."),
     }
     message = messages.get(code, _("Something went wrong on our side. Please try again later."))
+    if isinstance(error, RefusedInput):
+        message = str(error.message)
     if isinstance(error, CSRFError):
         message = _("The form had expired or was sent from elsewhere. Please try again.")
     if wants_json():
@@ -267,6 +297,7 @@ def init_app(app: Flask) -> None:
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    app.before_request(refuse_hostile_input)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_server_error)
     app.after_request(security_headers)

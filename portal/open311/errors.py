@@ -21,6 +21,9 @@ def describe(error: HTTPException) -> str:
         413: _("The upload is too large."),
         429: _("Too many requests. Please wait a moment and try again."),
     }
+    given = getattr(error, "message", None)  # the reason of a request refused before the API
+    if given:
+        return str(given)
     return messages.get(error.code or 500, _("Something went wrong on our side."))
 
 

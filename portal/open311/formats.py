@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from flask import Response, request
@@ -24,6 +25,10 @@ ITEMS = {
     "errors": "error",
 }
 
+# Characters XML 1.0 cannot carry at all (not even escaped): shown as U+FFFD instead, so that
+# a client's own control characters echoed in an error keep the document well-formed.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
 
 def fmt_of_path() -> str:
     """Tell which format a request asked for by its suffix (JSON unless .xml)."""
@@ -40,7 +45,7 @@ def _fill(element: ET.Element, value: object) -> None:
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = NOT_XML.sub("\ufffd", str(value))
 
 
 def to_xml(root: str, value: object) -> str:

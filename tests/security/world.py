@@ -40,7 +40,7 @@ from tests.factories import CENTRE, jpeg_photo, make_case, make_consultation, ma
 
 # Examples stay few so the suite stays quick; each example goes to many parameters instead.
 FEW = settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
