@@ -67,6 +67,10 @@ hostile = st.one_of(
 )
 
 
+# A failing example of 100,000 characters would otherwise be hidden behind this warning.
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+
+
 @pytest.fixture
 def app_config():
     """Switch CSRF off: the forms are sent as a browser would, without fetching them first."""
