@@ -25,7 +25,7 @@ REASONS = {
     "unsupported": ("Unsupported image format.", "不支持该图片格式"),
     "too_many_pixels": ("The image is too large (too many pixels).", "像素过多"),
     "hidden_content": ("hides other content", "夹带了其他内容"),
-    "metadata": ("too much metadata", "元数据过多"),
+    "metadata": ("too much metadata", "元数据（EXIF 等）过多"),
     "animated": ("Animated images are not accepted", "不接受动图"),
     "file_name": ("The file name is not acceptable", "文件名不可接受"),
     "content_type": ("The file was not sent as an image", "不是以图片形式发送"),
@@ -276,7 +276,10 @@ def corpus(max_bytes: int, max_photos: int) -> list[HostileFile]:
         HostileFile("animated-webp", "anim.webp", animated("WEBP"), "animated", "image/webp"),
         HostileFile("valid-jpeg-sent-as-html", "photo.jpg", valid, "content_type", "text/html"),
         HostileFile("path-traversal-name", "../../etc/passwd.jpg", valid, "file_name"),
-        HostileFile("backslash-traversal-name", "..\\..\\windows\\win.ini.jpg", valid, "file_name"),
+        # As written in the multipart header, where a backslash escapes the next character.
+        HostileFile(
+            "backslash-traversal-name", "..\\\\..\\\\windows\\\\win.ini.jpg", valid, "file_name"
+        ),
         HostileFile("nul-in-name", "photo\x00.php.jpg", valid, "file_name"),
         HostileFile("control-characters-in-name", "photo\x1b[2J\x07.jpg", valid, "file_name"),
     ]
