@@ -244,6 +244,9 @@ def corpus(max_bytes: int, max_photos: int) -> list[HostileFile]:
             "jpeg-claiming-huge", "huge.jpg", jpeg_claiming(65_000, 65_000), "too_many_pixels"
         ),
         HostileFile("polyglot-html-after-jpeg", "poly.jpg", valid + HTML, "hidden_content"),
+        HostileFile("polyglot-html-after-png", "poly.png", png_data + HTML, "hidden_content"),
+        HostileFile("polyglot-html-after-webp", "poly.webp", webp_data + HTML, "hidden_content"),
+        HostileFile("polyglot-html-after-heic", "poly.heic", heic_data + HTML, "hidden_content"),
         HostileFile(
             "polyglot-script-in-comment",
             "comment.jpg",
@@ -301,6 +304,12 @@ def too_many(max_photos: int) -> list[HostileFile]:
     ]
 
 
+def mpo(colour: tuple[int, int, int]) -> bytes:
+    """Return a JPEG followed by a second image, as phones write an HDR gain map (MPO)."""
+    main, gain_map = Image.new("RGB", (64, 48), colour), Image.new("L", (32, 24), 200)
+    return _save(main, "MPO", save_all=True, append_images=[gain_map.convert("RGB")])
+
+
 def awkward_images() -> dict[str, tuple[bytes, tuple[int, int, int]]]:
     """Return genuine photos in odd modes, with the colour their centre must show."""
     orange = (255, 128, 0)
@@ -314,6 +323,7 @@ def awkward_images() -> dict[str, tuple[bytes, tuple[int, int, int]]]:
         "palette-png": (_save(palette, "PNG"), orange),
         "grey-jpeg": (_save(Image.new("L", (64, 48), 90), "JPEG", quality=95), (90, 90, 90)),
         "1-bit-png": (_save(Image.new("1", (64, 48), 1), "PNG"), (255, 255, 255)),
+        "mpo-with-gain-map": (mpo(orange), orange),
         "rgba-webp": (
             _save(Image.new("RGBA", (64, 48), (*orange, 255)), "WEBP", lossless=True),
             orange,
