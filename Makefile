@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 5000
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: run test install translations migrate demo lint extract bench serve
+.PHONY: run test install translations migrate demo lint security extract bench serve
 
 run: install translations migrate demo
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
@@ -40,6 +40,10 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Static security scan: fails on any medium- or high-severity finding.
+security: install
+	$(BIN)/bandit -q -c pyproject.toml -r portal admin wsgi.py -ll
 
 # After changing user-facing strings: extract them and merge into the catalogs.
 extract: install

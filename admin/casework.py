@@ -155,6 +155,8 @@ def act(number: str, action: str) -> Response:
     except workflow.WorkflowError as refused:
         db.session.rollback()
         flash(error_message(refused.code), "error")
+        for reason in form.photos.errors if refused.code == "photos" else []:
+            flash(reason, "error")
     except StaleDataError:
         db.session.rollback()
         flash(error_message("stale"), "error")

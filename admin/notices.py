@@ -20,7 +20,7 @@ from admin.forms import NoticeForm, PublishForm, SimpleForm, WithdrawForm
 from portal.extensions import db
 from portal.models import Notice, Project, Zone, utcnow
 from portal.public.notices import cover_file
-from portal.services import notices, photos
+from portal.services import intake, notices, photos
 
 PAGE_SIZE = 50
 
@@ -109,13 +109,11 @@ def _read_cover(form: NoticeForm) -> photos.ProcessedPhoto | bool | None:
     upload = form.cover.data
     if not upload or not getattr(upload, "filename", ""):
         return None
-    try:
-        return photos.process(
-            upload.stream, max_bytes=current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
-        )
-    except photos.PhotoRejected as rejected:
-        form.cover.errors = [str(rejected)]
+    processed, refused = intake.process_uploads([(upload.filename, upload.stream, upload.mimetype)])
+    if refused:
+        form.cover.errors = refused
         return False
+    return processed[0]
 
 
 def _draft(form: NoticeForm, cover: photos.ProcessedPhoto | None) -> notices.NoticeDraft:

@@ -60,7 +60,11 @@ def request_post(fmt: str) -> Response:
         return errors(fmt, 403, [_("A valid api_key is required.")])
     posted = open311_intake.Posted(
         form=request.form.to_dict(flat=False),
-        files=[(f.filename or "media", f.stream) for f in request.files.getlist("media") if f],
+        files=[
+            (f.filename or "media", f.stream, f.mimetype)
+            for f in request.files.getlist("media")
+            if f
+        ],
     )
     store = PhotoStore(current_app.config["UPLOAD_DIR"])
     try:

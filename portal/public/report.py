@@ -27,7 +27,7 @@ def category_groups() -> list[CategoryGroup]:
 def read_photos(form: ReportForm) -> list[photos.ProcessedPhoto] | None:
     """Process the uploaded photos; None (with errors on the form) if any is refused."""
     files: list[FileStorage] = [f for f in request.files.getlist("photos") if f and f.filename]
-    processed, refused = intake.process_uploads((f.filename, f.stream) for f in files)
+    processed, refused = intake.process_uploads((f.filename, f.stream, f.mimetype) for f in files)
     form.photos.errors.extend(refused)
     return None if refused else processed
 

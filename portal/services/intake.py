@@ -20,6 +20,10 @@ from portal.services import photos
 MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!?]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PHONE = r"^\+?[0-9][0-9 \-]{4,19}$"
+# A browser sends a file's bare name: a path or a control character means a forged request.
+FILE_NAME_PROBLEM = re.compile(r"[\x00-\x1f\x7f/\\]|^\.\.?$")
+# What a client may declare for a photo: an image type, or nothing more precise than bytes.
+UPLOAD_TYPES = re.compile(r"^(image/[a-z0-9.+-]+|application/octet-stream)?$")
 DESCRIPTION_MIN = 5
 DESCRIPTION_MAX = 2000
 ANSWER_MAX = {"string": 255, "text": 2000}
@@ -55,21 +59,40 @@ def active_category(session: Session, code: str) -> Category | None:
     return session.scalar(select(Category).where(Category.code == code, Category.active))
 
 
+def shown_file_name(filename: str) -> str:
+    """Return an uploaded file's name fit to show back: no path, no control characters."""
+    bare = CONTROL.sub("", filename.replace("\x00", "")).replace("\\", "/").rsplit("/", 1)[-1]
+    return bare.strip()[:80] or "?"
+
+
+def upload_problem(filename: str, content_type: str = "") -> object | None:
+    """Return why an upload is refused before its bytes are read (name, declared type)."""
+    if FILE_NAME_PROBLEM.search(filename or ""):
+        return _l("The file name is not acceptable (a path or control characters). Rename it.")
+    if not UPLOAD_TYPES.match((content_type or "").split(";")[0].strip().lower()):
+        return _l("The file was not sent as an image.")
+    return None
+
+
 def process_uploads(
-    uploads: Iterable[tuple[str, BinaryIO]],
+    uploads: Iterable[tuple[str, BinaryIO] | tuple[str, BinaryIO, str]],
 ) -> tuple[list[photos.ProcessedPhoto], list[str]]:
-    """Process uploaded photos within the configured limits; return them and the refusals."""
+    """Process uploaded photos (name, stream and optionally the declared content type) within
+    the configured limits; return them and the refusals, each naming its file."""
     uploads = list(uploads)
     limit = current_app.config["MAX_PHOTOS"]
     if len(uploads) > limit:
         return [], [str(_l("Attach at most %(n)d photos.", n=limit))]
     max_bytes = current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
     processed, refused = [], []
-    for filename, stream in uploads:
+    for filename, stream, *declared in uploads:
+        problem = upload_problem(filename, declared[0] if declared else "")
         try:
+            if problem is not None:
+                raise photos.PhotoRejected(problem)
             processed.append(photos.process(stream, max_bytes=max_bytes))
         except photos.PhotoRejected as rejected:
-            refused.append(f"{filename[:80]}: {rejected.message}")
+            refused.append(f"{shown_file_name(filename)}: {rejected.message}")
     return processed, refused
 
 

@@ -36,7 +36,7 @@ class Posted:
     """What a client posted: the form's text fields and its uploaded files."""
 
     form: Mapping[str, list[str]]
-    files: list[tuple[str, BinaryIO]] = field(default_factory=list)
+    files: list[tuple[str, BinaryIO] | tuple[str, BinaryIO, str]] = field(default_factory=list)
 
     def get(self, name: str) -> str:
         """Return one argument, trimmed; an absent or empty one is ''."""

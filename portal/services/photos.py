@@ -2,6 +2,11 @@
 
 Views call `process` on each upload, then `save_for_session` inside the transaction
 that attaches the photo to a case; nothing else in the portal touches Pillow.
+
+Besides decoding, `process` reads the file's container (JPEG segments, PNG and WebP chunks,
+HEIF boxes) and refuses markup or script hidden in its metadata or after the image's end
+(polyglots), and repeated or oversized metadata. Other trailing data, such as the video of
+a phone's "motion photo", is accepted and dropped: only the re-encoded pixels are stored.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 import struct
 import tempfile
 import warnings
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,12 +36,22 @@ pillow_heif.register_heif_opener()
 FULL_SIZE = 2048
 THUMB_SIZE = 400
 QUALITY = 85
-FORMATS = {"JPEG", "PNG", "WEBP", "HEIF"}
+# MPO: a JPEG followed by more images (an HDR gain map, a depth map), as phones now write.
+FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "HEIF"}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 SESSION_KEY = "portal_new_photo_files"
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 0x9003
+# What a browser could run if it ever sniffed the file as a page, searched in lower-cased
+# bytes; two patterns with a literal start and a substring are much faster than one (?i).
+ACTIVE_TAGS = re.compile(rb"<(?:script|iframe|object|embed|html|body|svg|!doctype|\?php)[\s>/]")
+ACTIVE_HANDLERS = re.compile(rb"on(?:error|load)\s*=")
+MAX_METADATA_BLOCKS = 256  # a phone writes a few; a portrait photo's extended XMP some tens
+MAX_EXIF_BYTES = 65_536  # JPEG's own limit for one EXIF segment
+ANIMATED_FORMATS = {"PNG", "WEBP"}
+# In a JPEG's entropy-coded data, the next marker: 0xFF not followed by a stuffed 0 or RST.
+JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 class PhotoRejected(ValueError):
@@ -108,6 +124,135 @@ def _taken_at(exif: Image.Exif) -> datetime | None:
         return None
 
 
+@dataclass
+class _Container:
+    """What surrounds the pixels: metadata blocks, and bytes after the image's end."""
+
+    metadata: list[bytes]
+    trailing: bytes = b""
+    exif_blocks: int = 0
+
+
+def _jpeg_parts(data: bytes) -> _Container:
+    parts, position = _Container([]), 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            break  # not a marker: Pillow's decoding says what is wrong
+        marker = data[position + 1]
+        if marker == 0xFF:
+            position += 1
+            continue
+        if marker == 0xD9:  # end of image
+            parts.trailing = data[position + 2 :]
+            break
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            position += 2
+            continue
+        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+        body = data[position + 4 : position + 2 + length]
+        if 0xE0 <= marker <= 0xEF or marker == 0xFE:
+            parts.metadata.append(body)
+            parts.exif_blocks += marker == 0xE1 and body.startswith(b"Exif\x00")
+        position += 2 + length
+        if marker == 0xDA:  # start of scan: skip its entropy-coded data
+            found = JPEG_NEXT_MARKER.search(data, position)
+            position = found.start() if found else len(data)
+    return parts
+
+
+def _inflate(body: bytes, limit: int = 1 << 20) -> bytes:
+    try:
+        return zlib.decompressobj().decompress(body, limit)
+    except zlib.error:
+        return body
+
+
+def _png_parts(data: bytes) -> _Container:
+    parts, position = _Container([]), 8
+    while position + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        body = data[position + 8 : position + 8 + length]
+        position += 12 + length
+        if kind == b"IEND":
+            parts.trailing = data[position:]
+            break
+        if kind in (b"tEXt", b"iTXt", b"eXIf", b"iCCP") or not kind[:1].isupper():
+            parts.metadata.append(body)
+            parts.exif_blocks += kind == b"eXIf"
+        if kind == b"zTXt":  # keyword, NUL, method, compressed text
+            parts.metadata.append(_inflate(body.partition(b"\x00")[2][1:]))
+        if kind == b"iTXt" and body.partition(b"\x00")[2][:1] == b"\x01":
+            parts.metadata.append(_inflate(body.split(b"\x00", 4)[-1]))
+    return parts
+
+
+def _webp_parts(data: bytes) -> _Container:
+    (size,) = struct.unpack("<I", data[4:8])
+    end = min(len(data), 8 + size)
+    parts, position = _Container([], trailing=data[8 + size :]), 12
+    while position + 8 <= end:
+        kind, length = struct.unpack("<4sI", data[position : position + 8])
+        if kind not in (b"VP8 ", b"VP8L", b"ALPH", b"ANMF"):
+            parts.metadata.append(data[position + 8 : position + 8 + length])
+            parts.exif_blocks += kind == b"EXIF"
+        position += 8 + length + (length & 1)
+    return parts
+
+
+def _heif_parts(data: bytes) -> _Container:
+    parts, position = _Container([]), 0
+    while position + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[position : position + 8])
+        if size == 1 and position + 16 <= len(data):
+            (size,) = struct.unpack(">Q", data[position + 8 : position + 16])
+        elif size == 0:
+            size = len(data) - position
+        if size < 8 or position + size > len(data) or not kind.isascii():
+            parts.trailing = data[position:]  # not a box: something was appended
+            break
+        if kind != b"mdat":
+            parts.metadata.append(data[position : position + size])
+        position += size
+    return parts
+
+
+CONTAINERS = {
+    "JPEG": _jpeg_parts,
+    "MPO": _jpeg_parts,
+    "PNG": _png_parts,
+    "WEBP": _webp_parts,
+    "HEIF": _heif_parts,
+}
+
+
+def _active_content(block: bytes) -> bool:
+    lowered = block.lower()
+    return bool(
+        b"javascript:" in lowered or ACTIVE_TAGS.search(lowered) or ACTIVE_HANDLERS.search(lowered)
+    )
+
+
+def _check_container(data: bytes, image: Image.Image) -> None:
+    """Refuse hidden markup or script, and repeated or oversized metadata."""
+    try:
+        parts = CONTAINERS[image.format](data)
+    except struct.error:
+        return  # a malformed container fails to decode: Pillow's refusal says so
+    if any(_active_content(block) for block in [*parts.metadata, parts.trailing]):
+        raise PhotoRejected(
+            _l("This image hides other content (a web page or a script). Send the photo itself.")
+        )
+    exif = image.info.get("exif") or b""
+    if (
+        len(parts.metadata) > MAX_METADATA_BLOCKS
+        or parts.exif_blocks > 1
+        or len(exif) > MAX_EXIF_BYTES
+    ):
+        raise PhotoRejected(
+            _l("This image carries too much metadata (EXIF and the like). Send the photo itself.")
+        )
+
+
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Open and identify an image from its header, refusing bombs before decoding."""
     try:
@@ -123,12 +268,18 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     width, height = image.size
     if width < 1 or height < 1 or width * height > max_pixels:
         raise PhotoRejected(_l("The image is too large (too many pixels)."))
+    if image.format in ANIMATED_FORMATS and getattr(image, "n_frames", 1) > 1:
+        raise PhotoRejected(_l("Animated images are not accepted. Send a still photo."))
+    _check_container(data, image)
     return image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        # 16-bit grey: scale to 8 bits, or everything above 255 would turn white.
+        return image.convert("I").point(lambda value: value / 256).convert("L").convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, "white")
@@ -151,7 +302,7 @@ def process(stream: BinaryIO, *, max_bytes: int, max_pixels: int = 40_000_000) -
     try:
         exif = image.getexif()
         gps, taken_at = _gps(exif), _taken_at(exif)
-        if image.format == "JPEG":
+        if image.format in ("JPEG", "MPO"):
             # Decode at a reduced scale: a 12-megapixel photo never needs full size.
             image.draft("RGB", (FULL_SIZE, FULL_SIZE))
         with warnings.catch_warnings():

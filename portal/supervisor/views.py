@@ -22,7 +22,7 @@ from portal.models import (
     Zone,
     utcnow,
 )
-from portal.services import inspections, photos, supervisors, workflow
+from portal.services import inspections, intake, photos, supervisors, workflow
 from portal.supervisor import bp
 from portal.supervisor.forms import ApplicationForm, InspectionForm, VerifyForm
 
@@ -157,11 +157,12 @@ def inspect(code: str) -> Response | tuple[str, int]:
     else:
         now = utcnow()
         try:
+            uploaded = _read_photos()  # before any change: a refused photo changes nothing
             report = inspections.draft(db.session, current_user, project, form.client_key.data, now)
             if report.status == "submitted":  # a second submit of the same form
                 return redirect(url_for(".report", report_id=report.id), code=303)
             inspections.save(report, _answers(), *_position(form), now=now)
-            _store_photos(report, now)
+            _store_photos(report, uploaded, now)
             db.session.commit()  # the draft is kept even if submitting is refused below
             if request.form.get("action") == "submit":
                 made = inspections.submit(db.session, report, now)
@@ -171,9 +172,13 @@ def inspect(code: str) -> Response | tuple[str, int]:
             if request.headers.get("X-Requested-With") == "fetch":
                 return "", 204  # the page's background save: no message to show later
             flash(_("Draft saved."), "info")
-        except inspections.InspectionError as error:
+        except (inspections.InspectionError, PhotosRefused) as error:
             db.session.rollback()
-            flash(refusal(error.args[0]), "error")
+            refused = (
+                error.args[0] if isinstance(error, PhotosRefused) else [refusal(error.args[0])]
+            )
+            for message in refused:
+                flash(message, "error")
             status = 422
             report = db.session.scalar(
                 select(Inspection).where(Inspection.client_key == form.client_key.data)
@@ -199,17 +204,31 @@ def _submitted_message(report: Inspection, made: list[Case]) -> str:
     return _("Report submitted: %(n)d findings sent to the office.", n=len(made))
 
 
-def _store_photos(report: Inspection, now) -> None:
-    store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
-    max_bytes = current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
+class PhotosRefused(ValueError):
+    """Raised with the list of refused photos, each with its file name and the reason."""
+
+
+def _read_photos() -> list[tuple[str, photos.ProcessedPhoto]]:
+    """Process the photos of every checklist item; raise PhotosRefused if any is refused."""
+    read, refused = [], []
     for item in CHECKLIST:
-        for upload in request.files.getlist(f"photo-{item}"):
-            if upload and upload.filename:
-                try:
-                    processed = photos.process(upload.stream, max_bytes=max_bytes)
-                except photos.PhotoRejected as rejected:
-                    raise inspections.InspectionError("photo") from rejected
-                inspections.add_photo(db.session, report, item, processed, store, now)
+        files = [f for f in request.files.getlist(f"photo-{item}") if f and f.filename]
+        processed, problems = intake.process_uploads(
+            (f.filename, f.stream, f.mimetype) for f in files
+        )
+        read.extend((item, photo) for photo in processed)
+        refused.extend(problems)
+    if refused:
+        raise PhotosRefused(refused)
+    return read
+
+
+def _store_photos(
+    report: Inspection, uploaded: list[tuple[str, photos.ProcessedPhoto]], now
+) -> None:
+    store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+    for item, processed in uploaded:
+        inspections.add_photo(db.session, report, item, processed, store, now)
 
 
 @bp.route("/inspections/<int:report_id>")

@@ -155,10 +155,17 @@ def test_files_over_the_size_limit_are_refused():
         process(io.BytesIO(b"\xff" * (MB + 1)), max_bytes=MB)
 
 
-def test_polyglot_payload_is_gone_after_re_encoding():
+def test_polyglot_with_markup_is_refused():
     polyglot = encode(Image.new("RGB", (64, 64), "white")).getvalue() + b"<html><script>x</script>"
-    photo = process(io.BytesIO(polyglot), max_bytes=MB)
-    assert b"<script" not in photo.data and b"<script" not in photo.thumb
+    with pytest.raises(PhotoRejected, match="hides other content"):
+        process(io.BytesIO(polyglot), max_bytes=MB)
+
+
+def test_other_trailing_data_is_accepted_and_dropped_by_re_encoding():
+    # A phone's "motion photo" appends its video after the JPEG's end: keep the photo only.
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
+    photo = process(io.BytesIO(encode(Image.new("RGB", (64, 64))).getvalue() + video), max_bytes=MB)
+    assert b"ftypmp42" not in photo.data and bytes(range(256)) not in photo.data
 
 
 def test_store_is_content_addressed(tmp_path):
