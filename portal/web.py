@@ -58,6 +58,7 @@ def event_label(kind: str) -> str:
         "internal_note": _("Internal note"),
         "priority": _("Priority changed"),
         "category": _("Category changed"),
+        "released": _("Released from review: the sender was on the block list"),
     }
     return labels.get(kind, kind)
 
