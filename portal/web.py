@@ -59,6 +59,7 @@ def event_label(kind: str) -> str:
         "priority": _("Priority changed"),
         "category": _("Category changed"),
         "released": _("Released from review: the sender was on the block list"),
+        "contact_erased": _("The reporter's contact details were erased at their request"),
     }
     return labels.get(kind, kind)
 
