@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from portal.models import Case, ConsultationComment, OutboxMessage, Suggestion, utcnow
 from portal.services import blocklist
-from tests.factories import category, make_case, make_consultation, make_user
+from tests.factories import category, make_case, make_consultation, make_notice, make_user
 
 BOX = "120.14,30.26,120.17,30.29"
 
@@ -119,3 +119,14 @@ def test_blocked_suggestions_and_comments_are_received_and_held(client, db, refe
     assert commented.status_code == 303
     assert db.session.scalar(select(Suggestion)).held
     assert db.session.scalar(select(ConsultationComment)).held
+
+
+def test_a_notice_never_lists_a_held_case(client, db, reference):
+    shown, _ = make_case(db.session)
+    held, _ = make_case(db.session, position=(30.28, 120.16), held=True)
+    author = make_user(db.session, role="dispatcher")
+    notice = make_notice(
+        db.session, author, case_numbers=(shown.number, held.number), publish_at=utcnow()
+    )
+    page = client.get(f"/notices/{notice.id}").get_data(as_text=True)
+    assert shown.number in page and held.number not in page
