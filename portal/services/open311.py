@@ -138,8 +138,9 @@ def _positive(args: dict[str, str], name: str, default: int, problems: list[str]
     text = args.get(name) or ""
     if not text:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= (DEFAULT_CAP if name == "page_size" else 10**6):
-        limit = DEFAULT_CAP if name == "page_size" else 10**6
+    limit = DEFAULT_CAP if name == "page_size" else 10**6
+    # isdigit() alone accepts "³" and other digits int() refuses.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= limit:
         problems.append(f"{name}: " + str(_l("A whole number from 1 to %(n)d.", n=limit)))
         return default
     return int(text)
