@@ -48,6 +48,7 @@ def dispatcher_required(view: Callable) -> Callable:
 from admin import (  # noqa: E402,F401
     apikeys,
     audit_log,
+    blocklist,
     casework,
     exports,
     kpi,

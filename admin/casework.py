@@ -15,7 +15,7 @@ from admin.queue import department_choices
 from portal.extensions import db
 from portal.models import Case, Category, Department, utcnow
 from portal.public.report import category_groups, checked_report, read_photos
-from portal.services import audit, cases, photos, replies, routing, sla, workflow
+from portal.services import audit, cases, photos, privacy, replies, routing, sla, workflow
 
 
 def error_message(code: str) -> str:
@@ -95,6 +95,7 @@ def case_page(number: str) -> str:
         similar=workflow.similar(db.session, case),
         suggestion=case.suggested_department or routing.suggest(db.session, case),
         templates=reply_templates(case),
+        show_contact=privacy.may_see_contacts(current_user, case),
         respond_status=sla.clock_status(case.respond_due_at, case.responded_at, now),
         resolve_status=sla.clock_status(case.resolve_due_at, case.resolved_at, now),
     )

@@ -361,3 +361,37 @@ class WithdrawForm(FlaskForm):
             plain_text,
         ],
     )
+
+
+class BlockForm(FlaskForm):
+    """A sender to hold: an address or network, an e-mail or a phone, with the reason."""
+
+    kind = SelectField(
+        _l("Kind"),
+        choices=[
+            ("ip", _l("IP address or network")),
+            ("email", _l("E-mail")),
+            ("phone", _l("Phone")),
+        ],
+    )
+    value = StringField(
+        _l("Address, e-mail or phone"),
+        filters=[strip],
+        validators=[DataRequired(), Length(max=255), plain_text],
+    )
+    reason = TextAreaField(
+        _l("Reason (staff only)"),
+        filters=[strip],
+        validators=[DataRequired(), Length(max=1000), plain_text],
+    )
+    expires_on = DateField(_l("Until (optional)"), validators=[Optional()])
+
+
+class ReviewForm(FlaskForm):
+    """Release or reject something held for review; rejecting needs a reason."""
+
+    reason = TextAreaField(
+        _l("Reason (staff only, when rejecting)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=1000), plain_text],
+    )

@@ -48,7 +48,7 @@ def consultation_admin() -> str:
     pending = dict(
         db.session.execute(
             select(ConsultationComment.consultation_id, func.count())
-            .where(ConsultationComment.status == "pending")
+            .where(ConsultationComment.status == "pending", ConsultationComment.held.is_(False))
             .group_by(ConsultationComment.consultation_id)
         ).all()
     )
@@ -166,7 +166,9 @@ def moderate(comment_id: int, decision: str) -> Response:
 def suggestion_admin() -> str:
     """List suggestions, new ones first, with the residents' private contact."""
     listed = db.session.scalars(
-        select(Suggestion).order_by(Suggestion.status != "new", Suggestion.created_at.desc())
+        select(Suggestion)
+        .where(Suggestion.held.is_(False))
+        .order_by(Suggestion.status != "new", Suggestion.created_at.desc())
     ).all()
     return render_template("admin/suggestions.html", suggestions=listed, form=DecisionForm())
 

@@ -20,6 +20,7 @@ outbox_cli = AppGroup("outbox", help="E-mails waiting to be sent.")
 zones_cli = AppGroup("zones", help="Districts, streets and grid cells.")
 spotchecks_cli = AppGroup("spotchecks", help="Monthly random spot checks of construction sites.")
 report_cli = AppGroup("report", help="Reports for the office's meetings.")
+privacy_cli = AppGroup("privacy", help="Residents' personal data.")
 
 
 @report_cli.command("monthly")
@@ -239,6 +240,32 @@ def zones_import(path: str) -> None:
     click.echo(f"{added} zones added, {updated} updated.")
 
 
+@privacy_cli.command("purge")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The retention period (default: PERSONAL_DATA_RETENTION_DAYS).",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be erased, erase nothing.")
+def privacy_purge(older_than_days: int | None, dry_run: bool) -> None:
+    """Erase reporters' contacts of cases answered longer ago than the retention period, and
+    other personal data as old; run it from cron."""
+    from datetime import timedelta
+
+    from portal.services import privacy
+
+    days = older_than_days or current_app.config["PERSONAL_DATA_RETENTION_DAYS"]
+    counts = privacy.purge(db.session, utcnow(), timedelta(days=days), dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    verb = "would be erased" if dry_run else "erased"
+    listed = ", ".join(f"{name}: {n}" for name, n in counts.items())
+    click.echo(f"Personal data older than {days} days {verb}: {listed}.")
+
+
 def init_app(app: Flask) -> None:
     """Register the operator command groups."""
     for group in (
@@ -251,5 +278,6 @@ def init_app(app: Flask) -> None:
         zones_cli,
         spotchecks_cli,
         report_cli,
+        privacy_cli,
     ):
         app.cli.add_command(group)

@@ -88,6 +88,16 @@ class Settings:
             "RATELIMIT_COMMENT": self.get("RATELIMIT_COMMENT", "10 per hour;30 per day"),
             "RATELIMIT_SUGGESTION": self.get("RATELIMIT_SUGGESTION", "10 per hour;30 per day"),
             "RATELIMIT_LOGIN": self.get("RATELIMIT_LOGIN", "10 per 5 minutes"),
+            "RATELIMIT_SUPERVISOR_APPLY": self.get(
+                "RATELIMIT_SUPERVISOR_APPLY", "5 per hour;10 per day"
+            ),
+            "RATELIMIT_PRIVACY": self.get("RATELIMIT_PRIVACY", "5 per hour;20 per day"),
+            # Redis down: count in each worker's memory rather than refuse or fail requests.
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_SWALLOW_ERRORS": True,
+            "RATELIMIT_STORAGE_OPTIONS": (
+                {"socket_connect_timeout": 1, "socket_timeout": 1} if redis_url else {}
+            ),
             "RATELIMIT_API": self.get("RATELIMIT_API", "120 per minute"),
             # Open311: every answer per client address; posted requests per API key.
             "RATELIMIT_OPEN311": self.get("RATELIMIT_OPEN311", "300 per minute"),
@@ -130,4 +140,8 @@ class Settings:
             "DESCRIPTION_MAX": 2000,
             # What an adopted suggestion earns its resident (the office's rewards).
             "SUGGESTION_POINTS": int(self.get("SUGGESTION_POINTS", "5")),
+            # Reporters' contacts and other personal data are erased this long after use.
+            "PERSONAL_DATA_RETENTION_DAYS": int(self.get("PERSONAL_DATA_RETENTION_DAYS", "730")),
+            # How long the link that confirms an erasure request stays valid.
+            "PRIVACY_LINK_HOURS": int(self.get("PRIVACY_LINK_HOURS", "24")),
         }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
@@ -12,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.i18n import html_lang
 from portal.models import STATES, utcnow
 
@@ -57,6 +59,8 @@ def event_label(kind: str) -> str:
         "internal_note": _("Internal note"),
         "priority": _("Priority changed"),
         "category": _("Category changed"),
+        "released": _("Released from review: the sender was on the block list"),
+        "contact_erased": _("The reporter's contact details were erased at their request"),
     }
     return labels.get(kind, kind)
 
@@ -208,6 +212,16 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+def retry_after_minutes() -> int:
+    """Return in how many minutes the limit that refused this request lets it through again."""
+    try:
+        current = limiter.current_limit
+        seconds = current.reset_at - time.time() if current else 60
+    except Exception:  # the limiter's storage may be down: say "about a minute"
+        seconds = 60
+    return max(1, math.ceil(seconds / 60))
+
+
 def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     """Answer an HTTP error in JSON or as a page."""
     if request.path.startswith("/open311/"):
@@ -222,8 +236,12 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
         404: _("This page does not exist."),
         405: _("This action is not allowed here."),
         413: _("The upload is too large."),
-        429: _("Too many requests. Please wait a moment and try again."),
     }
+    if code == 429:
+        messages[429] = _(
+            "Too many requests. Nothing was saved. Please try again in %(n)d minutes.",
+            n=retry_after_minutes(),
+        )
     message = messages.get(code, _("Something went wrong on our side. Please try again later."))
     if isinstance(error, RefusedInput):
         message = str(error.message)

@@ -2,6 +2,7 @@
 
 from portal.models.audit import AuditEntry, OutboxMessage
 from portal.models.base import Base, utcnow
+from portal.models.blocklist import BLOCK_KINDS, BlockedSender
 from portal.models.calendar import CalendarDay
 from portal.models.case import (
     OPEN_STATES,
@@ -45,6 +46,7 @@ from portal.models.supervision import (
 from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
+    "BLOCK_KINDS",
     "CHECKLIST",
     "COMMENT_STATUSES",
     "CONSULTED_PHASES",
@@ -62,6 +64,7 @@ __all__ = [
     "Assignment",
     "AuditEntry",
     "Base",
+    "BlockedSender",
     "CalendarDay",
     "Case",
     "CaseCounter",

@@ -14,7 +14,10 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
+    false,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime, utcnow
@@ -79,6 +82,8 @@ class Case(Base):
     description: Mapped[str] = mapped_column(Text)
     major_hazard: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # From a blocked sender: kept out of public view, routing and mail until staff review it.
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # Private: never rendered on public pages or APIs.
     reporter_name: Mapped[str] = mapped_column(String(100), default="")
@@ -142,6 +147,16 @@ class Case(Base):
     photos: Mapped[list[Photo]] = relationship(
         back_populates="case", order_by="Photo.position, Photo.id"
     )
+
+    @hybrid_property
+    def is_public(self) -> bool:
+        """Tell whether the public may see the case: not hidden by a moderator, not held."""
+        return not self.hidden and not self.held
+
+    @is_public.inplace.expression
+    @classmethod
+    def _is_public_expression(cls):
+        return and_(cls.hidden.is_(False), cls.held.is_(False))
 
     @property
     def is_open(self) -> bool:

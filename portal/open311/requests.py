@@ -68,7 +68,9 @@ def request_post(fmt: str) -> Response:
     )
     store = PhotoStore(current_app.config["UPLOAD_DIR"])
     try:
-        case = open311_intake.post(db.session, key, posted, store, now, str(get_locale()))
+        case = open311_intake.post(
+            db.session, key, posted, store, now, str(get_locale()), request.remote_addr or ""
+        )
     except open311.BadArguments as bad:
         db.session.commit()  # the key's use is counted even when the request is refused
         return errors(fmt, 400, bad.problems)

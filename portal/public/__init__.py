@@ -11,6 +11,7 @@ from portal.public import (  # noqa: E402,F401
     home,
     kpi,
     notices,
+    privacy,
     report,
     suggestions,
     works,

@@ -36,7 +36,7 @@ PAGE_SIZE = 20
 def public_case_or_404(number: str) -> Case:
     """Return a case the public may see, or answer 404."""
     case = db.session.scalar(select(Case).where(Case.number == number))
-    if case is None or case.hidden:
+    if case is None or not case.is_public:
         abort(404)
     return case
 
@@ -229,7 +229,7 @@ def case_list() -> str:
 def photo(sha256: str, variant: str = "full") -> Response:
     """Serve a stored photo of a public case."""
     shown = db.session.scalar(
-        select(Photo.id).join(Photo.case).where(Photo.sha256 == sha256, Case.hidden.is_(False))
+        select(Photo.id).join(Photo.case).where(Photo.sha256 == sha256, Case.is_public)
     )
     store = PhotoStore(current_app.config["UPLOAD_DIR"])
     try:

@@ -3,7 +3,7 @@ commenter's private page."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, render_template, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from werkzeug.wrappers import Response
 
@@ -11,7 +11,7 @@ from portal.extensions import db, limiter
 from portal.models import Consultation, ConsultationComment, utcnow
 from portal.public import bp, private_links
 from portal.public.forms import CommentForm
-from portal.services import consultations
+from portal.services import blocklist, consultations
 
 
 def _visible_or_404(consultation_id: int) -> Consultation:
@@ -65,6 +65,13 @@ def comment(consultation_id: int) -> Response | tuple[str, int]:
         email=form.email.data or "",
         phone=form.phone.data or "",
         locale=str(get_locale()),
+        held=blocklist.is_blocked(
+            db.session,
+            utcnow(),
+            ip=request.remote_addr or "",
+            email=form.email.data or "",
+            phone=form.phone.data or "",
+        ),
     )
     db.session.commit()
     private_links.remember("comment", made.id, token)

@@ -267,3 +267,21 @@ class NoticeFilterForm(FlaskForm):
     project = SelectField(_l("Project"), validators=[Optional()], validate_choice=False)
     kind = SelectField(_l("Kind"), validators=[Optional()], validate_choice=False)
     zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=False)
+
+
+class PrivacyForm(FlaskForm):
+    """The e-mail a resident gave with their reports, to erase it everywhere."""
+
+    email = StringField(
+        _l("Your e-mail address"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Enter your e-mail address.")),
+            Length(max=255),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+
+
+class EraseForm(FlaskForm):
+    """A button that confirms an erasure (CSRF only)."""

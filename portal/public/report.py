@@ -13,7 +13,7 @@ from portal.extensions import db, limiter
 from portal.models import Case, Category, CategoryGroup, utcnow
 from portal.public import bp
 from portal.public.forms import ReportForm
-from portal.services import cases, geo, intake, photos
+from portal.services import blocklist, cases, geo, intake, photos
 
 TRACKED_IN_SESSION = 10
 
@@ -114,6 +114,13 @@ def report_new() -> Response | tuple[str, int]:
             radius = current_app.config["NEARBY_RADIUS_M"]
             nearby = cases.nearby_open(db.session, report.category, report.lat, report.lng, radius)
             if not nearby or form.nearby_checked.data:
+                report.held = blocklist.is_blocked(
+                    db.session,
+                    utcnow(),
+                    ip=request.remote_addr or "",
+                    email=report.email,
+                    phone=report.phone,
+                )
                 store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
                 case, token = cases.submit(db.session, report, processed, store, utcnow())
                 db.session.commit()

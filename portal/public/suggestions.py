@@ -12,7 +12,7 @@ from portal.extensions import db, limiter
 from portal.models import Project, Suggestion, utcnow
 from portal.public import bp, private_links
 from portal.public.forms import SuggestionForm
-from portal.services import suggestions
+from portal.services import blocklist, suggestions
 
 
 @bp.route("/suggestions")
@@ -42,6 +42,13 @@ def suggestion_new() -> Response | tuple[str, int]:
             phone=form.phone.data or "",
             user=supervisor,
             locale=str(get_locale()),
+            held=blocklist.is_blocked(
+                db.session,
+                utcnow(),
+                ip=request.remote_addr or "",
+                email=form.email.data or "",
+                phone=form.phone.data or "",
+            ),
         )
         db.session.commit()
         private_links.remember("suggestion", made.id, token)

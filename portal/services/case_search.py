@@ -16,7 +16,7 @@ GEOJSON_LIMIT = 1000
 
 def public_cases() -> Select:
     """Return the query of every case the public may see."""
-    return select(Case).where(Case.hidden.is_(False))
+    return select(Case).where(Case.is_public)
 
 
 def in_bbox(
@@ -44,7 +44,7 @@ def in_bbox(
         )
         .join(Case.category)
         .where(
-            Case.hidden.is_(False),
+            Case.is_public,
             Case.lat.between(min_lat, max_lat),
             Case.lng.between(min_lng, max_lng),
         )
@@ -85,7 +85,7 @@ def public_filtered(query: Select, filters: CaseFilters, tz: ZoneInfo) -> Select
 
     The query may select whole cases (the list) or a few columns (the public CSV).
     """
-    query = _apply(query.where(Case.hidden.is_(False)), filters, tz)
+    query = _apply(query.where(Case.is_public), filters, tz)
     return query.order_by(Case.created_at.desc(), Case.id.desc())
 
 
@@ -147,6 +147,8 @@ def queue_filtered(
 
     The query may select whole cases (the queue pages) or a few columns (the exports).
     """
+    # Held cases wait in the review queue, out of every work queue and export.
+    query = query.where(Case.held.is_(False))
     if user.role == "handler":
         query = query.where(Case.department_id == user.department_id)
     query = _apply(query, filters, tz)

@@ -50,6 +50,8 @@ class Report:
     locale: str = "zh_Hans_CN"
     attributes: dict = field(default_factory=dict)
     api_key: ApiKey | None = None
+    # From a blocked sender: accepted as usual, but held for review (no clocks, no mail).
+    held: bool = False
 
 
 def hash_token(token: str) -> str:
@@ -118,17 +120,20 @@ def submit(
         reporter_locale=report.locale,
         attributes=report.attributes,
         api_key=report.api_key,
+        held=report.held,
         created_at=now,
         updated_at=now,
     )
     case.suggested_department = routing.suggest(session, case)
-    sla.start_clocks(session, case, now)
+    if not case.held:
+        sla.start_clocks(session, case, now)
     session.add(case)
     event = CaseEvent(case=case, kind="submitted", to_state="submitted", created_at=now)
     session.add(event)
     attach_photos(session, case, photos, store, kind="report", now=now)
     session.flush()
-    notify.case_changed(session, case, event)
+    if not case.held:
+        notify.case_changed(session, case, event)
     return case, token
 
 
@@ -173,7 +178,7 @@ def nearby_open(
         select(Case).where(
             Case.category_id == category.id,
             Case.state.in_(OPEN_STATES),
-            Case.hidden.is_(False),
+            Case.is_public,
             Case.lat.between(min_lat, max_lat),
             Case.lng.between(min_lng, max_lng),
         )
@@ -191,7 +196,7 @@ def follow(
     locale: str = "zh_Hans_CN",
 ) -> None:
     """Record a "me too" on an open case."""
-    if not case.is_open or case.hidden:
+    if not case.is_open or not case.is_public:
         raise CaseError("closed")
     session.execute(
         insert(CaseFollower).values(

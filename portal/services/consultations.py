@@ -92,8 +92,10 @@ def add_comment(
     email: str = "",
     phone: str = "",
     locale: str = "zh_Hans_CN",
+    held: bool = False,
 ) -> tuple[ConsultationComment, str]:
-    """Take a resident's comment for moderation; return it with its private token."""
+    """Take a resident's comment for moderation (held for review first if its sender is
+    blocked); return it with its private token."""
     if not is_open(consultation, now):
         raise ConsultationError("closed")
     token, token_hash = new_tracking_token()
@@ -105,6 +107,7 @@ def add_comment(
         phone=phone.strip(),
         tracking_token_hash=token_hash,
         locale=locale,
+        held=held,
         created_at=now,
     )
     session.add(comment)
@@ -145,7 +148,7 @@ def _moderate(
     reason: str,
     now: datetime,
 ) -> None:
-    if comment.status != "pending":
+    if comment.status != "pending" or comment.held:
         raise ConsultationError("decided")
     comment.status, comment.reason = status, reason
     comment.moderated_by_id, comment.moderated_at = user.id, now
@@ -215,6 +218,6 @@ def pending_comments(session: Session) -> list[ConsultationComment]:
     """Return the moderation queue: pending comments, oldest first."""
     return session.scalars(
         select(ConsultationComment)
-        .where(ConsultationComment.status == "pending")
+        .where(ConsultationComment.status == "pending", ConsultationComment.held.is_(False))
         .order_by(ConsultationComment.created_at, ConsultationComment.id)
     ).all()

@@ -176,7 +176,7 @@ def _nearby_cases(session: Session, project: Project) -> list[str]:
         .where(
             Case.lat.between(min_lat, max_lat),
             Case.lng.between(min_lng, max_lng),
-            Case.hidden.is_(False),
+            Case.is_public,
             Case.source != "inspection",
         )
         .order_by(Case.number)

@@ -209,7 +209,7 @@ def month_cases(month: date, tz: ZoneInfo) -> ColumnElement[bool]:
     return and_(
         Case.created_at >= month_start(month, tz),
         Case.created_at < month_start(add_months(month, 1), tz),
-        Case.hidden.is_(False),
+        Case.is_public,
         Case.state != "duplicate",
     )
 
@@ -275,7 +275,7 @@ def _tally(
         .where(
             Case.created_at >= starts[0],
             Case.created_at < starts[-1],
-            Case.hidden.is_(False),
+            Case.is_public,
             Case.state != "duplicate",
         )
         .group_by(GROUP)

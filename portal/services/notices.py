@@ -237,7 +237,7 @@ def related_cases(
         select(Case)
         .where(
             or_(Case.project_id == project.id, Case.id.in_(via_notices)),
-            Case.hidden.is_(False),
+            Case.is_public,
         )
         .options(joinedload(Case.category))
         .order_by(Case.created_at.desc())

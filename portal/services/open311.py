@@ -138,8 +138,9 @@ def _positive(args: dict[str, str], name: str, default: int, problems: list[str]
     text = args.get(name) or ""
     if not text:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= (DEFAULT_CAP if name == "page_size" else 10**6):
-        limit = DEFAULT_CAP if name == "page_size" else 10**6
+    limit = DEFAULT_CAP if name == "page_size" else 10**6
+    # isdigit() alone accepts "³" and other digits int() refuses.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= limit:
         problems.append(f"{name}: " + str(_l("A whole number from 1 to %(n)d.", n=limit)))
         return default
     return int(text)
@@ -181,7 +182,7 @@ def read_filters(args: dict[str, str], now: datetime) -> Filters:
 
 def find_requests(session: Session, filters: Filters) -> list[Case]:
     """Return the public cases the filters select, newest first."""
-    query = select(Case).where(Case.hidden.is_(False))
+    query = select(Case).where(Case.is_public)
     if filters.ids:
         query = query.where(Case.number.in_(filters.ids))
     else:
@@ -208,7 +209,7 @@ def find_requests(session: Session, filters: Filters) -> list[Case]:
 
 def public_case(session: Session, number: str) -> Case | None:
     """Return one public case by its number."""
-    return session.scalar(select(Case).where(Case.number == number, Case.hidden.is_(False)))
+    return session.scalar(select(Case).where(Case.number == number, Case.is_public))
 
 
 def status_notes(case: Case) -> str | None:
@@ -259,7 +260,7 @@ def updates(session: Session, start: datetime, end: datetime) -> list[tuple[Case
         .join(CaseEvent.case)
         .where(
             CaseEvent.public.is_(True),
-            Case.hidden.is_(False),
+            Case.is_public,
             CaseEvent.created_at >= start,
             CaseEvent.created_at <= end,
         )

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal.models import ApiKey, Case
-from portal.services import apikeys, cases, geo, intake
+from portal.services import apikeys, blocklist, cases, geo, intake
 from portal.services.open311 import BadArguments
 from portal.services.photos import PhotoStore
 
@@ -142,9 +142,16 @@ def _contact(posted: Posted, problems: list[str]) -> dict[str, str]:
 
 
 def post(
-    session: Session, key: ApiKey, posted: Posted, store: PhotoStore, now: datetime, locale: str
+    session: Session,
+    key: ApiKey,
+    posted: Posted,
+    store: PhotoStore,
+    now: datetime,
+    locale: str,
+    address: str = "",
 ) -> Case:
-    """Open a case from an Open311 POST; raise BadArguments listing every wrong argument."""
+    """Open a case from an Open311 POST (held for review if the caller's address or the
+    resident's e-mail or phone is blocked); raise BadArguments listing every wrong argument."""
     problems: list[str] = []
     code = posted.get("service_code")
     category = intake.active_category(session, code)
@@ -188,6 +195,9 @@ def post(
         locale=locale,
         attributes=answers,
         api_key=key,
+        held=blocklist.is_blocked(
+            session, now, ip=address, email=contact["email"], phone=contact["phone"]
+        ),
         **contact,
     )
     case, _token = cases.submit(session, report, processed, store, now)

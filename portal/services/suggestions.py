@@ -30,8 +30,10 @@ def send(
     phone: str = "",
     user: User | None = None,
     locale: str = "zh_Hans_CN",
+    held: bool = False,
 ) -> tuple[Suggestion, str]:
-    """Record a resident's suggestion; return it with its private tracking token."""
+    """Record a resident's suggestion (held for review if its sender is blocked); return it
+    with its private tracking token."""
     token, token_hash = new_tracking_token()
     suggestion = Suggestion(
         title=title.strip(),
@@ -42,6 +44,7 @@ def send(
         user=user,
         tracking_token_hash=token_hash,
         locale=locale,
+        held=held,
         created_at=now,
     )
     session.add(suggestion)
@@ -83,7 +86,7 @@ def _decide(
     now: datetime,
     points: int,
 ) -> None:
-    if suggestion.status != "new":
+    if suggestion.status != "new" or suggestion.held:
         raise SuggestionError("decided")
     if not reason.strip():
         raise SuggestionError("reason")

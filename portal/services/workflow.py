@@ -70,6 +70,8 @@ def is_finding(case: Case) -> bool:
 
 def allowed(case: Case, user: User) -> list[str]:
     """Return the actions this user may take on this case now."""
+    if case.held:
+        return []  # held for review: released or rejected in the review queue first
     if user.role == "dispatcher" and is_finding(case):
         actions = set(FROM_STATES) - {"close"}  # the supervisor verifies it first
     elif user.role in ("dispatcher", "admin"):
@@ -241,7 +243,7 @@ def merge(
     version: int | None = None,
 ) -> CaseEvent:
     """Merge a duplicate into another open case; its followers follow the other one."""
-    if target.id == case.id or not target.is_open or target.hidden:
+    if target.id == case.id or not target.is_open or not target.is_public:
         raise WorkflowError("target")
 
     def change() -> CaseEvent:

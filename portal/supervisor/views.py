@@ -41,7 +41,7 @@ def refusal(code: str) -> str:
 
 
 @bp.route("/apply", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_REPORT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_SUPERVISOR_APPLY"], methods=["POST"])
 def apply() -> Response | tuple[str, int]:
     """Apply to become a citizen supervisor."""
     form = ApplicationForm()

@@ -35,6 +35,8 @@ DISPATCHER_ONLY = (
     "/admin/suggestions",
     "/admin/notices",
     "/admin/reports",
+    "/admin/blocklist",
+    "/admin/review",
 )
 
 

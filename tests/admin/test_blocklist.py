@@ -1,0 +1,110 @@
+"""Staff manage the block list and decide what blocked senders sent, role-checked, with CSRF,
+every change in the audit log."""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from portal.models import AuditEntry, BlockedSender, Case, OutboxMessage
+from tests.factories import make_case
+
+
+def csrf(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def actions(db) -> list[str]:
+    return list(db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+
+
+@pytest.mark.parametrize("role", ["dispatcher", "admin"])
+def test_staff_add_and_remove_a_sender_with_audit(client, db, login_as, role):
+    login_as(role)
+    token = csrf(client, "/admin/blocklist")
+    added = client.post(
+        "/admin/blocklist",
+        data={
+            "csrf_token": token,
+            "kind": "phone",
+            "value": "+86 138 0000 1111",
+            "reason": "一天内提交五十次",
+            "expires_on": "2030-01-01",
+        },
+    )
+    assert added.status_code == 303
+    page = client.get("/admin/blocklist").get_data(as_text=True)
+    assert "13800001111" in page and "一天内提交五十次" in page and "已加入屏蔽名单" in page
+    entry = db.session.scalar(select(BlockedSender))
+    assert entry.expires_at.year in (2029, 2030)  # the end of that day, office time
+    again = client.post(
+        "/admin/blocklist",
+        data={"csrf_token": token, "kind": "phone", "value": "13800001111", "reason": "x"},
+    )
+    assert again.status_code == 422 and "已在屏蔽名单中" in again.get_data(as_text=True)
+    wrong = client.post(
+        "/admin/blocklist",
+        data={"csrf_token": token, "kind": "ip", "value": "not-an-ip", "reason": "x"},
+    )
+    assert wrong.status_code == 422
+    removed = client.post(
+        f"/admin/blocklist/{entry.id}/remove", data={"csrf_token": token, "confirm": "1"}
+    )
+    assert removed.status_code == 303
+    db.session.expire_all()
+    assert db.session.scalar(select(BlockedSender)) is None
+    assert actions(db) == ["blocklist.add", "blocklist.remove"]
+
+
+@pytest.mark.parametrize("role", ["handler", "supervisor"])
+def test_other_roles_may_not_touch_the_list_or_the_review_queue(client, db, login_as, role):
+    login_as(role)
+    for path in ("/admin/blocklist", "/admin/review"):
+        assert client.get(path).status_code == 403
+    posted = client.post("/admin/blocklist", data={"kind": "ip", "value": "1.2.3.4", "reason": "x"})
+    assert posted.status_code in (400, 403)
+    assert db.session.scalar(select(BlockedSender)) is None
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, db):
+    answer = client.get("/admin/blocklist")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_posts_without_a_csrf_token_change_nothing(client, db, login_as):
+    login_as("admin")
+    data = {"kind": "ip", "value": "1.2.3.4", "reason": "x"}
+    assert client.post("/admin/blocklist", data=data).status_code == 400
+    assert db.session.scalar(select(BlockedSender)) is None
+    case, _ = make_case(db.session, held=True)
+    assert client.post(f"/admin/review/cases/{case.number}/release").status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).held
+
+
+def test_releasing_and_rejecting_from_the_review_queue(client, db, login_as):
+    login_as("dispatcher")
+    keep, _ = make_case(db.session, email="ok@example.cn", held=True)
+    spam, _ = make_case(db.session, position=(30.28, 120.16), email="spam@example.cn", held=True)
+    queue = client.get("/admin/review").get_data(as_text=True)
+    assert keep.number in queue and spam.number in queue
+    token = csrf(client, "/admin/review")
+    url = "/admin/review/cases/{}/{}"
+    assert (
+        client.post(url.format(keep.number, "release"), data={"csrf_token": token}).status_code
+        == 303
+    )
+    refused = client.post(url.format(spam.number, "reject"), data={"csrf_token": token})
+    assert "请填写理由" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    data = {"csrf_token": token, "reason": "广告"}
+    assert client.post(url.format(spam.number, "reject"), data=data).status_code == 303
+    db.session.expire_all()
+    keep, spam = db.session.get(Case, keep.id), db.session.get(Case, spam.id)
+    assert not keep.held and keep.respond_due_at is not None
+    assert spam.held and spam.state == "rejected"
+    assert client.get(f"/cases/{keep.number}").status_code == 200
+    assert client.get(f"/cases/{spam.number}").status_code == 404
+    assert [m.recipient for m in db.session.scalars(select(OutboxMessage))] == ["ok@example.cn"]
+    assert actions(db) == ["case.release", "case.reject_held"]
+    assert "没有等待审核的内容" in client.get("/admin/review").get_data(as_text=True)
