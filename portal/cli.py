@@ -20,6 +20,36 @@ outbox_cli = AppGroup("outbox", help="E-mails waiting to be sent.")
 zones_cli = AppGroup("zones", help="Districts, streets and grid cells.")
 spotchecks_cli = AppGroup("spotchecks", help="Monthly random spot checks of construction sites.")
 report_cli = AppGroup("report", help="Reports for the office's meetings.")
+photos_cli = AppGroup("photos", help="Stored photo files.")
+backup_cli = AppGroup("backup", help="Backups of the database and the photos.")
+
+
+@photos_cli.command("cleanup")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted, delete nothing.")
+@click.option(
+    "--grace",
+    default=3600.0,
+    show_default=True,
+    help="Seconds a file may live without a row (uploads in flight write the file first).",
+)
+def photos_cleanup(dry_run: bool, grace: float) -> None:
+    """Delete photo files no row points at (left by a crash); report rows whose file is gone."""
+    from portal.services import photo_cleanup
+    from portal.services.photos import PhotoStore
+
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    result = photo_cleanup.sweep(db.session, store, grace=grace, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for path in result.orphans:
+        click.echo(f"{verb} {path}")
+    click.echo(
+        f"{len(result.orphans)} orphan files {verb}, {result.recent} too recent to judge, "
+        f"{result.referenced} photos referenced, {len(result.missing)} missing."
+    )
+    for sha in result.missing:
+        click.echo(f"missing: {sha}", err=True)
+    if result.missing:
+        sys.exit(1)
 
 
 @report_cli.command("monthly")
@@ -251,5 +281,7 @@ def init_app(app: Flask) -> None:
         zones_cli,
         spotchecks_cli,
         report_cli,
+        photos_cli,
+        backup_cli,
     ):
         app.cli.add_command(group)
