@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 from flask import Flask, current_app
@@ -241,9 +242,19 @@ def sla_sweep() -> None:
 def outbox_send(loop: bool, interval: float) -> None:
     """Send the e-mails that are due, retrying failed ones with back-off."""
     from portal.services import outbox
+    from portal.web import DATABASE_DOWN
 
     while True:
-        result = outbox.deliver(db.session, utcnow())
+        try:
+            result = outbox.deliver(db.session, utcnow())
+        except DATABASE_DOWN as error:
+            if not loop:
+                raise click.ClickException(f"the database is unavailable: {error}") from error
+            # A database restart must not end the worker: the next round tries again.
+            click.echo(f"database unavailable, next round in {interval:g} s: {error}", err=True)
+            db.session.remove()
+            time.sleep(interval)
+            continue
         click.echo(f"{result.sent} sent, {result.failed} failed.")
         if not loop:
             return

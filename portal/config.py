@@ -28,6 +28,16 @@ def _local_secret(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+def _engine_options(database_url: str, settings: Settings) -> dict[str, Any]:
+    """Check pooled connections before use (a restarted database left them dead) and, on
+    PostgreSQL, give up connecting after a few seconds instead of hanging a request."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql"):
+        timeout = int(settings.get("DATABASE_CONNECT_TIMEOUT", "5"))
+        options["connect_args"] = {"connect_timeout": timeout}
+    return options
+
+
 class Settings:
     """Build the Flask configuration from environment variables."""
 
@@ -58,7 +68,7 @@ class Settings:
             "PORTAL_ENV": env,
             "SECRET_KEY": secret,
             "SQLALCHEMY_DATABASE_URI": database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, self),
             "REDIS_URL": redis_url,
             "UPLOAD_DIR": self.get("UPLOAD_DIR", str(instance / "uploads")),
             "MAX_PHOTOS": int(self.get("MAX_PHOTOS", "5")),

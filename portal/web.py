@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import db
@@ -195,6 +198,7 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
         405: _("This action is not allowed here."),
         413: _("The upload is too large."),
         429: _("Too many requests. Please wait a moment and try again."),
+        503: _("The service is temporarily unavailable. Please try again in a minute."),
     }
     message = messages.get(code, _("Something went wrong on our side. Please try again later."))
     if isinstance(error, CSRFError):
@@ -209,6 +213,42 @@ def handle_server_error(error: Exception) -> tuple[Response | str, int]:
     db.session.rollback()
     current_app.logger.exception("unhandled error", exc_info=error)
     return handle_http_error(InternalServerError())
+
+
+# The database is down, restarting or out of connections: the request may be retried.
+DATABASE_DOWN = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+RETRY_AFTER_SECONDS = 30
+
+
+def handle_database_down(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
+    """Answer 503 with Retry-After, on a page that needs no database, in both languages."""
+    with contextlib.suppress(sa_exc.SQLAlchemyError):
+        db.session.rollback()
+        db.session.remove()
+    current_app.logger.warning("database unavailable: %s", error)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if wants_json():
+        body, code = handle_http_error(ServiceUnavailable())
+        return body, code, headers
+    notices = []
+    for locale, lang in (("zh_Hans_CN", "zh-Hans-CN"), ("en", "en")):
+        with force_locale(locale):
+            notices.append(
+                {
+                    "lang": lang,
+                    "title": _("Service temporarily unavailable"),
+                    "message": _(
+                        "The portal cannot reach its database right now. Please try again "
+                        "in a minute: what you sent was saved only if you saw a confirmation."
+                    ),
+                }
+            )
+    return render_template("errors/unavailable.html", notices=notices), 503, headers
 
 
 def _tile_origin() -> str:
@@ -269,5 +309,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_server_error)
+    for error in DATABASE_DOWN:
+        app.register_error_handler(error, handle_database_down)
     app.after_request(security_headers)
     app.context_processor(template_context)
