@@ -33,4 +33,3 @@ def test_the_api_answers_503_in_json(unreachable):
     answer = unreachable.get("/api/v1/cases.geojson?bbox=120.1,30.2,120.2,30.3")
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
     assert answer.get_json()["error"]["code"] == 503
-
