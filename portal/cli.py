@@ -25,6 +25,56 @@ photos_cli = AppGroup("photos", help="Stored photo files.")
 backup_cli = AppGroup("backup", help="Backups of the database and the photos.")
 
 
+@backup_cli.command("create")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+def backup_create(path: str | None) -> None:
+    """Write the database and its photos to one archive (default backup-<time>.tar)."""
+    from pathlib import Path
+
+    from portal.services import backups
+    from portal.services.photos import PhotoStore
+
+    now = utcnow()
+    target = Path(path or f"backup-{now:%Y%m%d-%H%M%S}.tar")
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    try:
+        manifest = backups.create(db.engine, store, target, now)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    tables = manifest["tables"]
+    click.echo(
+        f"Backup written to {target}: {tables.get('cases', 0)} cases, "
+        f"{tables.get('case_event', 0)} events, {manifest['photos']} photos, "
+        f"{len(manifest['files'])} files."
+    )
+    for name in manifest["missing"]:
+        click.echo(f"missing photo file, not in the backup: {name}", err=True)
+
+
+@backup_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that is not empty.")
+def backup_restore(path: str, force: bool) -> None:
+    """Restore an archive into this portal's empty database and its photo folder."""
+    from pathlib import Path
+
+    from portal.services import backups
+    from portal.services.photos import PhotoStore
+
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    db.session.remove()
+    try:
+        manifest = backups.restore(db.engine, store, Path(path), force=force)
+    except backups.BackupError as error:
+        raise click.ClickException(f"not restored: {error}") from error
+    tables = manifest["tables"]
+    click.echo(
+        f"Restored {path} (made {manifest['created_at']}): {tables.get('cases', 0)} cases, "
+        f"{tables.get('case_event', 0)} events, {manifest['photos']} photos; "
+        f"{manifest['copied']} photo files copied."
+    )
+
+
 @photos_cli.command("cleanup")
 @click.option("--dry-run", is_flag=True, help="List what would be deleted, delete nothing.")
 @click.option(

@@ -28,13 +28,14 @@ def _local_secret(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
-def _engine_options(database_url: str, settings: Settings) -> dict[str, Any]:
-    """Check pooled connections before use (a restarted database left them dead) and, on
-    PostgreSQL, give up connecting after a few seconds instead of hanging a request."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
-    if database_url.startswith("postgresql"):
-        timeout = int(settings.get("DATABASE_CONNECT_TIMEOUT", "5"))
-        options["connect_args"] = {"connect_timeout": timeout}
+def engine_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Return the engine options for the configured database: on PostgreSQL, give up
+    connecting after a few seconds (a request answers 503) instead of hanging."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("connect_timeout", config["DATABASE_CONNECT_TIMEOUT"])
+        options["connect_args"] = connect_args
     return options
 
 
@@ -68,7 +69,9 @@ class Settings:
             "PORTAL_ENV": env,
             "SECRET_KEY": secret,
             "SQLALCHEMY_DATABASE_URI": database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url, self),
+            # Pooled connections are checked before use: a restarted database left them dead.
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "DATABASE_CONNECT_TIMEOUT": int(self.get("DATABASE_CONNECT_TIMEOUT", "5")),
             "REDIS_URL": redis_url,
             "UPLOAD_DIR": self.get("UPLOAD_DIR", str(instance / "uploads")),
             "MAX_PHOTOS": int(self.get("MAX_PHOTOS", "5")),
