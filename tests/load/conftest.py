@@ -6,6 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.load.harness import (
+    DATABASE_URL,
+    REDIS_URL,
+    Gunicorn,
+    clear_limits,
+    require_services,
+)
+
 # (test title, figures) in the order the tests recorded them.
 FIGURES: list[tuple[str, dict[str, object]]] = []
 
@@ -21,6 +29,29 @@ def figures(request: pytest.FixtureRequest) -> Callable[..., None]:
             print(f"  {name}: {value}")
 
     return record
+
+
+@pytest.fixture
+def server(app, db, reference, tmp_path):
+    """Return the portal under gunicorn (4 workers of 8 threads) on the test database, with
+    rate limits on and each resident behind a trusted proxy at an address of their own."""
+    require_services()
+    clear_limits()
+    portal = Gunicorn(
+        {
+            "DATABASE_URL": DATABASE_URL,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": "load-test-secret",
+            "UPLOAD_DIR": app.config["UPLOAD_DIR"],
+            "TRUSTED_PROXIES": "1",
+            "RATELIMIT_ENABLED": "1",
+            "GEOCODER": "",
+        },
+        tmp_path / "gunicorn.log",
+    )
+    portal.start()
+    yield portal
+    portal.stop()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -8,45 +8,11 @@ from sqlalchemy import func, select
 from portal.models import Case, Photo
 from portal.services.photos import PhotoStore
 from tests.factories import category
-from tests.load.harness import (
-    DATABASE_URL,
-    REDIS_URL,
-    Gunicorn,
-    Resident,
-    clear_limits,
-    kinds,
-    latency,
-    photo,
-    require_services,
-    run_all,
-)
+from tests.load.harness import Resident, kinds, latency, photo, run_all
 
 pytestmark = pytest.mark.load
 
 RESIDENTS = 500
-
-
-@pytest.fixture
-def server(app, db, reference, tmp_path):
-    """Return the portal under gunicorn (4 workers of 8 threads) on the test database, with
-    rate limits on and each resident behind a trusted proxy at an address of their own."""
-    require_services()
-    clear_limits()
-    portal = Gunicorn(
-        {
-            "DATABASE_URL": DATABASE_URL,
-            "REDIS_URL": REDIS_URL,
-            "SECRET_KEY": "load-test-secret",
-            "UPLOAD_DIR": app.config["UPLOAD_DIR"],
-            "TRUSTED_PROXIES": "1",
-            "RATELIMIT_ENABLED": "1",
-            "GEOCODER": "",
-        },
-        tmp_path / "gunicorn.log",
-    )
-    portal.start()
-    yield portal
-    portal.stop()
 
 
 def test_500_residents_report_at_once(app, db, server, figures):
