@@ -225,11 +225,21 @@ DATABASE_DOWN = (
 RETRY_AFTER_SECONDS = 30
 
 
+def discard_session(error: BaseException | None = None) -> None:
+    """End the request's session even when its connection died with the database: a
+    rollback on it fails, so the connection is dropped from the pool instead."""
+    try:
+        db.session.remove()
+    except sa_exc.SQLAlchemyError as failure:
+        current_app.logger.warning("session closed on a dead connection: %s", failure)
+        with contextlib.suppress(sa_exc.SQLAlchemyError):
+            db.session().invalidate()
+        db.session.remove()
+
+
 def handle_database_down(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
     """Answer 503 with Retry-After, on a page that needs no database, in both languages."""
-    with contextlib.suppress(sa_exc.SQLAlchemyError):
-        db.session.rollback()
-        db.session.remove()
+    discard_session()
     current_app.logger.warning("database unavailable: %s", error)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if wants_json():
@@ -312,4 +322,6 @@ def init_app(app: Flask) -> None:
     for error in DATABASE_DOWN:
         app.register_error_handler(error, handle_database_down)
     app.after_request(security_headers)
+    # Runs before Flask-SQLAlchemy's own clean-up, which would fail on a dead connection.
+    app.teardown_appcontext(discard_session)
     app.context_processor(template_context)

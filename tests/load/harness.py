@@ -58,7 +58,8 @@ class Gunicorn:
     """The portal served by gunicorn in its own process group, on loopback."""
 
     def __init__(self, env: dict[str, str], log: Path, workers: int = 4, threads: int = 8):
-        self.env = {**os.environ, **env}
+        # A crash in C code (a worker "sent SIGSEGV") leaves its Python stack in the log.
+        self.env = {**os.environ, "PYTHONFAULTHANDLER": "1", **env}
         self.log = log
         self.workers, self.threads = workers, threads
         self.port = free_port()
