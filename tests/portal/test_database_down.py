@@ -33,3 +33,9 @@ def test_the_api_answers_503_in_json(unreachable):
     answer = unreachable.get("/api/v1/cases.geojson?bbox=120.1,30.2,120.2,30.3")
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
     assert answer.get_json()["error"]["code"] == 503
+
+
+def test_open311_answers_503_in_its_own_format(unreachable):
+    answer = unreachable.get("/open311/v2/services.json")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+    assert answer.get_json()[0]["code"] == 503
