@@ -1,5 +1,6 @@
 # make run: a working portal on http://127.0.0.1:5000 from a bare machine.
-# make test: the whole suite (SQLite unless DATABASE_URL / REDIS_URL are set).
+# make test: the whole suite (SQLite unless DATABASE_URL / REDIS_URL are set), without the
+# load and fault tests; make test-load runs those (they need PostgreSQL and Redis).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,13 +10,16 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 5000
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: run test install translations migrate demo lint security extract bench serve
+.PHONY: run test test-load install translations migrate demo lint security extract bench serve
 
 run: install translations migrate demo
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: install translations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not load" $(PYTEST_ARGS)
+
+test-load: install translations
+	$(BIN)/python -m pytest -m load $(PYTEST_ARGS)
 
 install: $(STAMP)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from portal.config import Settings
+from portal.config import Settings, engine_options
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
@@ -17,6 +17,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, static_folder="../static")
     app.config.from_mapping(Settings().load(app.instance_path))
     app.config.from_mapping(overrides or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)

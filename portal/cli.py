@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 from flask import Flask, current_app
@@ -21,6 +22,86 @@ zones_cli = AppGroup("zones", help="Districts, streets and grid cells.")
 spotchecks_cli = AppGroup("spotchecks", help="Monthly random spot checks of construction sites.")
 report_cli = AppGroup("report", help="Reports for the office's meetings.")
 privacy_cli = AppGroup("privacy", help="Residents' personal data.")
+photos_cli = AppGroup("photos", help="Stored photo files.")
+backup_cli = AppGroup("backup", help="Backups of the database and the photos.")
+
+
+@backup_cli.command("create")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+def backup_create(path: str | None) -> None:
+    """Write the database and its photos to one archive (default backup-<time>.tar)."""
+    from pathlib import Path
+
+    from portal.services import backups
+    from portal.services.photos import PhotoStore
+
+    now = utcnow()
+    target = Path(path or f"backup-{now:%Y%m%d-%H%M%S}.tar")
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    try:
+        manifest = backups.create(db.engine, store, target, now)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from error
+    tables = manifest["tables"]
+    click.echo(
+        f"Backup written to {target}: {tables.get('cases', 0)} cases, "
+        f"{tables.get('case_event', 0)} events, {manifest['photos']} photos, "
+        f"{len(manifest['files'])} files."
+    )
+    for name in manifest["missing"]:
+        click.echo(f"missing photo file, not in the backup: {name}", err=True)
+
+
+@backup_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that is not empty.")
+def backup_restore(path: str, force: bool) -> None:
+    """Restore an archive into this portal's empty database and its photo folder."""
+    from pathlib import Path
+
+    from portal.services import backups
+    from portal.services.photos import PhotoStore
+
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    db.session.remove()
+    try:
+        manifest = backups.restore(db.engine, store, Path(path), force=force)
+    except backups.BackupError as error:
+        raise click.ClickException(f"not restored: {error}") from error
+    tables = manifest["tables"]
+    click.echo(
+        f"Restored {path} (made {manifest['created_at']}): {tables.get('cases', 0)} cases, "
+        f"{tables.get('case_event', 0)} events, {manifest['photos']} photos; "
+        f"{manifest['copied']} photo files copied."
+    )
+
+
+@photos_cli.command("cleanup")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted, delete nothing.")
+@click.option(
+    "--grace",
+    default=3600.0,
+    show_default=True,
+    help="Seconds a file may live without a row (uploads in flight write the file first).",
+)
+def photos_cleanup(dry_run: bool, grace: float) -> None:
+    """Delete photo files no row points at (left by a crash); report rows whose file is gone."""
+    from portal.services import photo_cleanup
+    from portal.services.photos import PhotoStore
+
+    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    result = photo_cleanup.sweep(db.session, store, grace=grace, dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    for path in result.orphans:
+        click.echo(f"{verb} {path}")
+    click.echo(
+        f"{len(result.orphans)} orphan files {verb}, {result.recent} too recent to judge, "
+        f"{result.referenced} photos referenced, {len(result.missing)} missing."
+    )
+    for sha in result.missing:
+        click.echo(f"missing: {sha}", err=True)
+    if result.missing:
+        sys.exit(1)
 
 
 @report_cli.command("monthly")
@@ -212,9 +293,19 @@ def sla_sweep() -> None:
 def outbox_send(loop: bool, interval: float) -> None:
     """Send the e-mails that are due, retrying failed ones with back-off."""
     from portal.services import outbox
+    from portal.web import DATABASE_DOWN
 
     while True:
-        result = outbox.deliver(db.session, utcnow())
+        try:
+            result = outbox.deliver(db.session, utcnow())
+        except DATABASE_DOWN as error:
+            if not loop:
+                raise click.ClickException(f"the database is unavailable: {error}") from error
+            # A database restart must not end the worker: the next round tries again.
+            click.echo(f"database unavailable, next round in {interval:g} s: {error}", err=True)
+            db.session.remove()
+            time.sleep(interval)
+            continue
         click.echo(f"{result.sent} sent, {result.failed} failed.")
         if not loop:
             return
@@ -279,5 +370,7 @@ def init_app(app: Flask) -> None:
         spotchecks_cli,
         report_cli,
         privacy_cli,
+        photos_cli,
+        backup_cli,
     ):
         app.cli.add_command(group)

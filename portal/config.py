@@ -28,6 +28,20 @@ def _local_secret(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+def engine_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Return the engine options for the configured database: on PostgreSQL, give up
+    connecting after a few seconds (a request answers 503) instead of hanging."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("connect_timeout", config["DATABASE_CONNECT_TIMEOUT"])
+        # libpq's GSSAPI (Kerberos) probe is not safe when threads connect at once, as they all
+        # do when the database comes back: it crashed workers. Sites using Kerberos set it.
+        connect_args.setdefault("gssencmode", config["DATABASE_GSSENCMODE"])
+        options["connect_args"] = connect_args
+    return options
+
+
 class Settings:
     """Build the Flask configuration from environment variables."""
 
@@ -58,7 +72,10 @@ class Settings:
             "PORTAL_ENV": env,
             "SECRET_KEY": secret,
             "SQLALCHEMY_DATABASE_URI": database_url,
+            # Pooled connections are checked before use: a restarted database left them dead.
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "DATABASE_CONNECT_TIMEOUT": int(self.get("DATABASE_CONNECT_TIMEOUT", "5")),
+            "DATABASE_GSSENCMODE": self.get("DATABASE_GSSENCMODE", "disable"),
             "REDIS_URL": redis_url,
             "UPLOAD_DIR": self.get("UPLOAD_DIR", str(instance / "uploads")),
             "MAX_PHOTOS": int(self.get("MAX_PHOTOS", "5")),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import db, limiter
@@ -236,6 +239,7 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
         404: _("This page does not exist."),
         405: _("This action is not allowed here."),
         413: _("The upload is too large."),
+        503: _("The service is temporarily unavailable. Please try again in a minute."),
     }
     if code == 429:
         messages[429] = _(
@@ -257,6 +261,52 @@ def handle_server_error(error: Exception) -> tuple[Response | str, int]:
     db.session.rollback()
     current_app.logger.exception("unhandled error", exc_info=error)
     return handle_http_error(InternalServerError())
+
+
+# The database is down, restarting or out of connections: the request may be retried.
+DATABASE_DOWN = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+RETRY_AFTER_SECONDS = 30
+
+
+def discard_session(error: BaseException | None = None) -> None:
+    """End the request's session even when its connection died with the database: a
+    rollback on it fails, so the connection is dropped from the pool instead."""
+    try:
+        db.session.remove()
+    except sa_exc.SQLAlchemyError as failure:
+        current_app.logger.warning("session closed on a dead connection: %s", failure)
+        with contextlib.suppress(sa_exc.SQLAlchemyError):
+            db.session().invalidate()
+        db.session.remove()
+
+
+def handle_database_down(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
+    """Answer 503 with Retry-After, on a page that needs no database, in both languages."""
+    discard_session()
+    current_app.logger.warning("database unavailable: %s", error)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if wants_json():
+        body, code = handle_http_error(ServiceUnavailable())
+        return body, code, headers
+    notices = []
+    for locale, lang in (("zh_Hans_CN", "zh-Hans-CN"), ("en", "en")):
+        with force_locale(locale):
+            notices.append(
+                {
+                    "lang": lang,
+                    "title": _("Service temporarily unavailable"),
+                    "message": _(
+                        "The portal cannot reach its database right now. Please try again "
+                        "in a minute: what you sent was saved only if you saw a confirmation."
+                    ),
+                }
+            )
+    return render_template("errors/unavailable.html", notices=notices), 503, headers
 
 
 def _tile_origin() -> str:
@@ -318,5 +368,9 @@ def init_app(app: Flask) -> None:
     app.before_request(refuse_hostile_input)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_server_error)
+    for error in DATABASE_DOWN:
+        app.register_error_handler(error, handle_database_down)
     app.after_request(security_headers)
+    # Runs before Flask-SQLAlchemy's own clean-up, which would fail on a dead connection.
+    app.teardown_appcontext(discard_session)
     app.context_processor(template_context)

@@ -18,12 +18,14 @@ from email.utils import make_msgid
 
 import redis
 from flask import current_app, has_app_context
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from portal.models import OutboxMessage
 
 MAX_BACKOFF = timedelta(hours=1)
+# Marks a failure of the server as a whole (down, refusing connections, 421), not of one message.
+UNAVAILABLE = "server unavailable: "
 DOORBELL = "portal:outbox:doorbell"
 PENDING = "portal_outbox_pending"
 log = logging.getLogger(__name__)
@@ -93,6 +95,8 @@ def deliver(session: Session, now: datetime, limit: int = 200) -> DeliveryResult
                 break  # the server is down or refusing: try again next round
             message.sent_at = now
             message.attempts += 1
+            if result.sent == 0:
+                _wake_held_back(session, now)
             session.commit()
             result.sent += 1
     finally:
@@ -104,10 +108,42 @@ def deliver(session: Session, now: datetime, limit: int = 200) -> DeliveryResult
     return result
 
 
+def server_unavailable(error: Exception) -> bool:
+    """Tell whether a sending error is the server's as a whole rather than one message's."""
+    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code == 421:
+        return True
+    whole = (
+        smtplib.SMTPConnectError,
+        smtplib.SMTPServerDisconnected,
+        smtplib.SMTPHeloError,
+        smtplib.SMTPNotSupportedError,
+    )
+    if isinstance(error, whole):
+        return True
+    # SMTP refusals are OSErrors too: only a failure below SMTP (refused, timed out) is left.
+    return isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
+
+
 def _failed(message: OutboxMessage, now: datetime, error: Exception) -> None:
     message.attempts += 1
     message.next_attempt_at = now + backoff(message.attempts)
-    message.last_error = f"{type(error).__name__}: {error}"[:1000]
+    prefix = UNAVAILABLE if server_unavailable(error) else ""
+    message.last_error = f"{prefix}{type(error).__name__}: {error}"[:1000]
+
+
+def _wake_held_back(session: Session, now: datetime) -> None:
+    """The server took a message: those waiting out a back-off only because it was down are
+    due at once, instead of up to an hour after it came back."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.last_error.startswith(UNAVAILABLE),
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _redis() -> redis.Redis | None:

@@ -11,15 +11,18 @@ a phone's "motion photo", is accepted and dropped: only the re-encoded pixels ar
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import os
 import re
 import struct
 import tempfile
+import time
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +43,8 @@ QUALITY = 85
 FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "HEIF"}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 SESSION_KEY = "portal_new_photo_files"
+LOCK_FILE = ".lock"
+PART_SUFFIX = ".part"
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 0x9003
@@ -346,10 +351,19 @@ def read_gps_only(
 
 
 class PhotoStore:
-    """Content-addressed files under a root directory: <root>/<sha[:2]>/<sha>.jpg and _t.jpg."""
+    """Content-addressed files under a root directory: <root>/<sha[:2]>/<sha>.jpg and _t.jpg.
+
+    A file is written under a temporary name, synced and renamed, before the row that
+    points at it is committed: a crash can leave a file without a row (the orphan sweep
+    collects it after a grace period), never a row without its file. A writer that finds
+    the file already there claims it by moving its modification time forward, under a lock
+    shared by every process, so that neither a rollback elsewhere nor the sweep removes a
+    file a transaction is about to point at.
+    """
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
+        self._stamps: dict[Path, int] = {}
 
     def path(self, sha256: str, variant: str = "full") -> Path:
         """Return where one variant of a photo is stored."""
@@ -362,31 +376,76 @@ class PhotoStore:
         """Tell whether both files of a photo are stored."""
         return self.path(sha256).exists() and self.path(sha256, "thumb").exists()
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock, shared by every worker process and thread."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / LOCK_FILE, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _claim(self, target: Path) -> bool:
+        """Move an existing file's time forward (the lock held); False if it is absent."""
+        try:
+            stat = target.stat()
+        except FileNotFoundError:
+            return False
+        os.utime(target, ns=(stat.st_atime_ns, max(time.time_ns(), stat.st_mtime_ns + 1)))
+        return True
+
     def write(self, photo: ProcessedPhoto) -> list[Path]:
         """Write both files atomically; return the paths that were newly created."""
         created = []
         for variant, content in (("full", photo.data), ("thumb", photo.thumb)):
             target = self.path(photo.sha256, variant)
-            if target.exists():
-                continue
+            with self.locked():
+                if self._claim(target):
+                    continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+            handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=PART_SUFFIX)
             try:
                 with os.fdopen(handle, "wb") as out:
                     out.write(content)
                     out.flush()
                     os.fsync(out.fileno())
-                os.replace(temporary, target)
-            except BaseException:
+                with self.locked():
+                    if self._claim(target):
+                        continue  # another writer stored it meanwhile (the finally drops ours)
+                    os.replace(temporary, target)
+                    self._stamps[target] = target.stat().st_mtime_ns
+            finally:
                 Path(temporary).unlink(missing_ok=True)
-                raise
+            _sync_directory(target.parent)
             created.append(target)
         return created
+
+    def discard(self, paths: Iterable[Path]) -> None:
+        """Delete files this store created, unless another writer has claimed them since."""
+        with self.locked():
+            for path in paths:
+                stamp = self._stamps.pop(Path(path), None)
+                try:
+                    if stamp is None or Path(path).stat().st_mtime_ns == stamp:
+                        Path(path).unlink()
+                except FileNotFoundError:
+                    pass
 
     def remove(self, paths: Iterable[Path]) -> None:
         """Delete files, ignoring those already gone."""
         for path in paths:
             Path(path).unlink(missing_ok=True)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in a directory durable before the row pointing at it is committed."""
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def save_for_session(
@@ -398,7 +457,7 @@ def save_for_session(
     if not session.in_transaction():
         session.begin()  # so that a rollback, even with no SQL yet, fires the clean-up
     created = store.write(photo)
-    session.info.setdefault(SESSION_KEY, []).extend(created)
+    session.info.setdefault(SESSION_KEY, []).append((store, created))
 
 
 @event.listens_for(Session, "after_commit")
@@ -409,5 +468,5 @@ def _keep_files(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_files(session: Session, previous_transaction: object) -> None:
     # A case never points at a missing file, and a failed commit leaves no orphan.
-    for path in session.info.pop(SESSION_KEY, []):
-        Path(path).unlink(missing_ok=True)
+    for store, created in session.info.pop(SESSION_KEY, []):
+        store.discard(created)

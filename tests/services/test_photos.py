@@ -196,3 +196,17 @@ def test_rollback_removes_only_the_files_it_created(tmp_path):
     assert store.exists(kept.sha256)
     assert not store.path(fresh.sha256).exists()
     assert not store.path(fresh.sha256, "thumb").exists()
+
+
+def test_a_rollback_keeps_a_file_another_writer_claimed_meanwhile(tmp_path):
+    # Two uploads of the same photo at once: the first writer rolls back after the second
+    # found the file and is about to commit a row pointing at it.
+    photo = process(encode(Image.new("RGB", (64, 64), "maroon")), max_bytes=MB)
+    first, second = PhotoStore(tmp_path), PhotoStore(tmp_path)
+    created = first.write(photo)
+    assert second.write(photo) == []
+    first.discard(created)
+    assert second.exists(photo.sha256)
+    alone = process(encode(Image.new("RGB", (64, 64), "khaki")), max_bytes=MB)
+    first.discard(first.write(alone))
+    assert not first.path(alone.sha256).exists()
