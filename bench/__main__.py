@@ -1,8 +1,8 @@
 """Run benchmarks: `python -m bench` runs every one on SQLite at 10,000 cases.
 
-    python -m bench queue kpi --cases 10000 1000000 --database sqlite postgresql
-    python -m bench fill --cases 1000000 --database postgresql   # only generate the data
-    python -m bench list
+python -m bench queue kpi --cases 10000 1000000 --database sqlite postgresql
+python -m bench fill --cases 1000000 --database postgresql   # only generate the data
+python -m bench list
 """
 
 from __future__ import annotations

@@ -146,9 +146,8 @@ def ensure_cases(session: Session, wanted: int, seed: int = 8, *, open_only: boo
     counter.last_value = start + wanted - have
     if session.get_bind().dialect.name == "postgresql":  # ids were given: move the sequences on
         for table in ("cases", "case_event"):
-            session.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")  # noqa: S608
-            )
+            sequence = f"pg_get_serial_sequence('{table}', 'id')"
+            session.execute(text(f"SELECT setval({sequence}, max(id)) FROM {table}"))  # noqa: S608
     session.commit()
     return wanted - have
 
