@@ -35,6 +35,7 @@ class Run:
     cases: int
     rounds: int
     url: str = ""
+    open_only: bool = False  # every case open, none due (the SLA sweep's databases)
 
     def __post_init__(self) -> None:
         if not self.url:
@@ -57,9 +58,10 @@ class Run:
                 "WTF_CSRF_ENABLED": False,
             }
         )
+        ensure_database(self.url)
         with app.app_context():
             upgrade()
-            added = ensure_cases(db.session, self.cases)
+            added = ensure_cases(db.session, self.cases, open_only=self.open_only)
             if added:  # fresh statistics after the bulk insert, as autovacuum would have them
                 with db.engine.begin() as connection:
                     connection.execute(text("ANALYZE"))
@@ -76,6 +78,24 @@ def database_url(database: str, cases: int, prefix: str = "bench") -> str:
     if database == "postgresql":
         return PG_URL.format(size=size if prefix == "bench" else f"{prefix}_{size}")
     raise ValueError(f"unknown database {database}")
+
+
+def ensure_database(url: str) -> None:
+    """Create a PostgreSQL benchmark database if it is missing (SQLite creates its file)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    if target.get_backend_name() != "postgresql":
+        return
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+        )
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+    engine.dispose()
 
 
 @dataclass
