@@ -16,7 +16,7 @@ from pathlib import Path
 
 from flask import current_app
 from PIL import Image
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import JSON, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from portal.models import (
@@ -154,10 +154,32 @@ def ensure_cases(session: Session, wanted: int, seed: int = 8, *, open_only: boo
 
 def _flush(session: Session, cases: list, events: list, pictures: list) -> None:
     """Insert the gathered rows in three bulk statements and empty the lists."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
     for model, rows in ((Case, cases), (CaseEvent, events), (Photo, pictures)):
         if rows:
-            session.execute(insert(model), rows)
+            if postgresql:
+                _copy(session, model.__table__, rows)
+            else:
+                session.execute(insert(model), rows)
             rows.clear()
+
+
+def _copy(session: Session, table, rows: list[dict]) -> None:
+    """Insert rows with PostgreSQL's COPY, filling the columns' Python defaults first."""
+    from psycopg.types.json import Json
+
+    defaults = {
+        column.name: column.default.arg
+        for column in table.columns
+        if column.name not in rows[0] and column.default is not None
+    }
+    names = [*rows[0], *defaults]
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    cursor = session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            values = {**row, **{k: v(None) if callable(v) else v for k, v in defaults.items()}}
+            copy.write_row([Json(values[n]) if n in json_columns else values[n] for n in names])
 
 
 def _timeline(

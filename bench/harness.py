@@ -40,6 +40,8 @@ class Run:
     def __post_init__(self) -> None:
         if not self.url:
             self.url = database_url(self.database, self.cases)
+        elif not self.url.startswith("sqlite"):
+            self.database = "postgresql"
 
     def app(self):
         """Return the portal bound to this run's database, migrated, with the cases in it."""
