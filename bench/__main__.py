@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
 def _line(result: dict) -> str:
     keys = ("portal_p50_ms", "portal_p95_ms", "raw_p50_ms", "raw_p95_ms", "ratio_p50")
     figures = ", ".join(f"{k} {result[k]:.1f}" for k in keys if k in result)
+    figures += " ".join(result.get(k, "") for k in ("portal_text", "ratio_text"))
     return f"   {result['benchmark']}: {figures} met={result.get('met')} {result.get('note', '')}"
 
 
