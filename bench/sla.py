@@ -94,24 +94,20 @@ def run(run: Run) -> list[dict]:
             assert handled == [due], (handled, due)  # every armed clock, and nothing else
             if n:
                 times[sweeper.cases].append(took)
-    results = []
-    for sweeper in (small, large):
-        series = times[sweeper.cases]
-        results.append(
-            {
-                "benchmark": "sla sweep",
-                "database": run.database,
-                "cases": sweeper.cases,
-                "due": due,
-                "portal_p50_ms": statistics.median(series) * 1000,
-                "portal_p95_ms": percentile(series, 0.95) * 1000,
-                "plan": sweeper.plan,
-            }
-        )
-    factor = results[1]["portal_p50_ms"] / results[0]["portal_p50_ms"]
-    results[1].update(
-        met=factor < LIMIT,
-        ratio_text=f"{factor:.2f}× the time of {small.cases:,} open",
-        summary_text=f"{factor:.2f}× for 10× open",
-    )
-    return results
+    mine, theirs = times[large.cases], times[small.cases]
+    result = {
+        "benchmark": "sla sweep",
+        "database": run.database,
+        "cases": large.cases,  # open cases; the reference is the same sweep at a tenth of them
+        "due": due,
+        "portal_p50_ms": statistics.median(mine) * 1000,
+        "portal_p95_ms": percentile(mine, 0.95) * 1000,
+        "raw_p50_ms": statistics.median(theirs) * 1000,
+        "raw_p95_ms": percentile(theirs, 0.95) * 1000,
+        "plan": large.plan,
+    }
+    result["ratio_p50"] = result["portal_p50_ms"] / result["raw_p50_ms"]
+    result["ratio_p95"] = result["portal_p95_ms"] / result["raw_p95_ms"]
+    result["met"] = result["ratio_p50"] < LIMIT
+    result["note"] = f"{due:,} due; reference: {small.cases:,} open"
+    return [result]
