@@ -120,13 +120,14 @@ def _order(name: str) -> tuple[int, str]:
 
 
 def _replace(text: str, marker: str, body: str) -> str:
+    name = re.escape(marker)
+    # The body may be empty: markers written by hand next to each other.
     pattern = re.compile(
-        rf"(<!-- bench:{re.escape(marker)} -->\n).*?(\n<!-- /bench:{re.escape(marker)} -->)",
-        re.DOTALL,
+        rf"(<!-- bench:{name} -->\n)(?:.*?\n)??(<!-- /bench:{name} -->)", re.DOTALL
     )
     if not pattern.search(text):
         return text + f"\n<!-- bench:{marker} -->\n{body}\n<!-- /bench:{marker} -->\n"
-    return pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text, count=1)
 
 
 def rewrite(readme: Path) -> None:
