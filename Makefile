@@ -54,8 +54,13 @@ extract: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o portal/translations/messages.pot .
 	$(BIN)/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
 
-bench: install translations
+# Every benchmark on SQLite at 10,000 cases; BENCH_ARGS picks rows, sizes and databases.
+bench: install translations $(VENV)/.bench-stamp
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+$(VENV)/.bench-stamp: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
 
 serve: install translations migrate
 	$(BIN)/gunicorn --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) wsgi:app

@@ -25,6 +25,7 @@ from portal.models.catalog import (
     SlaPolicy,
     SlaTarget,
 )
+from portal.models.kpi import KpiVersion
 from portal.models.notices import NOTICE_KINDS, Notice, notice_case
 from portal.models.org import ROLES, ApiKey, Department, RoutingRule, User, Zone
 from portal.models.participation import (
@@ -79,6 +80,7 @@ __all__ = [
     "Department",
     "Inspection",
     "InspectionPhoto",
+    "KpiVersion",
     "ListEntry",
     "Notice",
     "OutboxMessage",

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, 
 from sqlalchemy.orm import Session
 
 from portal.models import Case, CaseEvent, Department, Inspection, Project, Zone
-from portal.services import case_search
+from portal.services import case_search, kpi_cache
 from portal.services.kpi_text import DEFINITIONS, LABELS
 
 KEYS = (
@@ -252,11 +252,18 @@ def projects_in_zone(session: Session, zone: Zone) -> list[int]:
 
 
 def _tally(
-    session: Session, starts: list[datetime], days: list[date], now: datetime, scope: _Scope, by
+    session: Session,
+    starts: list[datetime],
+    days: list[date],
+    now: datetime,
+    scope: _Scope,
+    by,
+    until: dict | None = None,
 ) -> dict[object, dict[str, list[int]]]:
     """Count every rate's numerator and denominator per group, in three aggregate queries.
 
-    `by` is "month" (the periods between `starts`) or "department".
+    `by` is "month" (the periods between `starts`) or "department". `until`, if given, gets
+    each group's earliest pending deadline: the moment its counts change by time alone.
     """
     pairs = _case_pairs(now)
     tallies: dict[object, dict[str, list[int]]] = {}
@@ -270,6 +277,14 @@ def _tally(
     columns = [group.label("g")]
     for key, (numerator, denominator) in pairs.items():
         columns += [_count(numerator).label(f"{key}_n"), _count(denominator).label(f"{key}_d")]
+    respond_pending = and_(Case.responded_at.is_(None), Case.respond_due_at >= now)
+    resolve_pending = and_(
+        Case.resolved_at.is_(None), Case.state != "rejected", Case.resolve_due_at >= now
+    )
+    columns += [
+        func.min(case((respond_pending, Case.respond_due_at))).label("respond_until"),
+        func.min(case((resolve_pending, Case.resolve_due_at))).label("resolve_until"),
+    ]
     query = (
         select(*columns)
         .where(
@@ -287,6 +302,9 @@ def _tally(
     for row in session.execute(query).mappings():
         for key in pairs:
             add(row["g"], key, row[f"{key}_n"], row[f"{key}_d"])
+        if until is not None:
+            pending = [t for t in (row["respond_until"], row["resolve_until"]) if t is not None]
+            until[row["g"]] = min(pending) if pending else None
 
     counted = or_(Inspection.off_site.is_(False), Inspection.confirmed_at.is_not(None))
     group = (
@@ -358,12 +376,40 @@ def trend(
     department: str | None = None,
     zone: str | None = None,
 ) -> list[Scorecard]:
-    """Return the scorecards of the `months` months ending with `month`, oldest first."""
+    """Return the scorecards of the `months` months ending with `month`, oldest first.
+
+    Past months come from the cache while their records and pending deadlines stay as they
+    were; the others are counted in one pass over the span they cover.
+    """
     scope = _scope(session, department, zone)
-    firsts = [add_months(month, n) for n in range(1 - months, 2)]
-    starts = [month_start(m, tz) for m in firsts]
-    tallies = _tally(session, starts, firsts, now, scope, "month")
-    return [_card(m, tallies.get(n), scope) for n, m in enumerate(firsts[:-1])]
+    firsts = [add_months(month, n) for n in range(1 - months, 1)]
+    key = f"{department or ''}|{zone or ''}"
+    this_month = current_month(now, tz)
+    # Read before counting: a change committed meanwhile leaves the counts stale, never wrong.
+    known = kpi_cache.versions(session, [m for m in firsts if m < this_month])
+    counts = {}
+    for m, version in known.items():
+        cached = kpi_cache.get(m, key, version, now)
+        if cached is not None:
+            counts[m] = cached
+    missing = [m for m in firsts if m not in counts]
+    if missing:
+        span = [
+            add_months(missing[0], n) for n in range(_months_apart(missing[0], missing[-1]) + 2)
+        ]
+        until: dict = {}
+        tallies = _tally(
+            session, [month_start(m, tz) for m in span], span, now, scope, "month", until
+        )
+        for n, m in enumerate(span[:-1]):
+            counts[m] = tallies.get(n) or {}
+            if m in known:
+                kpi_cache.put(m, key, known[m], until.get(n), counts[m])
+    return [_card(m, counts.get(m), scope) for m in firsts]
+
+
+def _months_apart(first: date, last: date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month
 
 
 def scorecard(
