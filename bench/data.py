@@ -1,22 +1,75 @@
-"""Fill a database with many realistic cases quickly, with bulk inserts."""
+"""Fill a database with many realistic cases quickly, with bulk inserts.
+
+Each case gets a category, a grid cell and a department, a point in or around the demo
+district, a state with the timeline that led to it (case events), its SLA deadlines and
+check times, and most get a photo: a row pointing at one of a few shared files, as many
+cases in a real city show the same kind of pothole.
+"""
 
 from __future__ import annotations
 
+import io
 import random
 import secrets
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from flask import current_app
+from PIL import Image
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from portal.models import STATES, Case, CaseCounter, Category, Department, Zone, utcnow
+from portal.models import (
+    STATES,
+    Case,
+    CaseCounter,
+    CaseEvent,
+    Category,
+    Department,
+    Photo,
+    Zone,
+    utcnow,
+)
 from portal.services import cases as case_service
+from portal.services import photos
 
 CHUNK = 10_000
+WEIGHTS = [3, 3, 5, 6, 4, 60, 6, 3]  # the share of each of STATES, most cases closed
+# The steps of the timeline that lead to each state, after "submitted".
+PATH = {
+    "submitted": (),
+    "accepted": ("accepted",),
+    "dispatched": ("accepted", "dispatched"),
+    "in_progress": ("accepted", "dispatched", "in_progress"),
+    "resolved": ("dispatched", "in_progress", "resolved"),
+    "closed": ("dispatched", "in_progress", "resolved", "closed"),
+    "rejected": ("rejected",),
+    "duplicate": ("merged",),
+}
+STEP_STATE = {"merged": "duplicate"}
+DESCRIPTIONS = (
+    "路面破损，请尽快处理。",
+    "井盖缺失，行人有坠落危险。",
+    "路灯不亮已经三天了。",
+    "暴雨后路口积水严重。",
+    "工地夜间施工噪音扰民。",
+    "施工围挡倒塌，占用人行道。",
+    "渣土车沿路撒漏。",
+    "护栏被撞弯，尚未修复。",
+    "雨水篦子堵塞，排水不畅。",
+    "交通标志被树枝遮挡。",
+)
+STREETS = ("文三路", "教工路", "学院路", "天目山路", "古墩路", "莫干山路", "体育场路", "环城北路")
+PHOTO_SHARE = 0.7  # cases reported with a photo
+SHARED_PHOTOS = 4
 
 
-def ensure_cases(session: Session, wanted: int, seed: int = 8) -> int:
-    """Add synthetic cases until the database holds `wanted`; return how many were added."""
+def ensure_cases(session: Session, wanted: int, seed: int = 8, *, open_only: bool = False) -> int:
+    """Add synthetic cases until the database holds `wanted`; return how many were added.
+
+    With `open_only`, every case added is recent and open with its resolve clock running
+    and its check time ahead (the SLA sweep's pessimistic case: many open, none due).
+    """
     from portal.services import demo
 
     demo.load_reference(session)
@@ -31,19 +84,31 @@ def ensure_cases(session: Session, wanted: int, seed: int = 8) -> int:
     departments = session.scalars(select(Department.id)).all()
     grid_cells = session.scalars(select(Zone.id).where(Zone.level == "grid")).all()
     district = session.scalars(select(Zone).where(Zone.level == "district")).first()
+    shared = _shared_photos(rng)
     now = utcnow()
     year = now.year
     counter = session.get(CaseCounter, year) or CaseCounter(year=year, last_value=0)
     session.add(counter)
     start = counter.last_value
-    weights = [3, 3, 5, 6, 4, 60, 6, 3]
-    rows = []
+    next_case = (session.scalar(select(func.max(Case.id))) or 0) + 1
+    next_event = (session.scalar(select(func.max(CaseEvent.id))) or 0) + 1
+    cases, events, pictures = [], [], []
     for n in range(start + 1, start + 1 + wanted - have):
         category_id, priority, hazard = rng.choice(categories)
-        created = now - timedelta(seconds=rng.randint(0, 3 * 365 * 86400))
-        state = rng.choices(STATES, weights)[0]
-        rows.append(
+        if open_only:
+            created = now - timedelta(seconds=rng.randint(3600, 3 * 86400))
+            state = rng.choice(("accepted", "dispatched", "in_progress"))
+        else:
+            created = now - timedelta(seconds=rng.randint(0, 3 * 365 * 86400))
+            state = rng.choices(STATES, WEIGHTS)[0]
+        clocks = _clocks(rng, state, created, now)
+        if open_only:  # respond answered, resolve clock's 75% check days ahead
+            clocks["resolve_due_at"] = now + timedelta(days=rng.uniform(2, 6))
+            clocks["resolve_check_at"] = clocks["resolve_due_at"] - timedelta(days=1)
+            clocks["resolve_warned_at"] = clocks["resolve_escalated_at"] = None
+        cases.append(
             {
+                "id": next_case,
                 "number": f"{year}-{n:07d}",
                 "category_id": category_id,
                 "state": state,
@@ -52,27 +117,84 @@ def ensure_cases(session: Session, wanted: int, seed: int = 8) -> int:
                 "major_hazard": hazard,
                 "department_id": rng.choice(departments) if state != "submitted" else None,
                 "zone_id": rng.choice(grid_cells),
-                **_clocks(rng, state, created),
+                **clocks,
                 "lat": rng.uniform(district.min_lat - 0.2, district.max_lat + 0.2),
                 "lng": rng.uniform(district.min_lng - 0.2, district.max_lng + 0.2),
-                "description": "路面破损，请尽快处理。",
+                "address": f"{rng.choice(STREETS)}{rng.randint(1, 400)}号",
+                "description": rng.choice(DESCRIPTIONS),
                 "tracking_token_hash": case_service.hash_token(secrets.token_hex(8) + str(n)),
                 "created_at": created,
                 "updated_at": created,
             }
         )
-        if len(rows) == CHUNK:
-            session.execute(insert(Case), rows)
-            rows = []
-    if rows:
-        session.execute(insert(Case), rows)
+        next_event = _timeline(events, next_case, state, created, clocks, next_event)
+        if rng.random() < PHOTO_SHARE:
+            sha256, width, height = rng.choice(shared)
+            pictures.append(
+                {
+                    "case_id": next_case,
+                    "sha256": sha256,
+                    "width": width,
+                    "height": height,
+                    "created_at": created,
+                }
+            )
+        next_case += 1
+        if len(cases) == CHUNK:
+            _flush(session, cases, events, pictures)
+    _flush(session, cases, events, pictures)
     counter.last_value = start + wanted - have
+    if session.get_bind().dialect.name == "postgresql":  # ids were given: move the sequences on
+        for table in ("cases", "case_event"):
+            sequence = f"pg_get_serial_sequence('{table}', 'id')"
+            session.execute(text(f"SELECT setval({sequence}, max(id)) FROM {table}"))  # noqa: S608
     session.commit()
     return wanted - have
 
 
-def _clocks(rng: random.Random, state: str, created: datetime) -> dict:
-    """Return deadlines, answer and resolution times and a rating fitting a state; some late."""
+def _flush(session: Session, cases: list, events: list, pictures: list) -> None:
+    """Insert the gathered rows in three bulk statements and empty the lists."""
+    for model, rows in ((Case, cases), (CaseEvent, events), (Photo, pictures)):
+        if rows:
+            session.execute(insert(model), rows)
+            rows.clear()
+
+
+def _timeline(
+    events: list, case_id: int, state: str, created: datetime, clocks: dict, next_id: int
+) -> int:
+    """Append the events that led a case to its state; return the next free event id."""
+    moments = {
+        "accepted": clocks["responded_at"],
+        "dispatched": clocks["responded_at"],
+        "in_progress": clocks["responded_at"],
+        "resolved": clocks["resolved_at"],
+        "closed": clocks["closed_at"],
+        "rejected": clocks["responded_at"],
+        "merged": clocks["responded_at"],
+    }
+    previous = None
+    for n, step in enumerate(("submitted", *PATH[state])):
+        to_state = STEP_STATE.get(step, step)
+        events.append(
+            {
+                "id": next_id,
+                "case_id": case_id,
+                "kind": step,
+                "public": True,
+                "from_state": previous,
+                "to_state": to_state,
+                "body": "",
+                "data": {},
+                "created_at": (moments.get(step) or created) + timedelta(seconds=n),
+            }
+        )
+        previous, next_id = to_state, next_id + 1
+    return next_id
+
+
+def _clocks(rng: random.Random, state: str, created: datetime, now: datetime) -> dict:
+    """Return deadlines, check times, answers and a rating fitting a state; some late."""
     respond_due, resolve_due = created + timedelta(hours=24), created + timedelta(days=5)
     clocks: dict = {
         "respond_due_at": respond_due,
@@ -81,15 +203,49 @@ def _clocks(rng: random.Random, state: str, created: datetime) -> dict:
         "resolved_at": None,
         "closed_at": None,
         "rating": None,
+        "respond_check_at": None,
+        "resolve_check_at": None,
+        "respond_warned_at": None,
+        "resolve_warned_at": None,
+        "respond_escalated_at": None,
+        "resolve_escalated_at": None,
     }  # the same keys in every row, so that the rows insert as one batch
     if state != "submitted":
-        clocks["responded_at"] = created + timedelta(hours=rng.uniform(0.2, 30))
+        clocks["responded_at"] = min(now, created + timedelta(hours=rng.uniform(0.2, 30)))
     if state in ("resolved", "closed"):
-        clocks["resolved_at"] = created + timedelta(days=rng.uniform(0.5, 6.5))
+        clocks["resolved_at"] = min(now, created + timedelta(days=rng.uniform(0.5, 6.5)))
     if state == "closed":
-        clocks["closed_at"] = clocks["resolved_at"] + timedelta(hours=2)
+        clocks["closed_at"] = min(now, clocks["resolved_at"] + timedelta(hours=2))
         if rng.random() < 0.6:
             clocks["rating"] = rng.choices(
                 ["satisfied", "basically_satisfied", "dissatisfied"], [80, 15, 5]
             )[0]
+    # What the SLA sweep has left behind: a clock past due was escalated, one still
+    # running waits for its 75% reminder or its deadline.
+    for clock, done in (("respond", "responded_at"), ("resolve", "resolved_at")):
+        if clocks[done] is not None or state in ("rejected", "duplicate", "closed"):
+            continue
+        due = clocks[f"{clock}_due_at"]
+        warn = due - (due - created) / 4
+        if due <= now:
+            clocks[f"{clock}_warned_at"] = clocks[f"{clock}_escalated_at"] = due
+        elif warn <= now:
+            clocks[f"{clock}_warned_at"], clocks[f"{clock}_check_at"] = warn, due
+        else:
+            clocks[f"{clock}_check_at"] = warn
     return clocks
+
+
+def _shared_photos(rng: random.Random) -> list[tuple[str, int, int]]:
+    """Store a few small photos once; every synthetic photo row points at one of them."""
+    store = photos.PhotoStore(Path(current_app.config["UPLOAD_DIR"]))
+    shared = []
+    for n in range(SHARED_PHOTOS):
+        image = Image.new("RGB", (640, 480), (90 + 30 * n, 90, 80 + rng.randint(0, 40)))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG")
+        buffer.seek(0)
+        photo = photos.process(buffer, max_bytes=10 * 1024 * 1024)
+        store.write(photo)
+        shared.append((photo.sha256, photo.width, photo.height))
+    return shared

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import statistics
-import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask_migrate import upgrade
 from sqlalchemy import text
 
-from bench.data import ensure_cases
-from bench.geojson import RESULTS, WARM_UP, percentile
-from portal import create_app
+from bench.harness import Run, compared, register, side_by_side
 from portal.extensions import db
 from portal.models import utcnow
 from portal.services import kpi
@@ -105,26 +98,13 @@ def raw_counts(connection, month: date, months: int, now: datetime, sqlite: bool
     return rows
 
 
-def _time(call) -> float:
-    began = time.perf_counter()
-    call()
-    return time.perf_counter() - began
-
-
-def run(cases: int, rounds: int, database_url: str) -> None:
-    """Measure the KPI page and API against raw SQL alternately; print medians and ratios."""
-    url = database_url or f"sqlite:///{Path(__file__).parent / 'bench.db'}"
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False, "SECRET_KEY": "bench"}
-    )
+@register("kpi", "the KPI page (12-month trend) and API for a month vs raw SQL", "≤ 1.5× raw SQL")
+def run(run: Run) -> list[dict]:
+    """Measure the KPI page and API against raw SQL alternately; return medians and ratios."""
+    app = run.app()
     results = []
     with app.app_context():
-        upgrade()
-        added = ensure_cases(db.session, cases)
         sqlite = db.engine.dialect.name == "sqlite"
-        with db.engine.begin() as connection:  # fresh statistics after the bulk insert, as
-            connection.execute(text("ANALYZE"))  # autovacuum would have them in production
-        print(f"database: {db.engine.dialect.name}, cases: {cases} ({added} added)")
         client = app.test_client()
         now = utcnow()
         month = kpi.current_month(now - timedelta(days=40), TZ)  # a full month, not this one
@@ -140,33 +120,11 @@ def run(cases: int, rounds: int, database_url: str) -> None:
         assert portal_counts == counts, (portal_counts, counts)  # the same numbers, both ways
         print(f"month {month:%Y-%m}: {body['counts']['resolution_rate']['denominator']} cases")
         for name, path, months in (("kpi page", page, 12), ("kpi api", api, 1)):
-            portal, raw = [], []
 
             def reference(months=months) -> None:
                 with db.engine.connect() as connection:
                     raw_counts(connection, month, months, utcnow(), sqlite)
 
-            for _ in range(WARM_UP):  # fill caches and pools before anything is timed
-                client.get(path)
-                reference()
-            for _ in range(rounds):
-                portal.append(_time(lambda path=path: client.get(path)))
-                raw.append(_time(reference))
-            result = {
-                "benchmark": name,
-                "database": url.split(":", 1)[0],
-                "cases": cases,
-                "month": f"{month:%Y-%m}",
-                "portal_p50_ms": statistics.median(portal) * 1000,
-                "portal_p95_ms": percentile(portal, 0.95) * 1000,
-                "raw_p50_ms": statistics.median(raw) * 1000,
-                "raw_p95_ms": percentile(raw, 0.95) * 1000,
-            }
-            result["ratio_p50"] = result["portal_p50_ms"] / result["raw_p50_ms"]
-            result["ratio_p95"] = result["portal_p95_ms"] / result["raw_p95_ms"]
-            print(json.dumps(result, indent=2))
-            results.append(result)
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{date.today().isoformat()}.json"
-    previous = json.loads(out.read_text()) if out.exists() else []
-    out.write_text(json.dumps([*previous, *results], indent=2) + "\n")
+            portal, raw = side_by_side(lambda path=path: client.get(path), reference, run.rounds)
+            results.append({**compared(name, run, portal, raw, 1.5), "month": f"{month:%Y-%m}"})
+    return results

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -16,136 +17,169 @@ from portal.i18n import html_lang
 from portal.models import STATES, utcnow
 
 
+def _label(labels: dict, key: str) -> str:
+    """Translate the one label asked for; a missing key shows as itself.
+
+    The labels are lazy strings kept once, so a page listing many cases translates one
+    string per cell rather than building every label of the kind each time.
+    """
+    label = labels.get(key)
+    return key if label is None else str(label)
+
+
+STATE_LABELS = {
+    "submitted": _l("Submitted"),
+    "accepted": _l("Accepted"),
+    "dispatched": _l("Dispatched"),
+    "in_progress": _l("In progress"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+    "rejected": _l("Rejected"),
+    "duplicate": _l("Merged"),
+}
+
+
 def state_label(state: str) -> str:
     """Return the translated name of a case state."""
-    labels = {
-        "submitted": _("Submitted"),
-        "accepted": _("Accepted"),
-        "dispatched": _("Dispatched"),
-        "in_progress": _("In progress"),
-        "resolved": _("Resolved"),
-        "closed": _("Closed"),
-        "rejected": _("Rejected"),
-        "duplicate": _("Merged"),
-    }
-    return labels.get(state, state)
+    return _label(STATE_LABELS, state)
+
+
+EVENT_LABELS = {
+    "submitted": _l("Report received"),
+    "accepted": _l("Case accepted"),
+    "dispatched": _l("Sent to a department"),
+    "in_progress": _l("Work started"),
+    "public_reply": _l("Reply from the office"),
+    "resolved": _l("Marked as resolved"),
+    "closed": _l("Verified and closed"),
+    "closed_unverified": _l("Closed by an administrator without the supervisor's check"),
+    "rated": _l("Rated by the resident"),
+    "rejected": _l("Not accepted"),
+    "merged": _l("Merged with another case"),
+    "reopened": _l("Reopened for rework"),
+    "rework": _l("Sent back for rework"),
+    "merged_in": _l("Another case was merged into this one"),
+    "info_requested": _l("More information requested; the clock is paused"),
+    "info_provided": _l("The resident added information; the clock runs again"),
+    "resumed": _l("The clock runs again"),
+    "escalated": _l("Deadline missed: escalated"),
+    "reminder": _l("Reminder sent"),
+    "internal_note": _l("Internal note"),
+    "priority": _l("Priority changed"),
+    "category": _l("Category changed"),
+}
 
 
 def event_label(kind: str) -> str:
     """Return the translated name of a timeline event."""
-    labels = {
-        "submitted": _("Report received"),
-        "accepted": _("Case accepted"),
-        "dispatched": _("Sent to a department"),
-        "in_progress": _("Work started"),
-        "public_reply": _("Reply from the office"),
-        "resolved": _("Marked as resolved"),
-        "closed": _("Verified and closed"),
-        "closed_unverified": _("Closed by an administrator without the supervisor's check"),
-        "rated": _("Rated by the resident"),
-        "rejected": _("Not accepted"),
-        "merged": _("Merged with another case"),
-        "reopened": _("Reopened for rework"),
-        "rework": _("Sent back for rework"),
-        "merged_in": _("Another case was merged into this one"),
-        "info_requested": _("More information requested; the clock is paused"),
-        "info_provided": _("The resident added information; the clock runs again"),
-        "resumed": _("The clock runs again"),
-        "escalated": _("Deadline missed: escalated"),
-        "reminder": _("Reminder sent"),
-        "internal_note": _("Internal note"),
-        "priority": _("Priority changed"),
-        "category": _("Category changed"),
-    }
-    return labels.get(kind, kind)
+    return _label(EVENT_LABELS, kind)
+
+
+RATING_LABELS = {
+    "satisfied": _l("Satisfied"),
+    "basically_satisfied": _l("Basically satisfied"),
+    "dissatisfied": _l("Not satisfied"),
+}
 
 
 def rating_label(rating: str) -> str:
     """Return the translated name of a resident's rating."""
-    labels = {
-        "satisfied": _("Satisfied"),
-        "basically_satisfied": _("Basically satisfied"),
-        "dissatisfied": _("Not satisfied"),
-    }
-    return labels.get(rating, rating)
+    return _label(RATING_LABELS, rating)
+
+
+PRIORITY_LABELS = {
+    "urgent": _l("Urgent"),
+    "high": _l("High"),
+    "normal": _l("Normal"),
+    "low": _l("Low"),
+}
 
 
 def priority_label(priority: str) -> str:
     """Return the translated name of a priority."""
-    labels = {"urgent": _("Urgent"), "high": _("High"), "normal": _("Normal"), "low": _("Low")}
-    return labels.get(priority, priority)
+    return _label(PRIORITY_LABELS, priority)
+
+
+SOURCE_LABELS = {
+    "web": _l("Website"),
+    "api": _l("Open311 API"),
+    "inspection": _l("Supervisor inspection"),
+    "phone": _l("Phone"),
+    "letter": _l("Letter"),
+    "visit": _l("Visit"),
+}
 
 
 def source_label(source: str) -> str:
     """Return the translated name of the channel a case came by."""
-    labels = {
-        "web": _("Website"),
-        "api": _("Open311 API"),
-        "inspection": _("Supervisor inspection"),
-        "phone": _("Phone"),
-        "letter": _("Letter"),
-        "visit": _("Visit"),
-    }
-    return labels.get(source, source)
+    return _label(SOURCE_LABELS, source)
+
+
+ACTION_LABELS = {
+    "accept": _l("Accept"),
+    "reject": _l("Reject"),
+    "merge": _l("Merge into another case"),
+    "route": _l("Route to a department"),
+    "start": _l("Start work"),
+    "reply": _l("Public reply"),
+    "note": _l("Internal note"),
+    "ask_info": _l("Ask the resident for more information"),
+    "resume": _l("Resume the clocks"),
+    "resolve": _l("Mark resolved"),
+    "close": _l("Verify and close"),
+    "rework": _l("Send back for rework"),
+    "set_priority": _l("Change priority"),
+    "set_category": _l("Change category"),
+}
 
 
 def action_label(action: str) -> str:
     """Return the translated name of a back-office action."""
-    labels = {
-        "accept": _("Accept"),
-        "reject": _("Reject"),
-        "merge": _("Merge into another case"),
-        "route": _("Route to a department"),
-        "start": _("Start work"),
-        "reply": _("Public reply"),
-        "note": _("Internal note"),
-        "ask_info": _("Ask the resident for more information"),
-        "resume": _("Resume the clocks"),
-        "resolve": _("Mark resolved"),
-        "close": _("Verify and close"),
-        "rework": _("Send back for rework"),
-        "set_priority": _("Change priority"),
-        "set_category": _("Change category"),
-    }
-    return labels.get(action, action)
+    return _label(ACTION_LABELS, action)
+
+
+CHECKLIST_LABELS = {
+    "fencing": _l("Fencing and signage"),
+    "dust": _l("Dust control and covering"),
+    "road_permit": _l("Road occupation permit displayed"),
+    "night_permit": _l("Night work permit"),
+    "pits_covers": _l("Pits, covers and edges safe"),
+    "muck": _l("Muck transport covered and clean"),
+    "tidy": _l("Site tidy"),
+    "other": _l("Other"),
+}
 
 
 def checklist_label(item: str) -> str:
     """Return the translated name of an inspection checklist item."""
-    labels = {
-        "fencing": _("Fencing and signage"),
-        "dust": _("Dust control and covering"),
-        "road_permit": _("Road occupation permit displayed"),
-        "night_permit": _("Night work permit"),
-        "pits_covers": _("Pits, covers and edges safe"),
-        "muck": _("Muck transport covered and clean"),
-        "tidy": _("Site tidy"),
-        "other": _("Other"),
-    }
-    return labels.get(item, item)
+    return _label(CHECKLIST_LABELS, item)
+
+
+PHASE_LABELS = {
+    "approval": _l("Approval"),
+    "tender": _l("Tender"),
+    "construction": _l("Construction"),
+    "acceptance": _l("Acceptance"),
+    "operation": _l("Operation"),
+}
 
 
 def phase_label(phase: str) -> str:
     """Return the translated name of a project's lifecycle phase."""
-    labels = {
-        "approval": _("Approval"),
-        "tender": _("Tender"),
-        "construction": _("Construction"),
-        "acceptance": _("Acceptance"),
-        "operation": _("Operation"),
-    }
-    return labels.get(phase, phase)
+    return _label(PHASE_LABELS, phase)
+
+
+ROLE_LABELS = {
+    "supervisor": _l("Citizen supervisor"),
+    "handler": _l("Handler"),
+    "dispatcher": _l("Dispatcher"),
+    "admin": _l("Administrator"),
+}
 
 
 def role_label(role: str) -> str:
     """Return the translated name of a role."""
-    labels = {
-        "supervisor": _("Citizen supervisor"),
-        "handler": _("Handler"),
-        "dispatcher": _("Dispatcher"),
-        "admin": _("Administrator"),
-    }
-    return labels.get(role, role)
+    return _label(ROLE_LABELS, role)
 
 
 def js_strings() -> str:
