@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from urllib.parse import urlsplit
 
@@ -245,24 +246,27 @@ def handle_server_error(error: Exception) -> tuple[Response | str, int]:
     return handle_http_error(InternalServerError())
 
 
-def _tile_origin() -> str:
-    parts = urlsplit(current_app.config["MAP_TILE_URL"])
-    if not parts.scheme or not parts.hostname:
-        return ""
-    host = parts.hostname
-    if "{s}" in host:
-        host = "*." + host.split("{s}.", 1)[-1]
-    return f"{parts.scheme}://{host}"
+@functools.lru_cache(maxsize=8)
+def content_security_policy(tile_url: str) -> str:
+    """Return the Content-Security-Policy of pages whose map tiles come from `tile_url`."""
+    parts = urlsplit(tile_url)
+    tiles = ""
+    if parts.scheme and parts.hostname:
+        host = parts.hostname
+        if "{s}" in host:
+            host = "*." + host.split("{s}.", 1)[-1]
+        tiles = f"{parts.scheme}://{host}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src 'self' data: blob: {tiles}; connect-src 'self'; font-src 'self'; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def security_headers(response: Response) -> Response:
     """Add the security headers every answer carries."""
-    tiles = _tile_origin()
     response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src 'self' data: blob: {tiles}; connect-src 'self'; font-src 'self'; "
-        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        "Content-Security-Policy", content_security_policy(current_app.config["MAP_TILE_URL"])
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

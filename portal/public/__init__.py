@@ -11,7 +11,10 @@ from portal.public import (  # noqa: E402,F401
     home,
     kpi,
     notices,
+    page_cache,
     report,
     suggestions,
     works,
 )
+
+bp.record_once(lambda state: page_cache.init_app(state.app))
