@@ -28,7 +28,8 @@ from portal.extensions import db
 from portal.models import Case
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = ["--workers", "2", "--threads", "4"]  # for 2 cores, as `make serve`
+# For 2 cores, as `make serve`; BENCH_GUNICORN="--workers 3 --threads 2" tries others.
+GUNICORN = os.environ.get("BENCH_GUNICORN", "--workers 2 --threads 4").split()
 CONNECTIONS = 16
 SECONDS = 5  # of load per round and side
 SAMPLE = 1000  # distinct cases the load asks for
