@@ -4,6 +4,7 @@ beside Pillow alone opening, orienting, reducing (draft mode) and saving the sam
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import statistics
@@ -113,6 +114,7 @@ def run(run: Run) -> list[dict]:
     request = {"benchmark": "report request", **shared, "met": None}
     request["portal_p50_ms"], request["portal_p95_ms"] = _summary(requests)
     request["note"] = "the whole POST /report/new with one photo, in process; no reference"
+    photo["note"] = f"{photo['output']} px; load {os.getloadavg()[0]:.1f}"  # a shared machine
     return [photo, request]
 
 

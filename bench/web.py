@@ -237,5 +237,9 @@ def _result(name: str, run: Run, figures: dict[str, list[dict]], memory: dict) -
     result["portal_text"] = f"{result['portal_rps']:.0f} req/s"
     result["raw_text"] = f"{result['bare_rps']:.0f} req/s"
     result["ratio_text"] = result["summary_text"] = f"{result['ratio']:.2f}"
-    result["note"] = f"worker peak RSS {memory[name]:.0f} MB, bare {memory['bare']:.0f} MB"
+    result["load_average"] = round(os.getloadavg()[0], 1)  # the machine is shared
+    result["note"] = (
+        f"worker peak RSS {memory[name]:.0f} MB, bare {memory['bare']:.0f} MB; "
+        f"load {result['load_average']}"
+    )
     return result
