@@ -79,6 +79,9 @@ class Settings:
             "REDIS_URL": redis_url,
             "UPLOAD_DIR": self.get("UPLOAD_DIR", str(instance / "uploads")),
             "MAX_PHOTOS": int(self.get("MAX_PHOTOS", "5")),
+            # Public case pages kept rendered per worker (0: off), and for how long at most.
+            "PAGE_CACHE_MB": int(self.get("PAGE_CACHE_MB", "16")),
+            "PAGE_CACHE_SECONDS": int(self.get("PAGE_CACHE_SECONDS", "600")),
             "MAX_PHOTO_MB": int(self.get("MAX_PHOTO_MB", "15")),
             # The whole request: every photo at its limit plus the form fields.
             "MAX_CONTENT_LENGTH": int(self.get("MAX_UPLOAD_MB", "80")) * 1024 * 1024,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import time
@@ -342,24 +343,27 @@ def handle_database_down(error: Exception) -> tuple[Response | str, int, dict[st
     return render_template("errors/unavailable.html", notices=notices), 503, headers
 
 
-def _tile_origin() -> str:
-    parts = urlsplit(current_app.config["MAP_TILE_URL"])
-    if not parts.scheme or not parts.hostname:
-        return ""
-    host = parts.hostname
-    if "{s}" in host:
-        host = "*." + host.split("{s}.", 1)[-1]
-    return f"{parts.scheme}://{host}"
+@functools.lru_cache(maxsize=8)
+def content_security_policy(tile_url: str) -> str:
+    """Return the Content-Security-Policy of pages whose map tiles come from `tile_url`."""
+    parts = urlsplit(tile_url)
+    tiles = ""
+    if parts.scheme and parts.hostname:
+        host = parts.hostname
+        if "{s}" in host:
+            host = "*." + host.split("{s}.", 1)[-1]
+        tiles = f"{parts.scheme}://{host}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src 'self' data: blob: {tiles}; connect-src 'self'; font-src 'self'; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def security_headers(response: Response) -> Response:
     """Add the security headers every answer carries."""
-    tiles = _tile_origin()
     response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src 'self' data: blob: {tiles}; connect-src 'self'; font-src 'self'; "
-        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        "Content-Security-Policy", content_security_policy(current_app.config["MAP_TILE_URL"])
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -11,8 +11,11 @@ from portal.public import (  # noqa: E402,F401
     home,
     kpi,
     notices,
+    page_cache,
     privacy,
     report,
     suggestions,
     works,
 )
+
+bp.record_once(lambda state: page_cache.init_app(state.app))

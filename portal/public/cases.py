@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -20,30 +20,53 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from portal.extensions import db, limiter
-from portal.models import STATES, Case, Category, Photo, Zone, utcnow
-from portal.public import bp
+from portal.models import STATES, Case, CaseEvent, Category, Photo, Zone, utcnow
+from portal.public import bp, page_cache
 from portal.public.forms import CaseFilterForm, FollowForm, InfoForm, RatingForm, ReopenForm
 from portal.services import case_search, cases, sla, workflow
 from portal.services.photos import PhotoStore
 
 PAGE_SIZE = 20
+# Everything the case page shows, in three queries rather than one per relation.
+PAGE_LOADS = (
+    joinedload(Case.category).joinedload(Category.group),
+    joinedload(Case.zone).joinedload(Zone.parent),
+    joinedload(Case.department),
+    joinedload(Case.merged_into),
+    selectinload(Case.events),
+    selectinload(Case.photos),
+)
+# What says whether a kept case page is still true, read at every request: any change to
+# the case row (its version), a "me too", a new event or photo. On the tables, not the
+# entities: a page served from memory needs no ORM object.
+_ROW, _EVENT, _PHOTO = Case.__table__.c, CaseEvent.__table__.c, Photo.__table__.c
+STAMP = select(
+    _ROW.id,
+    or_(_ROW.hidden, _ROW.held).label("hidden"),  # held for review counts as hidden
+    _ROW.version_id,
+    _ROW.updated_at,
+    _ROW.followers_count,
+    select(func.max(_EVENT.id)).where(_EVENT.case_id == _ROW.id).scalar_subquery(),
+    select(func.max(_PHOTO.id)).where(_PHOTO.case_id == _ROW.id).scalar_subquery(),
+).where(_ROW.number == bindparam("number"))
 
 
-def public_case_or_404(number: str) -> Case:
-    """Return a case the public may see, or answer 404."""
-    case = db.session.scalar(select(Case).where(Case.number == number))
+def public_case_or_404(number: str, *options: object) -> Case:
+    """Return a case the public may see (loading what the options say), or answer 404."""
+    case = db.session.scalar(select(Case).where(Case.number == number).options(*options))
     if case is None or not case.is_public:
         abort(404)
     return case
 
 
-def case_context(case: Case) -> dict:
+def case_context(case: Case, now: datetime | None = None) -> dict:
     """Return what the case page shows besides the case."""
-    now = utcnow()
+    now = now or utcnow()
     return {
         "case": case,
         "respond_status": sla.clock_status(case.respond_due_at, case.responded_at, now),
@@ -57,9 +80,36 @@ def case_context(case: Case) -> dict:
 
 
 @bp.route("/cases/<number>")
-def case_page(number: str) -> str:
-    """Show a case as the public sees it."""
-    return render_template("public/case.html", **case_context(public_case_or_404(number)))
+@limiter.exempt  # read-only and mostly served from memory; the limits guard the forms
+def case_page(number: str) -> Response | str:
+    """Show a case as the public sees it, kept rendered until the case changes."""
+    stamp = db.session.connection().execute(STAMP, {"number": number}).first()
+    if stamp is None or stamp.hidden:
+        abort(404)
+    if page_cache.shared_view(stamp.id):
+        key = (number, str(get_locale()), *stamp[2:])
+        body = page_cache.cached(key, lambda: _render_case_page(number))
+        if body is not None:
+            return current_app.response_class(body, mimetype="text/html")
+    return render_template(
+        "public/case.html", **case_context(public_case_or_404(number, *PAGE_LOADS))
+    )
+
+
+def _render_case_page(number: str) -> tuple[str, float]:
+    """Render the public case page; return it with when it stops being true."""
+    now = utcnow()
+    context = case_context(public_case_or_404(number, *PAGE_LOADS), now)
+    case = context["case"]
+    pending = [
+        due
+        for due, status in (
+            (case.respond_due_at, context["respond_status"]),
+            (case.resolve_due_at, context["resolve_status"]),
+        )
+        if status == "pending"
+    ]
+    return render_template("public/case.html", **context), page_cache.expiry(pending, now)
 
 
 @bp.route("/track/<token>")

@@ -37,6 +37,9 @@ from sqlalchemy.orm import Session, scoped_session
 pillow_heif.register_heif_opener()
 
 FULL_SIZE = 2048
+# JPEG decodes at 1/2, 1/4 or 1/8 scale almost for free: the full copy may come out of
+# that reduction directly, as long as its long side keeps at least this many pixels.
+DRAFT_FLOOR = FULL_SIZE * 3 // 4
 THUMB_SIZE = 400
 QUALITY = 85
 # MPO: a JPEG followed by more images (an HDR gain map, a depth map), as phones now write.
@@ -279,6 +282,16 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
+def _draft_request(size: tuple[int, int]) -> tuple[int, int] | None:
+    """Return the size to ask JPEG draft mode for: the smallest DCT scale whose long side
+    stays at or above DRAFT_FLOOR (Pillow picks the scale from both sides), or None."""
+    width, height = size
+    for scale in (8, 4, 2):
+        if max(width, height) // scale >= DRAFT_FLOOR:
+            return max(1, width // scale), max(1, height // scale)
+    return None
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
@@ -307,9 +320,11 @@ def process(stream: BinaryIO, *, max_bytes: int, max_pixels: int = 40_000_000) -
     try:
         exif = image.getexif()
         gps, taken_at = _gps(exif), _taken_at(exif)
-        if image.format in ("JPEG", "MPO"):
-            # Decode at a reduced scale: a 12-megapixel photo never needs full size.
-            image.draft("RGB", (FULL_SIZE, FULL_SIZE))
+        request = _draft_request(image.size) if image.format in ("JPEG", "MPO") else None
+        if request is not None:
+            # Decode at a reduced scale: a 12-megapixel photo (4000 × 3000) decodes straight
+            # to 2000 × 1500, a quarter of the pixels, and needs no resampling after.
+            image.draft("RGB", request)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()

@@ -97,6 +97,23 @@ def test_large_photos_are_resized_with_a_thumbnail():
         assert max(thumb.size) == 400
 
 
+def test_a_phone_photo_decodes_at_half_scale_oriented_and_stripped():
+    # A 12-megapixel phone JPEG, held upright: JPEG draft mode decodes it at 1/2 scale,
+    # which already fits the full-size box, so it needs no resampling.
+    source = encode(Image.new("RGB", (4000, 3000), "white"), exif=gps_exif(30.27, 120.15, 6))
+    photo = process(source, max_bytes=20 * MB)
+    assert (photo.width, photo.height) == (1500, 2000)
+    assert photo.gps == pytest.approx((30.27, 120.15), abs=1e-4)
+    assert has_no_metadata(photo.data) and has_no_metadata(photo.thumb)
+    with Image.open(io.BytesIO(photo.thumb)) as thumb:
+        assert thumb.size == (300, 400)
+
+
+def test_a_photo_already_small_keeps_its_size():
+    photo = process(encode(Image.new("RGB", (1600, 1200), "white")), max_bytes=MB)
+    assert (photo.width, photo.height) == (1600, 1200)
+
+
 def png_bomb(side: int) -> bytes:
     """Return a small PNG whose header claims side × side pixels."""
     row = b"\x00" + b"\x00" * side

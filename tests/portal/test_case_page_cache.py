@@ -1,0 +1,116 @@
+"""Public case pages kept rendered: every change shows at once, each visitor keeps their own."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from portal.models import CaseEvent, utcnow
+from portal.public import page_cache
+from portal.services import workflow
+from tests.factories import make_case, make_user
+
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": True, "PAGE_CACHE_MB": 1}
+
+
+def kept_pages(app) -> int:
+    return len(app.extensions[page_cache.EXTENSION]._pages)
+
+
+def test_a_page_is_kept_and_a_staff_reply_shows_at_once(app, client, db, reference):
+    case, _ = make_case(db.session)
+    assert "已安排人员现场查看" not in client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert kept_pages(app) == 1
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, "normal", utcnow())
+    workflow.reply(db.session, case, dispatcher, "已安排人员现场查看", utcnow())
+    db.session.commit()
+    page = app.test_client().get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "已安排人员现场查看" in page and "已立案" in page
+
+
+def test_an_event_added_without_touching_the_case_shows_at_once(client, db, reference):
+    case, _ = make_case(db.session)
+    client.get(f"/cases/{case.number}")
+    db.session.add(CaseEvent(case_id=case.id, kind="public_reply", body="施工队已出发"))
+    db.session.commit()
+    assert "施工队已出发" in client.get(f"/cases/{case.number}").get_data(as_text=True)
+
+
+def test_me_too_counts_at_once_and_each_visitor_posts_with_their_own_token(
+    app, client, db, reference
+):
+    case, _ = make_case(db.session)
+    other = app.test_client()
+    first = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    second = other.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert page_cache.PLACEHOLDER not in first + second
+    assert TOKEN.search(first).group(1) != TOKEN.search(second).group(1)
+    assert "0 人表示" in second  # nobody said "me too" yet
+    answer = other.post(
+        f"/cases/{case.number}/follow",
+        data={"csrf_token": TOKEN.search(second).group(1), "email": "wang@example.cn"},
+    )
+    assert answer.status_code == 303
+    followed = other.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "谢谢！您已关注此案件。" in followed and "您已关注此案件。" in followed
+    assert "1 人表示" in client.get(f"/cases/{case.number}").get_data(as_text=True)
+    # Another visitor's token from the kept page is refused: tokens are not shared.
+    stolen = app.test_client().post(
+        f"/cases/{case.number}/follow",
+        data={"csrf_token": TOKEN.search(first).group(1), "email": "li@example.cn"},
+    )
+    assert stolen.status_code == 400
+
+
+def test_a_closed_case_page_sets_no_cookie(client, db, reference):
+    case, _ = make_case(db.session)
+    case.state, case.closed_at = "closed", utcnow()
+    db.session.commit()
+    for _ in range(2):
+        answer = client.get(f"/cases/{case.number}")
+        assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+        assert "csrf" not in answer.get_data(as_text=True)
+
+
+def test_hiding_a_kept_case_takes_it_off_at_once(client, db, reference):
+    case, _ = make_case(db.session)
+    assert client.get(f"/cases/{case.number}").status_code == 200
+    case.hidden = True
+    db.session.commit()
+    assert client.get(f"/cases/{case.number}").status_code == 404
+
+
+def test_staff_and_each_language_get_their_own_page(app, client, db, login_as, reference):
+    case, _ = make_case(db.session)
+    visitor = app.test_client()
+    assert "市政" in visitor.get(f"/cases/{case.number}").get_data(as_text=True)
+    english = visitor.get(f"/cases/{case.number}", headers={"Accept-Language": "en"})
+    assert '<html lang="en">' in english.get_data(as_text=True)
+    login_as("dispatcher")
+    staff = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "/admin/" in staff and "/logout" in staff
+    public = visitor.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "/admin/" not in public and "/logout" not in public
+
+
+def test_a_kept_page_ends_when_a_deadline_passes(app, db, reference):
+    now = utcnow()
+    with app.test_request_context():
+        soon, later = now + timedelta(minutes=5), now + timedelta(days=2)
+        ends = page_cache.expiry([later, None, soon, now - timedelta(hours=1)], now)
+        assert ends == pytest.approx(soon.timestamp(), abs=1)
+        longest = app.config["PAGE_CACHE_SECONDS"]
+        assert page_cache.expiry([later], now) == pytest.approx(now.timestamp() + longest, abs=5)
+
+
+def test_without_the_cache_the_page_is_rendered_each_time(app, client, db, reference):
+    app.extensions[page_cache.EXTENSION] = None
+    case, _ = make_case(db.session)
+    page = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert case.number in page and TOKEN.search(page) and page_cache.PLACEHOLDER not in page
