@@ -1,7 +1,7 @@
 """KPI versions: past months' counts cached until their records change
 
 Revision ID: 3f01df5a1d94
-Revises: 8018cf9f68be
+Revises: b24a224fc596
 Create Date: 2026-11-25 04:50:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3f01df5a1d94'
-down_revision = '8018cf9f68be'
+down_revision = 'b24a224fc596'
 branch_labels = None
 depends_on = None
 

@@ -18,7 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, func, inspect, select, text
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.engine import URL
 
 from portal.services.photo_cleanup import REFERENCES
@@ -42,14 +44,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _quote(connection: Connection, name: str) -> str:
-    return connection.dialect.identifier_preparer.quote(name)
-
-
 def _counts(connection: Connection) -> dict[str, int]:
     """Return the number of rows of every table."""
     return {
-        name: connection.execute(text(f"SELECT count(*) FROM {_quote(connection, name)}")).scalar()  # noqa: S608
+        name: connection.execute(select(func.count()).select_from(sql_table(name))).scalar()
         for name in sorted(inspect(connection).get_table_names())
     }
 
@@ -66,7 +64,7 @@ def _photo_hashes(connection: Connection) -> set[str]:
         table = column.class_.__table__.name
         names = inspect(connection).get_table_names()
         if table in names:
-            query = text(f"SELECT DISTINCT {column.key} FROM {_quote(connection, table)}")  # noqa: S608
+            query = select(sql_column(column.key)).distinct().select_from(sql_table(table))
             found.update(h for (h,) in connection.execute(query) if h)
     return found
 

@@ -90,10 +90,11 @@ def test_a_draft_or_scheduled_notice_is_not_found_until_its_time(client, db, aut
 
 
 def test_a_withdrawn_notice_keeps_its_page_with_the_reason_and_date(client, db, author):
-    notice = make_notice(
-        db.session, author, title="登云路桥夜间封闭通告", publish_at=utcnow() - timedelta(days=5)
-    )
+    # A fixed withdrawal time (the page shows it), published five days before it.
     when = datetime.fromisoformat("2026-11-20T04:30:00+00:00")
+    notice = make_notice(
+        db.session, author, title="登云路桥夜间封闭通告", publish_at=when - timedelta(days=5)
+    )
     notices.withdraw(db.session, author, notice, "封闭时段有误，以更正通告为准。", when)
     db.session.commit()
     response = client.get(f"/notices/{notice.id}")
