@@ -28,6 +28,11 @@ REASONS = {
     "metadata": ("too much metadata", "元数据（EXIF 等）过多"),
     "animated": ("Animated images are not accepted", "不接受动图"),
     "file_name": ("The file name is not acceptable", "文件名不可接受"),
+    # A NUL anywhere in a request is refused before any view reads the form (400).
+    "request_nul": (
+        "The request contains characters that are not allowed",
+        "请求中含有不允许的字符",
+    ),
     "content_type": ("The file was not sent as an image", "不是以图片形式发送"),
     "too_many": ("Attach at most", "最多上传"),
 }
@@ -283,7 +288,7 @@ def corpus(max_bytes: int, max_photos: int) -> list[HostileFile]:
         HostileFile(
             "backslash-traversal-name", "..\\\\..\\\\windows\\\\win.ini.jpg", valid, "file_name"
         ),
-        HostileFile("nul-in-name", "photo\x00.php.jpg", valid, "file_name"),
+        HostileFile("nul-in-name", "photo\x00.php.jpg", valid, "request_nul"),
         HostileFile("control-characters-in-name", "photo\x1b[2J\x07.jpg", valid, "file_name"),
     ]
 

@@ -24,7 +24,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import accounts, consultations, demo, suggestions
+from portal.services import accounts, consultations, demo, privacy, suggestions
 from portal.services.photos import PhotoStore
 from tests.conftest import make_app
 from tests.factories import make_case, make_consultation, make_user
@@ -179,6 +179,7 @@ def district(app, db):
             "public.comment_status": {"token": comment_token},
             "public.suggestion_track": {"token": suggestion_token},
             "open311.token": {"token": "no-such-token"},
+            "public.privacy_erase": {"token": privacy._serializer().dumps("wang@example.cn")},
             "public.switch_language": {"code": "en"},
             "admin.department": {"code": db.session.scalar(select(Department.code))},
             "admin.inspection_photo": {

@@ -49,6 +49,13 @@ ROUTES = {
     "public.report_new": PUBLIC,
     "public.report_done": PUBLIC,
     "public.track": PRIVATE_LINK,
+    "public.erase_contact": PRIVATE_LINK,
+    "public.privacy_page": PUBLIC,
+    "public.privacy_erase": PRIVATE_LINK,  # the signed link mailed to the resident
+    "admin.block_list": DISPATCH,
+    "admin.unblock": DISPATCH,
+    "admin.review_queue": DISPATCH,
+    "admin.review_decide": DISPATCH,
     "public.rate": PRIVATE_LINK,
     "public.reopen": PRIVATE_LINK,
     "public.add_info": PRIVATE_LINK,
@@ -155,7 +162,7 @@ def outcome(response, method: str) -> str:
         return LOGIN
     if status in (403,):
         return REFUSED
-    if status == 404:
+    if status in (404, 410):  # 410: a signed link that is not (or no longer) valid
         return NOT_FOUND
     if status in (301, 302, 303) and method == "GET":
         return ELSEWHERE

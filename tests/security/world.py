@@ -27,9 +27,11 @@ from portal.models import (
 )
 from portal.services import (
     apikeys,
+    blocklist,
     consultations,
     inspections,
     notices,
+    privacy,
     replies,
     suggestions,
     supervisors,
@@ -91,6 +93,8 @@ class World:
     api_key_id: int  # another system's, that an admin may revoke
     contractor_id: int
     entry_id: int
+    blocked_id: int  # a block-list entry
+    erase_token: str  # the resident's signed link that erases their contacts
     template_id: int
     rule_id: int
     bystander_id: int  # an account the admin may switch off without locking anyone out
@@ -198,7 +202,9 @@ def build_world(app, db) -> World:
     s.add(entry)
     template = replies.add(s, users["admin"], "已派员", "已派员现场查看。")
     rule_id = s.scalar(select(func.min(RoutingRule.id)))
+    blocked = blocklist.add(s, dispatcher, "email", "spam@example.cn", "广告", utcnow())
     s.commit()
+    erase_token = privacy._serializer().dumps(REPORTER["email"])
     notice = _notice(s, store, dispatcher, "湖墅南路雨污分流改造工程进展", project, published=True)
     draft_notice = _notice(s, store, dispatcher, "未发布的草稿公告", project, published=False)
     return World(
@@ -228,6 +234,8 @@ def build_world(app, db) -> World:
         api_key_id=key_row.id,
         contractor_id=firm.id,
         entry_id=entry.id,
+        blocked_id=blocked.id,
+        erase_token=erase_token,
         template_id=template.id,
         rule_id=rule_id,
         bystander_id=bystander.id,
@@ -281,6 +289,7 @@ DRAFT_NOTICE = {
 TOKENS = {
     "public.comment_status": "comment_token",
     "public.suggestion_track": "suggestion_token",
+    "public.privacy_erase": "erase_token",
     "open311.token": None,  # Open311 tokens are case numbers here
 }
 
@@ -299,6 +308,10 @@ def concrete(rule: Rule, world: World, **replace: str) -> str:
         values["number"] = world.finding.number
     if rule.endpoint in DRAFT_NOTICE:
         values["notice_id"] = str(world.draft_notice_id)
+    if rule.endpoint == "admin.unblock":
+        values["entry_id"] = str(world.blocked_id)
+    if rule.endpoint == "admin.review_decide":
+        values |= {"kind": "cases", "key": world.case.number, "decision": "release"}
     if rule.endpoint == "admin.inspection_photo":
         values["sha256"] = world.finding.photos[0].sha256
     path = re.sub(
