@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request, session
 from flask_babel import get_locale
+from werkzeug.datastructures import LanguageAccept
 
 from portal.extensions import babel
 
@@ -15,7 +16,12 @@ def select_locale() -> str:
     chosen = session.get(LANGUAGE_COOKIE)
     if chosen in ("zh_Hans_CN", "en"):
         return chosen
-    best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+    return browser_locale(request.accept_languages)
+
+
+def browser_locale(accept_languages: LanguageAccept) -> str:
+    """Pick the locale the browser's Accept-Language prefers, Chinese unless English."""
+    best = accept_languages.best_match(["zh-CN", "zh", "en"])
     return "en" if best == "en" else "zh_Hans_CN"
 
 

@@ -20,12 +20,12 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
 from portal.extensions import db, limiter
-from portal.models import STATES, Case, CaseEvent, Category, Photo, Zone, utcnow
+from portal.models import STATES, Case, Category, Photo, Zone, utcnow
 from portal.public import bp, page_cache
 from portal.public.forms import CaseFilterForm, FollowForm, InfoForm, RatingForm, ReopenForm
 from portal.services import case_search, cases, sla, workflow
@@ -41,19 +41,6 @@ PAGE_LOADS = (
     selectinload(Case.events),
     selectinload(Case.photos),
 )
-# What says whether a kept case page is still true, read at every request: any change to
-# the case row (its version), a "me too", a new event or photo. On the tables, not the
-# entities: a page served from memory needs no ORM object.
-_ROW, _EVENT, _PHOTO = Case.__table__.c, CaseEvent.__table__.c, Photo.__table__.c
-STAMP = select(
-    _ROW.id,
-    or_(_ROW.hidden, _ROW.held).label("hidden"),  # held for review counts as hidden
-    _ROW.version_id,
-    _ROW.updated_at,
-    _ROW.followers_count,
-    select(func.max(_EVENT.id)).where(_EVENT.case_id == _ROW.id).scalar_subquery(),
-    select(func.max(_PHOTO.id)).where(_PHOTO.case_id == _ROW.id).scalar_subquery(),
-).where(_ROW.number == bindparam("number"))
 
 
 def public_case_or_404(number: str, *options: object) -> Case:
@@ -83,11 +70,11 @@ def case_context(case: Case, now: datetime | None = None) -> dict:
 @limiter.exempt  # read-only and mostly served from memory; the limits guard the forms
 def case_page(number: str) -> Response | str:
     """Show a case as the public sees it, kept rendered until the case changes."""
-    stamp = db.session.connection().execute(STAMP, {"number": number}).first()
+    stamp = db.session.connection().execute(page_cache.STAMP, {"number": number}).first()
     if stamp is None or stamp.hidden:
         abort(404)
     if page_cache.shared_view(stamp.id):
-        key = (number, str(get_locale()), *stamp[2:])
+        key = page_cache.page_key(number, str(get_locale()), stamp)
         body = page_cache.cached(key, lambda: _render_case_page(number))
         if body is not None:
             return current_app.response_class(body, mimetype="text/html")

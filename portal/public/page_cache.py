@@ -9,11 +9,17 @@ category, department or zone an admin renames shows within that time.
 Only what every visitor sees is kept: a signed-in user, a message to flash, the visitor's
 own "me too" or a query string get the page rendered as usual. The CSRF token, which is
 each visitor's own, is put into the kept page at each request.
+
+A visitor without a session (no cookie: most of the public) asking for a kept page that
+has no form (a closed, rejected or merged case) is answered by `KeptPages` before Flask:
+the stamp, the page, the security headers, and nothing else runs. Everything else, and
+any miss, goes on to Flask.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import threading
 import time
@@ -25,10 +31,34 @@ from cachetools import TLRUCache
 from flask import Flask, current_app, g, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy import Row, bindparam, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+from portal.extensions import db
+from portal.i18n import browser_locale
+from portal.models import Case, CaseEvent, Photo
+from portal.web import security_header_items
 
 # Rendered where the CSRF token goes, then replaced by each visitor's token.
 PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"
+PLACEHOLDER_BYTES = PLACEHOLDER.encode()
 EXTENSION = "portal_page_cache"
+# What says whether a kept case page is still true, read at every request: any change to
+# the case row (its version), a "me too", a new event or photo. On the tables, not the
+# entities: a page served from memory needs no ORM object.
+_ROW, _EVENT, _PHOTO = Case.__table__.c, CaseEvent.__table__.c, Photo.__table__.c
+STAMP = select(
+    _ROW.id,
+    or_(_ROW.hidden, _ROW.held).label("hidden"),  # held for review counts as hidden
+    _ROW.version_id,
+    _ROW.updated_at,
+    _ROW.followers_count,
+    select(func.max(_EVENT.id)).where(_EVENT.case_id == _ROW.id).scalar_subquery(),
+    select(func.max(_PHOTO.id)).where(_PHOTO.case_id == _ROW.id).scalar_subquery(),
+).where(_ROW.number == bindparam("number"))
+CASE_PATH = re.compile(r"/cases/([0-9A-Za-z-]{1,40})")
 
 
 @dataclass(frozen=True)
@@ -69,9 +99,74 @@ class PageCache:
 
 
 def init_app(app: Flask) -> None:
-    """Give the app its page cache, unless PAGE_CACHE_MB is 0."""
+    """Give the app its page cache and the layer serving it before Flask, unless
+    PAGE_CACHE_MB is 0."""
     megabytes = app.config.get("PAGE_CACHE_MB", 0)
     app.extensions[EXTENSION] = PageCache(megabytes * 1024 * 1024) if megabytes else None
+    if megabytes:
+        app.wsgi_app = KeptPages(app, app.wsgi_app)
+
+
+def page_key(number: str, locale: str, stamp: Row) -> Hashable:
+    """Return the key a case page is kept under: the case, the language and its stamp."""
+    return (number, locale, *stamp[2:])
+
+
+class KeptPages:
+    """Answer visitors without a session from the kept case pages without a form, before
+    Flask; pass every other request on to the app."""
+
+    def __init__(self, app: Flask, wsgi_app: Callable) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        # A session or remember-me cookie may mean a signed-in user or a message to flash.
+        self.cookies = (
+            app.config["SESSION_COOKIE_NAME"],
+            app.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+        )
+        with app.app_context():
+            self.engine = db.engine
+
+    def __call__(self, environ: dict, start_response: Callable) -> object:
+        body = self.kept_page(environ)
+        if body is None:
+            return self.wsgi_app(environ, start_response)
+        secure = environ.get("wsgi.url_scheme") == "https"
+        headers = [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Vary", "Accept-Language, Cookie"),
+            *security_header_items(self.app.config["MAP_TILE_URL"], secure),
+        ]
+        start_response("200 OK", headers)
+        return [body]
+
+    def kept_page(self, environ: dict) -> bytes | None:
+        """Return the kept page this request asks for, if it may be served without Flask."""
+        path = CASE_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        cookie = environ.get("HTTP_COOKIE", "")
+        if (
+            path is None
+            or environ.get("REQUEST_METHOD") != "GET"
+            or environ.get("QUERY_STRING")
+            or any(name in cookie for name in self.cookies)
+        ):
+            return None
+        number = path.group(1)
+        try:
+            with self.engine.connect() as connection:
+                stamp = connection.execute(STAMP, {"number": number}).first()
+        except SQLAlchemyError:
+            return None  # the app answers, with its 503 page if the database is down
+        if stamp is None or stamp.hidden:
+            return None
+        languages = parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept)
+        key = page_key(number, browser_locale(languages), stamp)
+        cache: PageCache | None = self.app.extensions.get(EXTENSION)
+        page = cache.get(key) if cache is not None else None
+        if page is None or PLACEHOLDER_BYTES in page.body:
+            return None  # not kept yet, or it has a form: each visitor needs their token
+        return page.body
 
 
 def shared_view(case_id: int) -> bool:
@@ -107,6 +202,6 @@ def cached(key: Hashable, render: Callable[[], tuple[str, float]]) -> bytes | No
             delattr(g, field)
         page = Page(html.encode(), expires)
         cache.put(key, page)
-    if PLACEHOLDER.encode() not in page.body:  # no form: no token, no session to start
+    if PLACEHOLDER_BYTES not in page.body:  # no form: no token, no session to start
         return page.body
-    return page.body.replace(PLACEHOLDER.encode(), generate_csrf().encode())
+    return page.body.replace(PLACEHOLDER_BYTES, generate_csrf().encode())

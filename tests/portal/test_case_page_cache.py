@@ -4,6 +4,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask import request, request_started
+from sqlalchemy import create_engine
 
 from portal.models import CaseEvent, utcnow
 from portal.public import page_cache
@@ -114,3 +116,88 @@ def test_without_the_cache_the_page_is_rendered_each_time(app, client, db, refer
     case, _ = make_case(db.session)
     page = client.get(f"/cases/{case.number}").get_data(as_text=True)
     assert case.number in page and TOKEN.search(page) and page_cache.PLACEHOLDER not in page
+
+
+@pytest.fixture
+def dispatched(app, client):
+    """Record the paths Flask dispatched (those the layer before it did not answer); each
+    test client serves its requests in their own app context."""
+    paths = []
+
+    def record(sender, **extra):
+        paths.append(request.path)
+
+    request_started.connect(record, app)
+    yield paths
+    request_started.disconnect(record, app)
+
+
+def closed_case(db):
+    case, _ = make_case(db.session)
+    case.state, case.closed_at = "closed", utcnow()
+    db.session.commit()
+    return case
+
+
+def test_a_visitor_without_a_session_gets_a_kept_page_before_flask(app, db, reference, dispatched):
+    case = closed_case(db)
+    path = f"/cases/{case.number}"
+    rendered = app.test_client().get(path)
+    kept = app.test_client().get(path)
+    assert dispatched == [path]  # the second was answered before Flask
+    assert kept.status_code == 200 and kept.data == rendered.data
+    assert kept.mimetype == "text/html" and kept.headers["Content-Length"] == str(len(kept.data))
+    for name in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options"):
+        assert kept.headers[name] == rendered.headers[name]
+    assert kept.headers["Referrer-Policy"] == rendered.headers["Referrer-Policy"]
+    assert "Set-Cookie" not in kept.headers and "Strict-Transport-Security" not in kept.headers
+    secure = app.test_client().get(path, base_url="https://portal.example.cn")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert dispatched == [path]
+
+
+def test_kept_pages_before_flask_follow_the_case_and_the_language(app, db, reference, dispatched):
+    case = closed_case(db)
+    path = f"/cases/{case.number}"
+    english = {"Accept-Language": "en-GB,en;q=0.9"}
+    for headers in ({}, english):
+        app.test_client().get(path, headers=headers)
+    assert '<html lang="en">' in app.test_client().get(path, headers=english).get_data(True)
+    assert '<html lang="zh-Hans-CN">' in app.test_client().get(path).get_data(True)
+    assert dispatched == [path, path]
+    db.session.add(CaseEvent(case_id=case.id, kind="public_reply", body="复查合格"))
+    db.session.commit()
+    assert "复查合格" in app.test_client().get(path).get_data(True)  # rendered anew
+    case.hidden = True
+    db.session.commit()
+    assert app.test_client().get(path).status_code == 404
+    assert dispatched == [path, path, path, path]
+
+
+def test_flask_answers_a_session_a_form_a_query_or_a_head(
+    app, client, db, login_as, reference, dispatched
+):
+    closed, (open_case, _) = closed_case(db), make_case(db.session)
+    for case in (closed, open_case):
+        app.test_client().get(f"/cases/{case.number}")
+    app.test_client().get(f"/cases/{open_case.number}")  # the me-too form needs a token
+    app.test_client().get(f"/cases/{closed.number}?lang=en")
+    app.test_client().head(f"/cases/{closed.number}")
+    assert len(dispatched) == 5
+    login_as("dispatcher")
+    dispatched.clear()
+    assert "/logout" in client.get(f"/cases/{closed.number}").get_data(True)
+    assert dispatched == [f"/cases/{closed.number}"]
+
+
+def test_a_database_error_before_flask_leaves_the_request_to_flask(
+    app, db, reference, dispatched, monkeypatch
+):
+    case = closed_case(db)
+    path = f"/cases/{case.number}"
+    app.test_client().get(path)
+    layer = app.wsgi_app
+    assert isinstance(layer, page_cache.KeptPages)
+    monkeypatch.setattr(layer, "engine", create_engine("sqlite:////nonexistent/folder/x.db"))
+    assert app.test_client().get(path).status_code == 200
+    assert dispatched == [path, path]

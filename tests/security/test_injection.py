@@ -462,3 +462,19 @@ def test_an_overlong_address_is_refused(app, db, world: World):
     response = new_client(app).get("/cases", query_string={"q": "x" * 5000})
     assert response.status_code == 400
     assert "地址太长" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/open311/v2/requests.xml", "/report/new"])
+def test_a_form_part_named_with_a_line_break_is_no_server_error(app, db, world: World, path):
+    # Werkzeug reads such a part as a field without a name (found by the Open311 fuzzing).
+    fields = [(b"a\rb", b"true"), (b"api_key", world.api_key.encode()), (b"phone", b"")]
+    body = b"".join(
+        b'--b57\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % field
+        for field in fields
+    )
+    before = rows(db, Case)
+    response = new_client(app).post(
+        path, data=body + b"--b57--\r\n", content_type="multipart/form-data; boundary=b57"
+    )
+    assert response.status_code in (400, 422)  # refused: no service code, no position
+    assert rows(db, Case) == before
