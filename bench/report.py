@@ -100,7 +100,7 @@ def summary(results: dict) -> str:
                     cells.append("—")
                 else:
                     mark = {True: "✓", False: "✗", None: ""}[r.get("met")]
-                    cells.append(f"{mark} {r.get('summary_text') or _ratio(r).split(' /')[0]}")
+                    cells.append(f"{mark} {_summary_cell(r)}".strip())
         for database in DATABASE_NAMES:
             factor = growth(results, name, database)
             if factor is None:
@@ -109,6 +109,16 @@ def summary(results: dict) -> str:
                 cells.append(f"{'✓' if factor < GROWTH_LIMIT else '✗'} {factor:.2f}×")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _summary_cell(result: dict) -> str:
+    """Return a summary cell: the row's own figure, the p50 ratio, or the p50 time of a row
+    without a reference."""
+    if result.get("summary_text"):
+        return result["summary_text"]
+    if "ratio_p50" not in result and "ratio_text" not in result and "portal_p50_ms" in result:
+        return f"{result['portal_p50_ms']:.0f} ms"
+    return _ratio(result).split(" /")[0]
 
 
 def _order(name: str) -> tuple[int, str]:

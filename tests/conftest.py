@@ -18,6 +18,7 @@ from portal import create_app
 from portal.extensions import db as _db
 from portal.extensions import limiter
 from portal.models import Base, User
+from portal.public import page_cache
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -113,6 +114,8 @@ def app(migrated: str, tmp_path: Path, app_config: dict) -> Iterator[Flask]:
         empty_tables()
         _db.session.remove()
         _db.engine.dispose()
+        if page_cache.LAYER in application.extensions:  # its own pool for the stamp
+            application.extensions[page_cache.LAYER].engine.dispose()
     # Collect now, so that a leaked connection or file warns in the test that leaked it.
     gc.collect()
 

@@ -196,8 +196,8 @@ def test_a_database_error_before_flask_leaves_the_request_to_flask(
     case = closed_case(db)
     path = f"/cases/{case.number}"
     app.test_client().get(path)
-    layer = app.wsgi_app
-    assert isinstance(layer, page_cache.KeptPages)
+    layer = app.extensions[page_cache.LAYER]
+    assert layer is app.wsgi_app
     monkeypatch.setattr(layer, "engine", create_engine("sqlite:////nonexistent/folder/x.db"))
     assert app.test_client().get(path).status_code == 200
     assert dispatched == [path, path]
