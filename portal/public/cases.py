@@ -70,7 +70,7 @@ def case_context(case: Case, now: datetime | None = None) -> dict:
 @limiter.exempt  # read-only and mostly served from memory; the limits guard the forms
 def case_page(number: str) -> Response | str:
     """Show a case as the public sees it, kept rendered until the case changes."""
-    stamp = db.session.connection().execute(page_cache.STAMP, {"number": number}).first()
+    stamp = page_cache.read_stamp(number)
     if stamp is None or stamp.hidden:
         abort(404)
     if page_cache.shared_view(stamp.id):

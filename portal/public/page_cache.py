@@ -10,10 +10,11 @@ Only what every visitor sees is kept: a signed-in user, a message to flash, the 
 own "me too" or a query string get the page rendered as usual. The CSRF token, which is
 each visitor's own, is put into the kept page at each request.
 
-A visitor without a session (no cookie: most of the public) asking for a kept page that
-has no form (a closed, rejected or merged case) is answered by `KeptPages` before Flask:
-the stamp, the page, the security headers, and nothing else runs. Everything else, and
-any miss, goes on to Flask.
+A visitor without a session (no cookie: most of the public) asking for a kept page is
+answered by `KeptPages` before Flask's routing and request hooks: the stamp, the page and
+the security headers; a page with a form (the "me too" of an open case) also gets the
+visitor's new session and CSRF token from Flask-WTF and the app's after-request steps.
+Everything else, and any miss, goes on to Flask.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"
 PLACEHOLDER_BYTES = PLACEHOLDER.encode()
 EXTENSION = "portal_page_cache"
 LAYER = "portal_kept_pages"
+STAMP_READ = "portal.case_stamp"  # in the WSGI environ: (number, stamp) read before the app
 # What says whether a kept case page is still true, read at every request: any change to
 # the case row (its version), a "me too", a new event or photo. On the tables, not the
 # entities: a page served from memory needs no ORM object.
@@ -141,6 +143,8 @@ class KeptPages:
         body = self.kept_page(environ)
         if body is None:
             return self.wsgi_app(environ, start_response)
+        if PLACEHOLDER_BYTES in body:
+            return self.with_token(body, environ, start_response)
         secure = environ.get("wsgi.url_scheme") == "https"
         headers = [
             ("Content-Type", "text/html; charset=utf-8"),
@@ -150,6 +154,20 @@ class KeptPages:
         ]
         start_response("200 OK", headers)
         return [body]
+
+    def with_token(self, body: bytes, environ: dict, start_response: Callable) -> object:
+        """Answer a kept page with a form: Flask-WTF gives the new visitor a token and the
+        app's after-request steps set the session cookie and the headers; no view runs."""
+        with self.app.request_context(environ):
+            token = generate_csrf().encode()
+            page = self.app.response_class(body.replace(PLACEHOLDER_BYTES, token))
+            response = self.app.process_response(page)
+        return response(environ, start_response)
+
+    def stamp(self, number: str) -> Row | None:
+        """Return the stamp of a case, or None when there is no such case."""
+        with self.engine.connect() as connection:
+            return connection.execute(STAMP, {"number": number}).first()
 
     def kept_page(self, environ: dict) -> bytes | None:
         """Return the kept page this request asks for, if it may be served without Flask."""
@@ -164,19 +182,30 @@ class KeptPages:
             return None
         number = path.group(1)
         try:
-            with self.engine.connect() as connection:
-                stamp = connection.execute(STAMP, {"number": number}).first()
+            stamp = self.stamp(number)
         except SQLAlchemyError:
             return None  # the app answers, with its 503 page if the database is down
+        environ[STAMP_READ] = (number, stamp)  # the app need not read it again
         if stamp is None or stamp.hidden:
             return None
         languages = parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept)
         key = page_key(number, browser_locale(languages), stamp)
         cache: PageCache | None = self.app.extensions.get(EXTENSION)
         page = cache.get(key) if cache is not None else None
-        if page is None or PLACEHOLDER_BYTES in page.body:
-            return None  # not kept yet, or it has a form: each visitor needs their token
-        return page.body
+        return None if page is None else page.body
+
+
+def read_stamp(number: str) -> Row | None:
+    """Return the stamp of a case (None when there is no such case), in one round trip to
+    the database when the layer's pool can give it."""
+    read = request.environ.get(STAMP_READ)
+    if read is not None and read[0] == number:  # read by the layer before the app
+        return read[1]
+    layer: KeptPages | None = current_app.extensions.get(LAYER)
+    if layer is not None:
+        with contextlib.suppress(SQLAlchemyError):  # a dropped connection: the app's pings
+            return layer.stamp(number)
+    return db.session.connection().execute(STAMP, {"number": number}).first()
 
 
 def shared_view(case_id: int) -> bool:

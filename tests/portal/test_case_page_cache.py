@@ -174,20 +174,40 @@ def test_kept_pages_before_flask_follow_the_case_and_the_language(app, db, refer
     assert dispatched == [path, path, path, path]
 
 
-def test_flask_answers_a_session_a_form_a_query_or_a_head(
+def test_flask_answers_a_session_a_query_or_a_head(
     app, client, db, login_as, reference, dispatched
 ):
-    closed, (open_case, _) = closed_case(db), make_case(db.session)
-    for case in (closed, open_case):
-        app.test_client().get(f"/cases/{case.number}")
-    app.test_client().get(f"/cases/{open_case.number}")  # the me-too form needs a token
-    app.test_client().get(f"/cases/{closed.number}?lang=en")
-    app.test_client().head(f"/cases/{closed.number}")
-    assert len(dispatched) == 5
+    case = closed_case(db)
+    path = f"/cases/{case.number}"
+    app.test_client().get(path)
+    app.test_client().get(f"{path}?lang=en")
+    app.test_client().head(path)
+    assert len(dispatched) == 3
     login_as("dispatcher")
     dispatched.clear()
-    assert "/logout" in client.get(f"/cases/{closed.number}").get_data(True)
-    assert dispatched == [f"/cases/{closed.number}"]
+    assert "/logout" in client.get(path).get_data(True)
+    assert dispatched == [path]
+
+
+def test_a_new_visitor_gets_a_kept_form_with_a_session_and_a_token_of_their_own(
+    app, db, reference, dispatched
+):
+    case, _ = make_case(db.session)
+    path = f"/cases/{case.number}"
+    first = app.test_client().get(path)
+    visitor = app.test_client()
+    kept = visitor.get(path)
+    assert dispatched == [path]  # the second visitor's page came from memory
+    assert kept.status_code == 200 and kept.mimetype == "text/html"
+    assert kept.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+    assert kept.headers["X-Content-Type-Options"] == "nosniff"
+    cookie = kept.headers["Set-Cookie"]
+    assert cookie.startswith("session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    token = TOKEN.search(kept.get_data(True)).group(1)
+    assert token != TOKEN.search(first.get_data(True)).group(1)
+    answer = visitor.post(f"{path}/follow", data={"csrf_token": token, "email": "a@example.cn"})
+    assert answer.status_code == 303
+    assert "1 人表示" in app.test_client().get(path).get_data(True)
 
 
 def test_a_database_error_before_flask_leaves_the_request_to_flask(
