@@ -81,7 +81,7 @@ class Server:
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise SystemExit(f"gunicorn {app} did not start") from None
+                    raise RuntimeError(f"gunicorn {app} did not start") from None
                 time.sleep(0.3)
 
     def workers(self) -> list[int]:
@@ -147,7 +147,8 @@ def load(wrk: str, url: str, seconds: int, connections: int, script: Path | None
     ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if errors or "Socket errors" in output:
-        raise SystemExit(f"wrk saw failed requests against {url}:\n{output}")
+        # The row fails and the run goes on to the others (python -m bench lists it).
+        raise RuntimeError(f"wrk saw failed requests against {url}:\n{output}")
 
     def latency(share: str) -> float:
         value, unit = re.search(rf"^\s+{share}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
@@ -233,7 +234,8 @@ def _result(name: str, run: Run, figures: dict[str, list[dict]], memory: dict) -
         "bare_rps_rounds": [round(f["rps"]) for f in figures["bare"]],
     }
     result["ratio"] = result["portal_rps"] / result["bare_rps"]
-    result["met"] = result["ratio"] >= TARGET
+    # Without the cache: what the cache saves, not held to the target.
+    result["met"] = result["ratio"] >= TARGET if name == "case page" else None
     result["portal_text"] = f"{result['portal_rps']:.0f} req/s"
     result["raw_text"] = f"{result['bare_rps']:.0f} req/s"
     result["ratio_text"] = result["summary_text"] = f"{result['ratio']:.2f}"

@@ -116,8 +116,8 @@ def page_key(number: str, locale: str, stamp: Row) -> Hashable:
 
 
 class KeptPages:
-    """Answer visitors without a session from the kept case pages without a form, before
-    Flask; pass every other request on to the app."""
+    """Answer visitors without a session from the kept case pages before Flask's views and
+    request hooks; pass every other request on to the app."""
 
     def __init__(self, app: Flask, wsgi_app: Callable) -> None:
         self.app = app
