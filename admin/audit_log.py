@@ -14,6 +14,7 @@ from sqlalchemy import Select, select
 from admin import admin_required, bp
 from portal.extensions import db
 from portal.models import AuditEntry, User
+from portal.web import page_number
 
 PAGE_SIZE = 50
 
@@ -47,7 +48,9 @@ def _query() -> Select:
 @admin_required
 def audit() -> str:
     """List audit entries, newest first, filtered by action, object, actor or dates."""
-    page = db.paginate(_query(), per_page=PAGE_SIZE, max_per_page=PAGE_SIZE, error_out=False)
+    page = db.paginate(
+        _query(), page=page_number(), per_page=PAGE_SIZE, max_per_page=PAGE_SIZE, error_out=False
+    )
     return render_template("admin/audit.html", page=page)
 
 

@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.models import Notice, Project, Zone, utcnow
 from portal.public.notices import cover_file
 from portal.services import intake, notices, photos
+from portal.web import page_number
 
 PAGE_SIZE = 50
 
@@ -52,7 +53,11 @@ def notice_error(error: notices.NoticeError) -> str:
 def notice_admin_list() -> str:
     """List every notice with its status."""
     page = db.paginate(
-        notices.admin_list(), per_page=PAGE_SIZE, max_per_page=PAGE_SIZE, error_out=False
+        notices.admin_list(),
+        page=page_number(),
+        per_page=PAGE_SIZE,
+        max_per_page=PAGE_SIZE,
+        error_out=False,
     )
     return render_template("admin/notices.html", page=page, now=utcnow())
 

@@ -27,6 +27,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import calendar, case_search, workflow
+from portal.web import page_number
 
 PAGE_SIZE = 25
 
@@ -76,7 +77,9 @@ def index() -> str:
     query, filters = filtered_queue(
         select(Case).options(joinedload(Case.category), joinedload(Case.department)), now
     )
-    page = db.paginate(query, per_page=PAGE_SIZE, max_per_page=PAGE_SIZE, error_out=False)
+    page = db.paginate(
+        query, page=page_number(), per_page=PAGE_SIZE, max_per_page=PAGE_SIZE, error_out=False
+    )
     bulk = BulkForm()
     bulk.department.choices = department_choices()
     return render_template(

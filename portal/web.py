@@ -242,6 +242,20 @@ def refuse_hostile_input() -> None:
         raise RefusedInput(_l("The request contains characters that are not allowed."))
 
 
+# Far beyond the last page of any list, and within what SQLite and PostgreSQL can offset.
+MAX_PAGE = 10_000_000
+
+
+def page_number() -> int:
+    """Return the list page the query string asks for: 1 unless a whole number, at most
+    MAX_PAGE (a huge number is an empty page past the end, not a database overflow)."""
+    try:
+        page = int(request.args.get("page", 1))
+    except (TypeError, ValueError):
+        return 1
+    return min(max(page, 1), MAX_PAGE)
+
+
 def wants_json() -> bool:
     """Tell whether the client would rather have JSON than a page."""
     if request.path.startswith(("/api/", "/open311/")):

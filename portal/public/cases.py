@@ -30,6 +30,7 @@ from portal.public import bp, page_cache
 from portal.public.forms import CaseFilterForm, FollowForm, InfoForm, RatingForm, ReopenForm
 from portal.services import case_search, cases, sla, workflow
 from portal.services.photos import PhotoStore
+from portal.web import page_number
 
 PAGE_SIZE = 20
 # Everything the case page shows, in three queries rather than one per relation.
@@ -246,6 +247,7 @@ def case_list() -> str:
     zones = db.session.scalars(select(Zone).where(Zone.level != "grid").order_by(Zone.code)).all()
     page = db.paginate(
         case_search.filtered(filters, tz),
+        page=page_number(),
         per_page=PAGE_SIZE,
         max_per_page=PAGE_SIZE,
         error_out=False,

@@ -16,6 +16,7 @@ from portal.public import bp
 from portal.public.forms import NoticeFilterForm
 from portal.services import markup, notices
 from portal.services.photos import PhotoStore
+from portal.web import page_number
 
 PAGE_SIZE = 20
 FEED_SIZE = 50
@@ -77,6 +78,7 @@ def notice_list() -> str:
     )
     page = db.paginate(
         notices.filtered(filters, utcnow()),
+        page=page_number(),
         per_page=PAGE_SIZE,
         max_per_page=PAGE_SIZE,
         error_out=False,

@@ -478,3 +478,18 @@ def test_a_form_part_named_with_a_line_break_is_no_server_error(app, db, world: 
     )
     assert response.status_code in (400, 422)  # refused: no service code, no position
     assert rows(db, Case) == before
+
+
+@pytest.mark.parametrize("page", ["99999999999999999999", "-5", "1e9", "٣"])
+def test_a_page_number_beyond_any_list_is_an_empty_page(app, db, world: World, page):
+    # A page past what SQLite can offset overflowed (found by the hypothesis run).
+    public, staff = new_client(app), new_client(app, world.users["admin"])
+    for client, path in (
+        (public, "/cases"),
+        (public, "/notices"),
+        (staff, "/admin/"),
+        (staff, "/admin/audit"),
+        (staff, "/admin/notices"),
+    ):
+        response = client.get(path, query_string={"page": page})
+        assert response.status_code == 200, path
