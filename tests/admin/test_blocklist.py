@@ -191,7 +191,7 @@ def test_the_list_shows_what_each_entry_holds_undecided(client, db, login_as):
         value: re.search(rf"<code>{re.escape(value)}</code>.*?</tr>", page, re.S).group(0)
         for value in entries
     }
-    held = lambda row: re.findall(r"<td>(?:<a [^>]*>)?(\d+)(?:</a>)?</td>", row)  # noqa: E731
+    held = lambda row: re.findall(r"<td[^>]*>(?:<a [^>]*>)?(\d+)(?:</a>)?</td>", row)  # noqa: E731
     assert held(rows["127.0.0.1/32"]) == ["3"]
     assert held(rows["spam@example.cn"]) == ["1"]
     assert held(rows["13800001111"]) == ["0"]
