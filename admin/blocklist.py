@@ -17,11 +17,29 @@ from portal.extensions import db
 from portal.models import BlockedSender, Case, ConsultationComment, Suggestion, utcnow
 from portal.services import blocklist, review
 
+WIDEST = {"ipv4": blocklist.WIDEST_PREFIX[4], "ipv6": blocklist.WIDEST_PREFIX[6]}
 
-def refusal(code: str) -> str:
+
+def refusal(code: str, suggestion: str = "") -> str:
     """Return the translated reason a block-list or review action was refused."""
     return {
         "value": _("This is not a valid address, e-mail or phone of that kind."),
+        "host_bits": _(
+            "This mixes an address and a network. Enter the single address without a "
+            "prefix, or the network %(network)s.",
+            network=suggestion,
+        ),
+        "single": _(
+            "Dispatchers may block single addresses only. Enter one address, or ask an "
+            "admin to block a network."
+        ),
+        "wide": _(
+            "This network is wider than /%(ipv4)s (IPv4) or /%(ipv6)s (IPv6): it could hold "
+            "the reports of a whole provider, or of everyone. To block it anyway, tick the "
+            "confirmation and say why.",
+            **WIDEST,
+        ),
+        "wide_reason": _("Say why a network this wide must be blocked."),
         "kind": _("Choose what kind of sender to block."),
         "reason": _("Give a reason."),
         "exists": _("This sender is already on the block list."),
@@ -37,35 +55,50 @@ def _end_of_day(day) -> datetime:
 @bp.route("/blocklist", methods=["GET", "POST"])
 @dispatcher_required
 def block_list() -> Response | tuple[str, int]:
-    """List the blocked senders and add one, with the reason."""
+    """List the blocked senders, with what each holds, and add one, with the reason."""
     form = BlockForm()
+    # Once asked, the confirmation stays on the form until the entry is added.
+    asking = bool(form.confirm_wide.data or form.wide_reason.data)
     if form.validate_on_submit():
-        expires = _end_of_day(form.expires_on.data) if form.expires_on.data else None
-        try:
-            blocklist.add(
-                db.session,
-                current_user,
-                form.kind.data,
-                form.value.data,
-                form.reason.data,
-                utcnow(),
-                expires,
-            )
-        except blocklist.BlockError as error:
-            db.session.rollback()
-            form.value.errors.append(refusal(error.code))
-        else:
+        refused = _block(form)
+        if refused is None:
             db.session.commit()
             flash(_("Added to the block list."), "success")
             return redirect(url_for(".block_list"), code=303)
+        db.session.rollback()
+        field = form.wide_reason if refused.code == "wide_reason" else form.value
+        field.errors.append(refusal(refused.code, refused.suggestion))
+        asking = asking or refused.code == "wide"
     page = render_template(
         "admin/blocklist.html",
         form=form,
+        asking=asking,
         entries=blocklist.listed(db.session),
+        waiting=review.waiting_by_entry(db.session),
         remove_form=SimpleForm(),
         now=utcnow(),
     )
     return page, 422 if form.is_submitted() else 200
+
+
+def _block(form: BlockForm) -> blocklist.BlockError | None:
+    """List the sender a valid form names; return the refusal, if any."""
+    expires = _end_of_day(form.expires_on.data) if form.expires_on.data else None
+    try:
+        blocklist.add(
+            db.session,
+            current_user,
+            form.kind.data,
+            form.value.data,
+            form.reason.data,
+            utcnow(),
+            expires,
+            confirmed=form.confirm_wide.data,
+            wide_reason=form.wide_reason.data or "",
+        )
+    except blocklist.BlockError as error:
+        return error
+    return None
 
 
 @bp.route("/blocklist/<int:entry_id>/remove", methods=["POST"])

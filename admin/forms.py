@@ -385,6 +385,13 @@ class BlockForm(FlaskForm):
         validators=[DataRequired(), Length(max=1000), plain_text],
     )
     expires_on = DateField(_l("Until (optional)"), validators=[Optional()])
+    # Asked for only when the network is wider than the service allows without it.
+    confirm_wide = BooleanField(_l("I confirm: block this whole network"))
+    wide_reason = TextAreaField(
+        _l("Why a network this wide (recorded in the audit log)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=1000), plain_text],
+    )
 
 
 class ReviewForm(FlaskForm):

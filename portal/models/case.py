@@ -84,6 +84,10 @@ class Case(Base):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     # From a blocked sender: kept out of public view, routing and mail until staff review it.
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The block-list entry that held it, so the list can say how much each entry holds.
+    blocked_sender_id: Mapped[int | None] = mapped_column(
+        ForeignKey("blocked_sender.id", ondelete="SET NULL"), index=True
+    )
 
     # Private: never rendered on public pages or APIs.
     reporter_name: Mapped[str] = mapped_column(String(100), default="")

@@ -71,6 +71,9 @@ class ConsultationComment(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     # From a blocked sender: out of the moderation queue until staff review it.
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    blocked_sender_id: Mapped[int | None] = mapped_column(
+        ForeignKey("blocked_sender.id", ondelete="SET NULL"), index=True
+    )
     reason: Mapped[str] = mapped_column(Text, default="")
     moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -104,6 +107,9 @@ class Suggestion(Base):
     status: Mapped[str] = mapped_column(String(10), default="new")
     # From a blocked sender: out of the office's list until staff review it.
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    blocked_sender_id: Mapped[int | None] = mapped_column(
+        ForeignKey("blocked_sender.id", ondelete="SET NULL"), index=True
+    )
     reason: Mapped[str] = mapped_column(Text, default="")
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -65,7 +65,7 @@ def comment(consultation_id: int) -> Response | tuple[str, int]:
         email=form.email.data or "",
         phone=form.phone.data or "",
         locale=str(get_locale()),
-        held=blocklist.is_blocked(
+        held_by=blocklist.match(
             db.session,
             utcnow(),
             ip=request.remote_addr or "",

@@ -114,7 +114,7 @@ def report_new() -> Response | tuple[str, int]:
             radius = current_app.config["NEARBY_RADIUS_M"]
             nearby = cases.nearby_open(db.session, report.category, report.lat, report.lng, radius)
             if not nearby or form.nearby_checked.data:
-                report.held = blocklist.is_blocked(
+                report.held_by = blocklist.match(
                     db.session,
                     utcnow(),
                     ip=request.remote_addr or "",

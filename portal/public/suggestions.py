@@ -42,7 +42,7 @@ def suggestion_new() -> Response | tuple[str, int]:
             phone=form.phone.data or "",
             user=supervisor,
             locale=str(get_locale()),
-            held=blocklist.is_blocked(
+            held_by=blocklist.match(
                 db.session,
                 utcnow(),
                 ip=request.remote_addr or "",

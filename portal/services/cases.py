@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from portal.models import (
     OPEN_STATES,
     ApiKey,
+    BlockedSender,
     Case,
     CaseCounter,
     CaseEvent,
@@ -52,6 +53,8 @@ class Report:
     api_key: ApiKey | None = None
     # From a blocked sender: accepted as usual, but held for review (no clocks, no mail).
     held: bool = False
+    # The block-list entry that matched the sender (which makes the report held).
+    held_by: BlockedSender | None = None
 
 
 def hash_token(token: str) -> str:
@@ -120,7 +123,8 @@ def submit(
         reporter_locale=report.locale,
         attributes=report.attributes,
         api_key=report.api_key,
-        held=report.held,
+        held=report.held or report.held_by is not None,
+        blocked_sender_id=report.held_by.id if report.held_by else None,
         created_at=now,
         updated_at=now,
     )

@@ -10,7 +10,14 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import CONSULTED_PHASES, Consultation, ConsultationComment, Project, User
+from portal.models import (
+    CONSULTED_PHASES,
+    BlockedSender,
+    Consultation,
+    ConsultationComment,
+    Project,
+    User,
+)
 from portal.services import audit
 from portal.services.cases import hash_token, is_tracking_token, new_tracking_token
 
@@ -93,6 +100,7 @@ def add_comment(
     phone: str = "",
     locale: str = "zh_Hans_CN",
     held: bool = False,
+    held_by: BlockedSender | None = None,
 ) -> tuple[ConsultationComment, str]:
     """Take a resident's comment for moderation (held for review first if its sender is
     blocked); return it with its private token."""
@@ -107,7 +115,8 @@ def add_comment(
         phone=phone.strip(),
         tracking_token_hash=token_hash,
         locale=locale,
-        held=held,
+        held=held or held_by is not None,
+        blocked_sender_id=held_by.id if held_by else None,
         created_at=now,
     )
     session.add(comment)

@@ -195,7 +195,7 @@ def post(
         locale=locale,
         attributes=answers,
         api_key=key,
-        held=blocklist.is_blocked(
+        held_by=blocklist.match(
             session, now, ip=address, email=contact["email"], phone=contact["phone"]
         ),
         **contact,

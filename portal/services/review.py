@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select, union_all
 from sqlalchemy.orm import Session
 
 from portal.models import Case, CaseEvent, ConsultationComment, Suggestion, User
@@ -33,31 +33,55 @@ class Held:
         return len(self.cases) + len(self.comments) + len(self.suggestions)
 
 
+# Held and not decided yet: a released item is no longer held, a rejected one is closed.
+def _waiting_cases():
+    return and_(Case.held.is_(True), Case.state == "submitted")
+
+
+def _waiting_comments():
+    return and_(ConsultationComment.held.is_(True), ConsultationComment.status == "pending")
+
+
+def _waiting_suggestions():
+    return and_(Suggestion.held.is_(True), Suggestion.status == "new")
+
+
 def held(session: Session) -> Held:
     """Return the held cases, comments and suggestions not decided yet."""
     return Held(
         cases=list(
-            session.scalars(
-                select(Case)
-                .where(Case.held.is_(True), Case.state == "submitted")
-                .order_by(Case.created_at, Case.id)
-            )
+            session.scalars(select(Case).where(_waiting_cases()).order_by(Case.created_at, Case.id))
         ),
         comments=list(
             session.scalars(
                 select(ConsultationComment)
-                .where(ConsultationComment.held.is_(True), ConsultationComment.status == "pending")
+                .where(_waiting_comments())
                 .order_by(ConsultationComment.created_at, ConsultationComment.id)
             )
         ),
         suggestions=list(
             session.scalars(
                 select(Suggestion)
-                .where(Suggestion.held.is_(True), Suggestion.status == "new")
+                .where(_waiting_suggestions())
                 .order_by(Suggestion.created_at, Suggestion.id)
             )
         ),
     )
+
+
+def waiting_by_entry(session: Session) -> dict[int, int]:
+    """Count what each block-list entry holds that is not decided yet, in one query."""
+    waiting = union_all(
+        select(Case.blocked_sender_id.label("entry")).where(_waiting_cases()),
+        select(ConsultationComment.blocked_sender_id).where(_waiting_comments()),
+        select(Suggestion.blocked_sender_id).where(_waiting_suggestions()),
+    ).subquery()
+    counts = session.execute(
+        select(waiting.c.entry, func.count())
+        .where(waiting.c.entry.is_not(None))
+        .group_by(waiting.c.entry)
+    )
+    return {entry: count for entry, count in counts}
 
 
 def release_case(session: Session, user: User, case: Case, now: datetime) -> None:

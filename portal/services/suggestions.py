@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import OutboxMessage, Project, Suggestion, User
+from portal.models import BlockedSender, OutboxMessage, Project, Suggestion, User
 from portal.services import audit
 from portal.services.cases import hash_token, is_tracking_token, new_tracking_token
 
@@ -31,6 +31,7 @@ def send(
     user: User | None = None,
     locale: str = "zh_Hans_CN",
     held: bool = False,
+    held_by: BlockedSender | None = None,
 ) -> tuple[Suggestion, str]:
     """Record a resident's suggestion (held for review if its sender is blocked); return it
     with its private tracking token."""
@@ -44,7 +45,8 @@ def send(
         user=user,
         tracking_token_hash=token_hash,
         locale=locale,
-        held=held,
+        held=held or held_by is not None,
+        blocked_sender_id=held_by.id if held_by else None,
         created_at=now,
     )
     session.add(suggestion)

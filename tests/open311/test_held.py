@@ -15,13 +15,13 @@ from tests.open311.test_api import post
     [("email", "Wang.Private@example.cn"), ("phone", "13912345678"), ("ip", "127.0.0.1")],
 )
 def test_a_blocked_senders_request_is_received_but_held(client, db, api_key, kind, value):
-    blocklist.add(db.session, make_user(db.session), kind, value, "刷单", utcnow())
+    entry = blocklist.add(db.session, make_user(db.session), kind, value, "刷单", utcnow())
     db.session.commit()
     answer = post(client, api_key)
     assert answer.status_code == 201
     number = answer.get_json()[0]["service_request_id"]
     case = db.session.scalar(select(Case).where(Case.number == number))
-    assert case.held and case.respond_due_at is None
+    assert case.held and case.respond_due_at is None and case.blocked_sender_id == entry.id
     assert db.session.scalar(select(OutboxMessage)) is None
     assert client.get(f"{BASE}/requests/{number}.json").status_code == 404
     for path in ("requests.json", "requests.xml", f"requests.json?service_request_id={number}"):

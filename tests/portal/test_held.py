@@ -4,7 +4,14 @@ held off every public surface, out of the work queues and the mail until staff r
 import pytest
 from sqlalchemy import func, select
 
-from portal.models import Case, ConsultationComment, OutboxMessage, Suggestion, utcnow
+from portal.models import (
+    BlockedSender,
+    Case,
+    ConsultationComment,
+    OutboxMessage,
+    Suggestion,
+    utcnow,
+)
 from portal.services import blocklist
 from tests.factories import category, make_case, make_consultation, make_notice, make_user
 
@@ -16,10 +23,11 @@ def app_config():
     return {"WTF_CSRF_ENABLED": False}
 
 
-def block(db, kind: str, value: str) -> None:
+def block(db, kind: str, value: str) -> BlockedSender:
     staff = make_user(db.session, role="dispatcher")
-    blocklist.add(db.session, staff, kind, value, "反复提交广告", utcnow())
+    entry = blocklist.add(db.session, staff, kind, value, "反复提交广告", utcnow())
     db.session.commit()
+    return entry
 
 
 def submit(client, db, **fields) -> str:
@@ -57,7 +65,7 @@ def public_pages(client, code: str) -> dict[str, str]:
     [
         ("email", "SPAM@example.cn", {"email": "spam@example.cn"}),
         ("phone", "+86 13800001111", {"phone": "13800001111"}),
-        ("ip", "127.0.0.0/8", {}),  # the test client's address
+        ("ip", "127.0.0.1", {}),  # the test client's address
     ],
 )
 def test_a_blocked_senders_report_is_confirmed_but_held_everywhere(
@@ -65,9 +73,10 @@ def test_a_blocked_senders_report_is_confirmed_but_held_everywhere(
 ):
     shown, _token = make_case(db.session)
     before = client.get("/api/v1/kpi").get_json()
-    block(db, kind, value)
+    entry = block(db, kind, value)
     done = submit(client, db, **fields)
     case = db.session.scalar(select(Case).where(Case.held.is_(True)))
+    assert case.blocked_sender_id == entry.id  # the block list counts it against its entry
     assert case.number in done  # the sender sees the usual confirmation with a number
     assert case.respond_due_at is None
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
@@ -103,7 +112,7 @@ def test_held_cases_stay_out_of_the_work_queues_and_exports(client, db, login_as
 
 
 def test_blocked_suggestions_and_comments_are_received_and_held(client, db, reference):
-    block(db, "email", "spam@example.cn")
+    entry = block(db, "email", "spam@example.cn")
     sent = client.post(
         "/suggestions/new",
         data={"title": "广告推广", "body": "优惠活动请联系。", "email": "spam@example.cn"},
@@ -117,6 +126,8 @@ def test_blocked_suggestions_and_comments_are_received_and_held(client, db, refe
         data={"body": "优惠活动请联系。", "email": "spam@example.cn"},
     )
     assert commented.status_code == 303
+    assert db.session.scalar(select(Suggestion)).blocked_sender_id == entry.id
+    assert db.session.scalar(select(ConsultationComment)).blocked_sender_id == entry.id
     assert db.session.scalar(select(Suggestion)).held
     assert db.session.scalar(select(ConsultationComment)).held
 
