@@ -32,13 +32,13 @@ from portal.models import (
     Zone,
     utcnow,
 )
-from portal.services import accounts, audit, calendar, zones
+from portal.services import accounts, audit, calendar, password_links, zones
 
 
 @bp.route("/users", methods=["GET", "POST"])
 @admin_required
 def users() -> Response | tuple[str, int]:
-    """List accounts and create one; the password is shown once."""
+    """List accounts and create one; its owner is mailed a link to choose the password."""
     form = UserForm()
     form.department.choices = [("", "—"), *department_choices()]
     if form.validate_on_submit():
@@ -47,7 +47,6 @@ def users() -> Response | tuple[str, int]:
             if form.department.data
             else None
         )
-        password = accounts.generate_password()
         try:
             user = accounts.create(
                 db.session,
@@ -55,8 +54,7 @@ def users() -> Response | tuple[str, int]:
                 form.email.data,
                 form.name.data,
                 form.role.data,
-                password,
-                department,
+                department=department,
                 now=utcnow(),
             )
         except accounts.AccountError as error:
@@ -67,12 +65,14 @@ def users() -> Response | tuple[str, int]:
             }
             form.email.errors.append(message.get(error.args[0], _("The account was not created.")))
         else:
+            password_links.mail_setup_link(db.session, user)
             db.session.commit()
             flash(
                 _(
-                    "Account %(email)s created. Its password, shown only this once: %(pw)s",
+                    "Account %(email)s created. A link to choose its password was mailed to "
+                    "that address; it is valid for %(days)d days.",
                     email=user.email,
-                    pw=password,
+                    days=password_links.link_days(),
                 ),
                 "success",
             )

@@ -21,9 +21,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
-    from portal import web
+    from portal import accounts, web
 
     web.init_app(app)
+    accounts.init_app(app)  # after web's guards: hostile input is refused before any redirect
     return app
 
 

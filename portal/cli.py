@@ -247,30 +247,76 @@ def calendar_import(path: str) -> None:
 )
 @click.option("--name", default="")
 @click.option("--department", "department_code", default="", help="Department code (handlers).")
-def user_create(email: str, role: str, name: str, department_code: str) -> None:
-    """Create an account; the password is read from standard input, or generated and shown once."""
-    from sqlalchemy import select
+@click.option("--mail", is_flag=True, help="Mail the set-password link instead of printing it.")
+def user_create(email: str, role: str, name: str, department_code: str, mail: bool) -> None:
+    """Create an account. A password typed on standard input must be changed at the first
+    sign-in; without one, a link to choose it is printed once (or mailed with --mail)."""
+    from portal.services import accounts, password_links
 
-    from portal.models import Department
-    from portal.services import accounts
-
-    department = None
-    if department_code:
-        department = db.session.scalar(select(Department).where(Department.code == department_code))
-        if department is None:
-            raise click.BadParameter("no such department", param_hint="--department")
+    department = _department(department_code)
     typed = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.readline().strip()
-    password = typed or accounts.generate_password()
     try:
         user = accounts.create(
-            db.session, None, email, name, role, password, department, now=utcnow()
+            db.session,
+            None,
+            email,
+            name,
+            role,
+            typed or None,
+            department,
+            now=utcnow(),
+            must_change_password=True,
         )
     except accounts.AccountError as error:
         raise click.ClickException(f"cannot create the account: {error.args[0]}") from error
+    link = password_links.mail_setup_link(db.session, user) if mail and not typed else ""
     db.session.commit()
     click.echo(f"Account {user.email} ({user.role}) created.")
-    if not typed:
-        click.echo(f"Password (shown only once): {password}")
+    if typed:
+        click.echo("The typed password must be changed at the first sign-in.")
+    elif mail:
+        click.echo(f"A link to choose the password was mailed to {user.email}.")
+    else:
+        link = password_links.link(user, password_links.SETUP)
+        days = password_links.link_days()
+        click.echo(f"Link to choose the password (shown only once, valid {days} days, works once):")
+        click.echo(link)
+
+
+@user_cli.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["admin", "dispatcher", "handler", "supervisor"]))
+@click.option("--department", "department_code", default="", help="Department code (handlers).")
+def user_role(email: str, role: str, department_code: str) -> None:
+    """Give an account another role; every session of the account ends."""
+    from sqlalchemy import select
+
+    from portal.models import User
+    from portal.services import accounts
+
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.BadParameter("no such account", param_hint="EMAIL")
+    try:
+        accounts.set_role(db.session, None, user, role, _department(department_code), utcnow())
+    except accounts.AccountError as error:
+        raise click.ClickException(f"cannot change the role: {error.args[0]}") from error
+    db.session.commit()
+    click.echo(f"{user.email} is now {user.role}; its sessions were ended.")
+
+
+def _department(code: str):
+    """Return the department with this code (None for no code), or stop with a clear error."""
+    from sqlalchemy import select
+
+    from portal.models import Department
+
+    if not code:
+        return None
+    department = db.session.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        raise click.BadParameter("no such department", param_hint="--department")
+    return department
 
 
 @sla_cli.command("sweep")

@@ -112,6 +112,10 @@ class Settings:
                 "RATELIMIT_SUPERVISOR_APPLY", "5 per hour;10 per day"
             ),
             "RATELIMIT_PRIVACY": self.get("RATELIMIT_PRIVACY", "5 per hour;20 per day"),
+            # Password reset requests, per address and per e-mail asked for.
+            "RATELIMIT_PASSWORD_RESET": self.get(
+                "RATELIMIT_PASSWORD_RESET", "5 per hour;20 per day"
+            ),
             # Redis down: count in each worker's memory rather than refuse or fail requests.
             "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
             "RATELIMIT_SWALLOW_ERRORS": True,
@@ -164,4 +168,7 @@ class Settings:
             "PERSONAL_DATA_RETENTION_DAYS": int(self.get("PERSONAL_DATA_RETENTION_DAYS", "730")),
             # How long the link that confirms an erasure request stays valid.
             "PRIVACY_LINK_HOURS": int(self.get("PRIVACY_LINK_HOURS", "24")),
+            # How long a mailed password reset link, and a new account's set-password link, last.
+            "PASSWORD_RESET_MINUTES": int(self.get("PASSWORD_RESET_MINUTES", "60")),
+            "ACCOUNT_LINK_DAYS": int(self.get("ACCOUNT_LINK_DAYS", "7")),
         }

@@ -169,9 +169,10 @@ class AuthActions:
         self.client = client
 
     def login(self, user: User) -> User:
-        """Put the account in the client's session, as Flask-Login does."""
+        """Put the account in the client's session, as Flask-Login does: its id and the
+        session version it was signed in with (an older version is refused)."""
         with self.client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
         return user
 

@@ -6,16 +6,22 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portal.models import CalendarDay, OutboxMessage, User, Zone, utcnow
-from portal.services import accounts
+from portal.services import accounts, password_links
 from tests.factories import make_case
 
 
-def test_user_create_generates_or_reads_the_password(runner, db, reference):
-    generated = runner.invoke(args=["user", "create", "Boss@example.cn", "--role", "admin"])
-    assert generated.exit_code == 0, generated.output
-    password = generated.output.strip().splitlines()[-1].split(": ", 1)[1]
+def test_user_create_prints_a_set_password_link_or_reads_the_password(runner, db, reference):
+    linked = runner.invoke(args=["user", "create", "Boss@example.cn", "--role", "admin"])
+    assert linked.exit_code == 0, linked.output
+    link = linked.output.strip().splitlines()[-1]
     boss = db.session.scalar(select(User).where(User.email == "boss@example.cn"))
-    assert boss.role == "admin" and accounts.check_password(boss, password)
+    assert boss.role == "admin" and boss.password_hash == ""
+    found = password_links.account_of(db.session, link.rsplit("/", 1)[1], utcnow())
+    assert link.startswith("http://127.0.0.1:5000/password/set/") and found == (boss, "setup")
+    mailed = runner.invoke(args=["user", "create", "m@example.cn", "--role", "admin", "--mail"])
+    assert mailed.exit_code == 0 and "/password/set/" not in mailed.output
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == "m@example.cn"))
+    assert "/password/set/" in mail.body
     typed = runner.invoke(
         args=["user", "create", "h@example.cn", "--role", "handler", "--department", "ROAD"],
         input="a long password here\n",
@@ -23,6 +29,7 @@ def test_user_create_generates_or_reads_the_password(runner, db, reference):
     assert typed.exit_code == 0 and "a long password here" not in typed.output
     handler = db.session.scalar(select(User).where(User.email == "h@example.cn"))
     assert accounts.check_password(handler, "a long password here")
+    assert handler.must_change_password  # typed by an operator: its owner chooses their own
     assert (
         runner.invoke(args=["user", "create", "x@example.cn", "--role", "handler"]).exit_code != 0
     )

@@ -1,7 +1,7 @@
-"""Signing in and out, for staff and citizen supervisors."""
+"""Signing in and out, and one's own account, for staff and citizen supervisors."""
 
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from portal.auth import views  # noqa: E402,F401
+from portal.auth import account, views  # noqa: E402,F401

@@ -1,11 +1,11 @@
-"""Forms for signing in and changing a password."""
+"""Forms for signing in, changing, resetting and setting a password."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import EmailField, HiddenField, PasswordField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from portal.public.forms import strip
 from portal.services.accounts import MIN_PASSWORD
@@ -24,10 +24,9 @@ class LoginForm(FlaskForm):
     )
 
 
-class PasswordForm(FlaskForm):
-    """Change one's own password."""
+class NewPasswordForm(FlaskForm):
+    """Choose a password, twice (through a set-password link)."""
 
-    old = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
     new = PasswordField(
         _l("New password"),
         validators=[
@@ -43,3 +42,29 @@ class PasswordForm(FlaskForm):
         _l("New password again"),
         validators=[EqualTo("new", message=_l("The two new passwords differ."))],
     )
+
+
+class PasswordForm(NewPasswordForm):
+    """Change one's own password."""
+
+    old = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+
+
+class ForgotForm(FlaskForm):
+    """The e-mail of an account whose password is forgotten."""
+
+    email = EmailField(
+        _l("E-mail"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter your e-mail.")),
+            Length(max=255),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A button that posts (CSRF only)."""
+
+    confirm = HiddenField(default="1")

@@ -1,14 +1,14 @@
-"""Sign in (throttled per address and per account), sign out, change password."""
+"""Sign in (throttled per address and per account) and sign out."""
 
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from portal.auth import bp
-from portal.auth.forms import LoginForm, PasswordForm
+from portal.auth.forms import LoginForm
 from portal.extensions import db, limiter
 from portal.models import utcnow
 from portal.services import accounts
@@ -51,28 +51,10 @@ def login() -> Response | tuple[str, int]:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
-    """Sign out."""
+    """Sign out: this session and every copy of its cookie stop working, here and elsewhere."""
+    if current_user.is_authenticated:
+        accounts.end_sessions(current_user)
+        db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("public.index"), code=303)
-
-
-@bp.route("/account/password", methods=["GET", "POST"])
-@login_required
-def change_password() -> Response | tuple[str, int]:
-    """Change one's own password."""
-    form = PasswordForm()
-    if form.validate_on_submit():
-        try:
-            accounts.change_password(
-                db.session, current_user, form.old.data, form.new.data, utcnow()
-            )
-        except accounts.AccountError:
-            form.old.errors.append(_("The current password is wrong."))
-        else:
-            db.session.commit()
-            flash(_("Your password was changed."), "success")
-            return redirect(_safe_next(None), code=303)
-    return render_template("auth/password.html", form=form), (
-        200 if request.method == "GET" else 422
-    )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -115,6 +116,12 @@ class User(Base):
     # A supervisor suspended by an admin cannot sign in and gets no spot checks.
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Kept in the session and the remember-me cookie: bumping it ends every session at once.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set while the password is one someone else chose or saw: changed at the next sign-in.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     zone: Mapped[Zone | None] = relationship()
@@ -135,8 +142,8 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        """Return the id Flask-Login keeps in the session."""
-        return str(self.id)
+        """Return what Flask-Login keeps in the session and remember-me cookie: id and version."""
+        return f"{self.id}:{self.session_version or 0}"
 
     @property
     def is_staff(self) -> bool:

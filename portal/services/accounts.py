@@ -17,6 +17,12 @@ HASHER = PasswordHasher()
 MAX_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
 MIN_PASSWORD = 10
+# Checked when the e-mail is unknown or the account has no password yet, so that every sign-in
+# answer costs one argon2 verification. Its parameters are the hasher's (a test keeps them so).
+DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$SNBqoigiJAA7qskhfLW2CQ"
+    "$OA1qNCDMXRgYOqCF90hKLerIT5wXWJBu5WExMLKGk/E"
+)
 
 
 class AccountError(ValueError):
@@ -30,10 +36,12 @@ def hash_password(password: str) -> str:
 
 def check_password(user: User, password: str) -> bool:
     """Tell whether the password is the user's."""
-    if not user.password_hash:
-        return False
+    return bool(user.password_hash) and _verify(user.password_hash, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
-        return HASHER.verify(user.password_hash, password)
+        return HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -49,17 +57,23 @@ def create(
     email: str,
     name: str,
     role: str,
-    password: str,
+    password: str | None = None,
     department: Department | None = None,
     now: datetime | None = None,
+    *,
+    must_change_password: bool = False,
 ) -> User:
-    """Create an account; a handler needs a department."""
+    """Create an account; a handler needs a department.
+
+    Without a password the account cannot sign in until its owner sets one through a
+    set-password link (portal.services.password_links).
+    """
     email = email.strip().lower()
     if role not in ROLES:
         raise AccountError("role")
     if role == "handler" and department is None:
         raise AccountError("department")
-    if len(password) < MIN_PASSWORD:
+    if password is not None and len(password) < MIN_PASSWORD:
         raise AccountError("password")
     if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
         raise AccountError("email")
@@ -68,7 +82,8 @@ def create(
         name=name.strip() or email,
         role=role,
         department=department,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password) if password is not None else "",
+        must_change_password=must_change_password and password is not None,
     )
     session.add(user)
     session.flush()
@@ -84,10 +99,20 @@ def create(
     return user
 
 
+def end_sessions(user: User) -> None:
+    """End every session of the user, remember-me cookies included, on every device.
+
+    Sessions carry the version they were signed in with (User.get_id); the user loader
+    refuses any other, so bumping it is enough, whatever worker or database serves them.
+    """
+    user.session_version = (user.session_version or 0) + 1
+
+
 def set_active(session: Session, actor: User, user: User, active: bool, now: datetime) -> None:
-    """Enable or disable an account."""
+    """Enable or disable an account; either way its sessions end."""
     before = user.active
     user.active = active
+    end_sessions(user)
     audit.record(
         session,
         actor,
@@ -100,25 +125,66 @@ def set_active(session: Session, actor: User, user: User, active: bool, now: dat
     )
 
 
+def set_role(
+    session: Session,
+    actor: User | None,
+    user: User,
+    role: str,
+    department: Department | None,
+    now: datetime,
+) -> None:
+    """Give an account another role (a handler needs a department); its sessions end."""
+    if role not in ROLES:
+        raise AccountError("role")
+    if role == "handler" and department is None:
+        raise AccountError("department")
+    before = {"role": user.role, "department": user.department.code if user.department else None}
+    user.role, user.department = role, department
+    end_sessions(user)
+    audit.record(
+        session,
+        actor,
+        "account.role",
+        "account",
+        user.id,
+        before=before,
+        after={"role": role, "department": department.code if department else None},
+        now=now,
+    )
+
+
 def change_password(session: Session, user: User, old: str, new: str, now: datetime) -> None:
-    """Change a user's own password after checking the old one."""
+    """Change a user's own password after checking the old one; every session ends."""
     if not check_password(user, old):
         raise AccountError("old")
     if len(new) < MIN_PASSWORD:
         raise AccountError("password")
+    if new == old:
+        raise AccountError("same")
     user.password_hash = hash_password(new)
+    user.must_change_password = False
+    end_sessions(user)
     audit.record(session, user, "account.password", "account", user.id, now=now)
 
 
+def sign_out_everywhere(session: Session, user: User, now: datetime) -> None:
+    """End every session of the user, this one included, at their own request."""
+    end_sessions(user)
+    audit.record(session, user, "account.sign_out_everywhere", "account", user.id, now=now)
+
+
 def authenticate(session: Session, email: str, password: str, now: datetime) -> User | None:
-    """Return the account if the password is right; lock it after repeated failures."""
+    """Return the account if the password is right; lock it after repeated failures.
+
+    The password is verified against a hash before anything else is decided, a dummy one
+    for an unknown address: unknown, locked, disabled and wrong all take the same time.
+    """
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        HASHER.hash(password)  # spend the same time, so timing does not reveal accounts
+    known = user is not None and bool(user.password_hash)
+    right = _verify(user.password_hash if known else DUMMY_HASH, password)
+    if user is None or not known or not user.is_active or is_locked(user, now):
         return None
-    if not user.is_active or (user.locked_until is not None and user.locked_until > now):
-        return None
-    if not check_password(user, password):
+    if not right:
         user.failed_logins += 1
         if user.failed_logins >= MAX_FAILURES:
             user.locked_until = now + LOCK_FOR

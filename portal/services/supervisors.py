@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.models import OutboxMessage, SupervisorApplication, User, Zone
-from portal.services import accounts, audit
+from portal.services import accounts, audit, password_links
 
 
 class ApplicationError(ValueError):
@@ -59,12 +59,11 @@ def _mail(session: Session, to: str, subject: str, body: str) -> None:
 def approve(
     session: Session, admin: User, application: SupervisorApplication, now: datetime
 ) -> User:
-    """Approve: create the supervisor's account and send the login by e-mail."""
+    """Approve: create the supervisor's account and mail a link to choose its password."""
     if application.status != "pending":
         raise ApplicationError("decided")
-    password = accounts.generate_password()
     user = accounts.create(
-        session, admin, application.email, application.name, "supervisor", password, now=now
+        session, admin, application.email, application.name, "supervisor", now=now
     )
     user.zone = application.zone
     application.status, application.user = "approved", user
@@ -81,7 +80,11 @@ def approve(
                         url=current_app.config["PUBLIC_URL"] + "/login",
                     ),
                     _("E-mail: %(email)s", email=user.email),
-                    _("Password: %(password)s (change it after signing in)", password=password),
+                    _(
+                        "Choose your password within %(days)d days; the link works once:",
+                        days=password_links.link_days(),
+                    ),
+                    password_links.link(user, password_links.SETUP),
                 ]
             ),
         )
@@ -135,6 +138,7 @@ def suspend(session: Session, admin: User, supervisor: User, reason: str, now: d
     if not reason.strip():
         raise ApplicationError("reason")
     supervisor.suspended_at, supervisor.suspension_reason = now, reason.strip()
+    accounts.end_sessions(supervisor)
     audit.record(
         session,
         admin,

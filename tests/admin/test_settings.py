@@ -8,7 +8,16 @@ import re
 import pytest
 from sqlalchemy import select
 
-from portal.models import AuditEntry, CalendarDay, Department, RoutingRule, User, Zone
+from portal.models import (
+    AuditEntry,
+    CalendarDay,
+    Department,
+    OutboxMessage,
+    RoutingRule,
+    User,
+    Zone,
+    utcnow,
+)
 
 
 @pytest.fixture
@@ -28,12 +37,15 @@ def test_admin_creates_and_disables_an_account(client, db, admin):
     )
     assert response.status_code == 303
     page = client.get("/admin/users").get_data(as_text=True)
-    password = re.search(r"(?:shown only this once|仅显示这一次)[:：]\s*(\S+)</p>", page).group(1)
     user = db.session.scalar(select(User).where(User.email == "li@example.cn"))
-    assert user.department.code == "ROAD"
-    from portal.services import accounts
+    assert user.department.code == "ROAD" and user.password_hash == ""
+    # The admin never sees a password or the link: the new user is mailed the link.
+    assert "li@example.cn" in page and "/password/set/" not in page
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipient == user.email))
+    token = re.search(r"/password/set/(\S+)", mail.body).group(1)
+    from portal.services import password_links
 
-    assert accounts.check_password(user, password)
+    assert password_links.account_of(db.session, token, utcnow()) == (user, "setup")
     assert (
         client.post(
             "/admin/users",

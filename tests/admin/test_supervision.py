@@ -187,7 +187,7 @@ def test_admin_suspends_and_reinstates_a_supervisor(app, client, db, login_as):
     supervisor = make_user(db.session, "supervisor", name="赵监督")
     outdoors = app.test_client()
     with outdoors.session_transaction() as session:
-        session["_user_id"] = str(supervisor.id)
+        session["_user_id"] = supervisor.get_id()
     assert outdoors.get("/supervisor/").status_code == 200
     login_as("admin")
     assert "赵监督" in client.get("/admin/supervisors").get_data(as_text=True)
@@ -204,7 +204,7 @@ def test_admin_suspends_and_reinstates_a_supervisor(app, client, db, login_as):
     db.session.refresh(supervisor)
     assert supervisor.suspended_at is None
     with outdoors.session_transaction() as session:
-        session["_user_id"] = str(supervisor.id)
+        session["_user_id"] = supervisor.get_id()
     assert outdoors.get("/supervisor/").status_code == 200
 
 

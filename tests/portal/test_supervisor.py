@@ -117,7 +117,7 @@ def test_the_same_report_submitted_twice_at_once(app, client, db, login_as, site
     store = PhotoStore(app.config["UPLOAD_DIR"])
     inspections.add_photo(db.session, draft, "dust", jpeg_photo(), store, utcnow())
     db.session.commit()
-    url, user_id = f"/supervisor/inspect/{site.code}", str(supervisor.id)
+    url, user_id = f"/supervisor/inspect/{site.code}", supervisor.get_id()
     start, answers = threading.Barrier(2), []
 
     def submit():

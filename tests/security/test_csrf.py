@@ -54,7 +54,11 @@ def acting_role(endpoint: str) -> str | None:
     """Return the most privileged plausible actor of a route (None: a resident)."""
     if endpoint.startswith("supervisor.") and endpoint != "supervisor.apply":
         return "supervisor"
-    if endpoint.startswith("admin.") or endpoint in ("auth.logout", "auth.change_password"):
+    if endpoint.startswith("admin.") or endpoint in (
+        "auth.logout",
+        "auth.change_password",
+        "auth.sign_out_everywhere",
+    ):
         return "admin"
     return None
 

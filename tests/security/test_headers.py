@@ -24,7 +24,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import accounts, consultations, demo, privacy, suggestions
+from portal.services import accounts, consultations, demo, password_links, privacy, suggestions
 from portal.services.photos import PhotoStore
 from tests.conftest import make_app
 from tests.factories import make_case, make_consultation, make_user
@@ -180,6 +180,9 @@ def district(app, db):
             "public.suggestion_track": {"token": suggestion_token},
             "open311.token": {"token": "no-such-token"},
             "public.privacy_erase": {"token": privacy._serializer().dumps("wang@example.cn")},
+            "auth.set_password": {
+                "token": password_links.link(staff, password_links.RESET).rsplit("/", 1)[1]
+            },
             "public.switch_language": {"code": "en"},
             "admin.department": {"code": db.session.scalar(select(Department.code))},
             "admin.inspection_photo": {
@@ -243,7 +246,7 @@ def test_every_page_carries_the_headers_and_no_inline_script(app, client, db, di
     auth.login(admin)
     back_office, unfilled = urls_of(app, district, ("admin",))
     assert not unfilled, f"routes the walk cannot fill in: {unfilled}"
-    more, wrong_inside = walk(client, [*back_office, "/account/password"])
+    more, wrong_inside = walk(client, [*back_office, "/account", "/account/password"])
     supervisor = db.session.scalar(select(User).where(User.role == "supervisor", User.active))
     auth.login(supervisor)
     areas, unfilled = urls_of(app, district, ("supervisor",))
@@ -252,7 +255,7 @@ def test_every_page_carries_the_headers_and_no_inline_script(app, client, db, di
     auth.logout()
     _statuses, wrong_last = walk(client, ["/lang/en", "/", "/report/new", "/kpi"])
     print(
-        f"\nwalked {len(public)} public, {len(back_office) + 1} back-office and {len(areas)} "
+        f"\nwalked {len(public)} public, {len(back_office) + 2} back-office and {len(areas)} "
         f"supervisor URLs; statuses: public {statuses}, back office {more}, supervisor {theirs}"
     )
     problems = wrong + wrong_inside + wrong_supervisor + wrong_last

@@ -79,6 +79,10 @@ ROUTES = {
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.change_password": SIGNED_IN,
+    "auth.account": SIGNED_IN,
+    "auth.sign_out_everywhere": SIGNED_IN,
+    "auth.forgot_password": PUBLIC,
+    "auth.set_password": PRIVATE_LINK,
     "supervisor.apply": PUBLIC,
     "supervisor.index": SUPERVISORS,
     "supervisor.inspect": SUPERVISORS,
@@ -192,6 +196,10 @@ REDIRECTING = {
 }
 
 
+# Routes that end the session: tried after every other.
+SIGN_OUT = ("/account/sign-out-everywhere", "/logout")
+
+
 # What a GET to a route needs in its query string to be a real request.
 QUERY = {
     "api.cases_geojson": {"bbox": "120.1,30.2,120.2,30.3"},
@@ -233,7 +241,7 @@ def test_role_matrix_over_the_url_map(app, db, world: World, actor: str):
     client = client_of(app, world, actor)
     wrong = []
     # Signing out last, so that every other route is tried signed in.
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule == "/logout", r.rule)):
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule in SIGN_OUT, r.rule)):
         expected = ROUTES[rule.endpoint][actor]
         replace = FOREIGN if "<token>" in rule.rule and actor != "resident" else {}
         if rule.endpoint == "open311.token":

@@ -31,6 +31,7 @@ from portal.services import (
     consultations,
     inspections,
     notices,
+    password_links,
     privacy,
     replies,
     suggestions,
@@ -95,6 +96,7 @@ class World:
     entry_id: int
     blocked_id: int  # a block-list entry
     erase_token: str  # the resident's signed link that erases their contacts
+    password_token: str  # a mailed set-password link (an account holder's, opened by them)
     template_id: int
     rule_id: int
     bystander_id: int  # an account the admin may switch off without locking anyone out
@@ -205,6 +207,7 @@ def build_world(app, db) -> World:
     blocked = blocklist.add(s, dispatcher, "email", "spam@example.cn", "广告", utcnow())
     s.commit()
     erase_token = privacy._serializer().dumps(REPORTER["email"])
+    password_link = password_links.link(users["other_supervisor"], password_links.RESET)
     notice = _notice(s, store, dispatcher, "湖墅南路雨污分流改造工程进展", project, published=True)
     draft_notice = _notice(s, store, dispatcher, "未发布的草稿公告", project, published=False)
     return World(
@@ -236,6 +239,7 @@ def build_world(app, db) -> World:
         entry_id=entry.id,
         blocked_id=blocked.id,
         erase_token=erase_token,
+        password_token=password_link.rsplit("/", 1)[1],
         template_id=template.id,
         rule_id=rule_id,
         bystander_id=bystander.id,
@@ -290,6 +294,7 @@ TOKENS = {
     "public.comment_status": "comment_token",
     "public.suggestion_track": "suggestion_token",
     "public.privacy_erase": "erase_token",
+    "auth.set_password": "password_token",
     "open311.token": None,  # Open311 tokens are case numbers here
 }
 
@@ -333,7 +338,7 @@ def new_client(app, user: User | None = None, language: str = "zh"):
         client.get("/lang/en")
     if user is not None:
         with client.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
     return client
 

@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import OutboxMessage, utcnow
-from portal.services import accounts, supervisors
+from portal.services import password_links, supervisors
 from tests.factories import make_user
 
 
-def test_approval_creates_the_account_and_mails_the_login(db, reference):
+def test_approval_creates_the_account_and_mails_a_set_password_link(db, reference):
     application = supervisors.apply(
         db.session,
         "陈晓",
@@ -31,8 +31,10 @@ def test_approval_creates_the_account_and_mails_the_login(db, reference):
     mail = db.session.scalar(
         select(OutboxMessage).where(OutboxMessage.recipient == "chen@example.cn")
     )
-    password = re.search(r"(?:Password|密码)[:：]\s*([A-Za-z0-9_-]+)", mail.body).group(1)
-    assert accounts.check_password(user, password)
+    # No password travels: the mail carries a link to choose one, and the account has none yet.
+    assert "Password" not in mail.body and "密码：" not in mail.body and user.password_hash == ""
+    link = re.search(r"http://127\.0\.0\.1:5000/password/set/(\S+)", mail.body).group(1)
+    assert password_links.account_of(db.session, link, utcnow()) == (user, password_links.SETUP)
     with pytest.raises(supervisors.ApplicationError):
         supervisors.approve(db.session, admin, application, utcnow())
 
