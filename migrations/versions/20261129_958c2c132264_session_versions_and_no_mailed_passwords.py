@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '958c2c132264'
-down_revision = '885943ae5f6d'  # the real head (HELPERS.md named f5f2197b3b1d, which has a child)
+down_revision = '885943ae5f6d'
 branch_labels = None
 depends_on = None
 
