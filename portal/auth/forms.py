@@ -1,10 +1,10 @@
-"""Forms for signing in and changing a password."""
+"""Forms for signing in, the second step, and changing a password."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.public.forms import strip
@@ -42,4 +42,14 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField(
         _l("New password again"),
         validators=[EqualTo("new", message=_l("The two new passwords differ."))],
+    )
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        _l("Code"),
+        filters=[strip],
+        validators=[DataRequired(_l("Enter the code.")), Length(max=40)],
     )
