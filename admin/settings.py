@@ -114,7 +114,7 @@ def reset_two_factor(user_id: int) -> Response | tuple[str, int]:
         two_factor.reset(db.session, current_user, user, form.reason.data, utcnow())
         db.session.commit()
         flash(
-            _("Two-factor sign-in of %(email)s was reset; it sets it up again.", email=user.email),
+            _("Two-factor sign-in of %(email)s was reset.", email=user.email),
             "success",
         )
         return redirect(url_for(".users"), code=303)

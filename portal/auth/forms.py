@@ -49,7 +49,7 @@ class CodeForm(FlaskForm):
     """A code from the authenticator app, or a recovery code."""
 
     code = StringField(
-        _l("Code"),
+        _l("Verification code"),
         filters=[strip],
         validators=[DataRequired(_l("Enter the code.")), Length(max=40)],
     )
