@@ -169,7 +169,11 @@ class AuthActions:
         self.client = client
 
     def login(self, user: User) -> User:
-        """Put the account in the client's session, as Flask-Login does."""
+        """Put the account in the client's session, as Flask-Login does after both steps.
+
+        Admins and dispatchers made by `make_user` come enrolled in two-factor sign-in, so
+        the guard that sends unenrolled ones to enrollment lets them through.
+        """
         with self.client.session_transaction() as session:
             session["_user_id"] = str(user.id)
             session["_fresh"] = True

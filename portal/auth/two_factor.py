@@ -170,6 +170,8 @@ def require_two_factor() -> Response | None:
     if request.endpoint in OPEN_WITHOUT_SECOND_FACTOR or not current_user.is_authenticated:
         return None
     if two_factor.is_required(current_user) and not two_factor.is_enabled(db.session, current_user):
-        flash(_("Your role must sign in with a second factor. Please set it up first."), "info")
+        message = _("Your role must sign in with a second factor. Please set it up first.")
+        if ("info", message) not in session.get("_flashes", []):  # once, however many pages
+            flash(message, "info")
         return redirect(url_for("auth.two_factor_page"), code=303)
     return None

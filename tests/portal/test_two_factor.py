@@ -139,7 +139,8 @@ def test_admins_and_dispatchers_are_sent_to_enroll_first(client, login_as, role)
         answer = client.get(path)
         assert answer.status_code == 303, path
         assert answer.headers["Location"] == "/account/two-factor"
-    assert client.get("/account/two-factor").status_code == 200
+    enroll = client.get("/account/two-factor")
+    assert enroll.get_data(as_text=True).count("请先完成设置") == 1
     with client.get("/static/css/site.css") as static:
         assert static.status_code == 200
     assert client.post("/logout").headers["Location"] == "/"
