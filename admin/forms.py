@@ -402,3 +402,17 @@ class ReviewForm(FlaskForm):
         filters=[strip],
         validators=[Optional(), Length(max=1000), plain_text],
     )
+
+
+class TwoFactorResetForm(FlaskForm):
+    """Remove an account's second factor (a lost phone), with the reason for the audit log."""
+
+    reason = TextAreaField(
+        _l("Reason"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Give the reason for the reset.")),
+            Length(max=1000),
+            plain_text,
+        ],
+    )

@@ -17,6 +17,7 @@ from admin.forms import (
     NewDepartmentForm,
     RuleForm,
     SimpleForm,
+    TwoFactorResetForm,
     UploadForm,
     UserForm,
 )
@@ -32,7 +33,7 @@ from portal.models import (
     Zone,
     utcnow,
 )
-from portal.services import accounts, audit, calendar, password_links, zones
+from portal.services import accounts, audit, calendar, password_links, two_factor, zones
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -79,7 +80,13 @@ def users() -> Response | tuple[str, int]:
             return redirect(url_for(".users"), code=303)
     listed = db.session.scalars(select(User).order_by(User.role, User.email)).all()
     status = 200 if request.method == "GET" else 422
-    return render_template("admin/users.html", form=form, users=listed, toggle=SimpleForm()), status
+    return render_template(
+        "admin/users.html",
+        form=form,
+        users=listed,
+        toggle=SimpleForm(),
+        two_factor_on=two_factor.enabled_ids(db.session),
+    ), status
 
 
 @bp.route("/users/<int:user_id>/toggle", methods=["POST"])
@@ -93,6 +100,26 @@ def toggle_user(user_id: int) -> Response:
     accounts.set_active(db.session, current_user, user, not user.active, utcnow())
     db.session.commit()
     return redirect(url_for(".users"), code=303)
+
+
+@bp.route("/users/<int:user_id>/two-factor", methods=["GET", "POST"])
+@admin_required
+def reset_two_factor(user_id: int) -> Response | tuple[str, int]:
+    """Reset another account's two-factor sign-in (a lost phone), with a reason."""
+    user = db.session.get(User, user_id) or abort(404)
+    if user.id == current_user.id or not two_factor.is_enabled(db.session, user):
+        abort(404)
+    form = TwoFactorResetForm()
+    if form.validate_on_submit():
+        two_factor.reset(db.session, current_user, user, form.reason.data, utcnow())
+        db.session.commit()
+        flash(
+            _("Two-factor sign-in of %(email)s was reset.", email=user.email),
+            "success",
+        )
+        return redirect(url_for(".users"), code=303)
+    status = 200 if request.method == "GET" else 422
+    return render_template("admin/two_factor_reset.html", form=form, user=user), status
 
 
 @bp.route("/departments", methods=["GET", "POST"])

@@ -193,11 +193,14 @@ def demo_load() -> None:
     click.echo(", ".join(f"{count} {kind}" for kind, count in added.items()) + " loaded.")
     accounts_file = Path(current_app.instance_path) / "demo-accounts.txt"
     accounts_file.parent.mkdir(parents=True, exist_ok=True)
-    accounts_file.write_text("".join(f"{role}\t{email}\t{pw}\n" for email, role, pw in logins))
+    accounts_file.write_text(
+        "".join(f"{role}\t{email}\t{pw}\t{seed}\n" for email, role, pw, seed in logins)
+    )
     accounts_file.chmod(0o600)
     click.echo(f"Demo accounts (sign in at /login), also written to {accounts_file}:")
-    for email, role, password in logins:
-        click.echo(f"  {role:<10} {email:<40} {password}")
+    click.echo("  (the last column: the TOTP seed to add to an authenticator app, or none)")
+    for email, role, password, seed in logins:
+        click.echo(f"  {role:<10} {email:<40} {password:<18} {seed}".rstrip())
 
 
 @apikey_cli.command("create")

@@ -169,8 +169,13 @@ class AuthActions:
         self.client = client
 
     def login(self, user: User) -> User:
-        """Put the account in the client's session, as Flask-Login does: its id and the
-        session version it was signed in with (an older version is refused)."""
+        """Put the account in the client's session, as Flask-Login does after both steps.
+
+        The session holds the id and the session version it was signed in with (an older
+        version is refused). Admins and dispatchers made by `make_user` come enrolled in
+        two-factor sign-in, so the guard that sends unenrolled ones to enrollment lets them
+        through.
+        """
         with self.client.session_transaction() as session:
             session["_user_id"] = user.get_id()
             session["_fresh"] = True

@@ -6,12 +6,22 @@ import io
 import itertools
 from datetime import datetime, timedelta
 
+import pyotp
 from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Case, Category, Consultation, Notice, Project, User, utcnow
-from portal.services import cases, consultations, works
+from portal.models import (
+    AccountTotp,
+    Case,
+    Category,
+    Consultation,
+    Notice,
+    Project,
+    User,
+    utcnow,
+)
+from portal.services import cases, consultations, two_factor, works
 from portal.services.photos import PhotoStore, ProcessedPhoto, process
 
 _sequence = itertools.count(1)
@@ -40,8 +50,15 @@ def category(session: Session, code: str | None = None) -> Category:
     return session.scalars(query).first()
 
 
-def make_user(session: Session, role: str = "dispatcher", department=None, **fields) -> User:
-    """Create an account of a role."""
+def make_user(
+    session: Session,
+    role: str = "dispatcher",
+    department=None,
+    two_factor_on: bool | None = None,
+    **fields,
+) -> User:
+    """Create an account of a role; admins and dispatchers come with two-factor sign-in on
+    (as they must have it), unless `two_factor_on` says otherwise."""
     n = next(_sequence)
     user = User(
         email=fields.pop("email", f"{role}{n}@example.cn"),
@@ -51,8 +68,31 @@ def make_user(session: Session, role: str = "dispatcher", department=None, **fie
         **fields,
     )
     session.add(user)
+    session.flush()
+    if two_factor_on is None:
+        two_factor_on = two_factor.is_required(user)
+    if two_factor_on:
+        session.add(
+            AccountTotp(account_id=user.id, secret=pyotp.random_base32(), enabled_at=utcnow())
+        )
     session.commit()
     return user
+
+
+def totp_code(session: Session, user: User, at: datetime | None = None) -> str:
+    """Return the code the account's authenticator app shows at a time (now by default)."""
+    secret = session.get(AccountTotp, user.id).secret
+    return pyotp.TOTP(secret).at(at or utcnow())
+
+
+def sign_in(client, session: Session, user: User, password: str, next_url: str = ""):
+    """Sign in through the form, with the code as second step when the account has one."""
+    query = f"?next={next_url}" if next_url else ""
+    answer = client.post("/login" + query, data={"email": user.email, "password": password})
+    if answer.status_code == 303 and "/login/verify" in answer.headers["Location"]:
+        code = totp_code(session, user)
+        answer = client.post(answer.headers["Location"], data={"code": code})
+    return answer
 
 
 def make_case(

@@ -1,12 +1,15 @@
 """The foundation: settings, migrations, health, language, errors, CLI, access."""
 
+import pyotp
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import select
 
 from portal import create_app
 from portal.config import ConfigError, Settings
-from portal.models import ApiKey, Base
+from portal.models import ApiKey, Base, User, utcnow
+from portal.services import two_factor
 
 
 def test_models_and_migrations_agree(app, db):
@@ -118,9 +121,19 @@ def test_demo_load_is_idempotent(runner, db, app, tmp_path):
     assert "dispatcher@demo.example.cn" in first.output
     accounts = tmp_path / "demo-accounts.txt"
     assert accounts.stat().st_mode & 0o777 == 0o600  # passwords: the owner only
-    role, email, password = accounts.read_text().splitlines()[1].split("\t")
+    lines = [line.split("\t") for line in accounts.read_text().splitlines()]
+    role, email, password, seed = lines[1]
     assert (role, email) == ("dispatcher", "dispatcher@demo.example.cn")
-    assert password in first.output
+    assert password in first.output and seed in first.output
+    # The seed is the account's: the code an app computes from it is accepted.
+    user = db.session.scalar(select(User).where(User.email == email))
+    assert two_factor.check(db.session, user, pyotp.TOTP(seed).now(), utcnow()) == "totp"
+    assert {r: s != "" for r, _, _, s in lines} == {
+        "admin": True,
+        "dispatcher": True,
+        "supervisor": False,
+        "handler": False,
+    }
     second = runner.invoke(args=["demo", "load"])
     assert second.exit_code == 0 and "nothing loaded" in second.output
 

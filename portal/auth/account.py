@@ -12,7 +12,7 @@ from portal.auth import bp
 from portal.auth.forms import ConfirmForm, ForgotForm, NewPasswordForm, PasswordForm
 from portal.extensions import db, limiter
 from portal.models import utcnow
-from portal.services import accounts, password_links
+from portal.services import accounts, password_links, two_factor
 
 
 def _reset_email_key() -> str:
@@ -24,7 +24,11 @@ def _reset_email_key() -> str:
 @login_required
 def account() -> str:
     """Show one's account, with the ways to change the password and sign out everywhere."""
-    return render_template("auth/account.html", sign_out_form=ConfirmForm())
+    return render_template(
+        "auth/account.html",
+        sign_out_form=ConfirmForm(),
+        two_factor_on=two_factor.is_enabled(db.session, current_user),
+    )
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

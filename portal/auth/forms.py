@@ -1,10 +1,10 @@
-"""Forms for signing in, changing, resetting and setting a password."""
+"""Forms for signing in, the second step, and changing, resetting and setting a password."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField
+from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from portal.public.forms import strip
@@ -68,3 +68,13 @@ class ConfirmForm(FlaskForm):
     """A button that posts (CSRF only)."""
 
     confirm = HiddenField(default="1")
+
+
+class CodeForm(FlaskForm):
+    """A code from the authenticator app, or a recovery code."""
+
+    code = StringField(
+        _l("Verification code"),
+        filters=[strip],
+        validators=[DataRequired(_l("Enter the code.")), Length(max=40)],
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from datetime import datetime
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
@@ -10,8 +12,12 @@ from werkzeug.wrappers import Response
 from portal.auth import bp
 from portal.auth.forms import LoginForm
 from portal.extensions import db, limiter
-from portal.models import utcnow
-from portal.services import accounts
+from portal.models import User, utcnow
+from portal.services import accounts, two_factor
+
+# The account whose password was right, waiting for its second factor, and until when.
+PENDING = "two_factor_pending"
+PENDING_FOR_SECONDS = 300
 
 
 def _account_key() -> str:
@@ -38,6 +44,8 @@ def login() -> Response | tuple[str, int]:
         user = accounts.authenticate(db.session, form.email.data, form.password.data, now)
         db.session.commit()
         if user is not None:
+            if two_factor.is_enabled(db.session, user):
+                return _second_step(user, now)
             login_user(user)
             return redirect(_safe_next(request.args.get("next")), code=303)
         form.password.errors.append(
@@ -47,6 +55,12 @@ def login() -> Response | tuple[str, int]:
             )
         )
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
+
+
+def _second_step(user: User, now: datetime) -> Response:
+    """Remember the account for a few minutes and ask for its code."""
+    session[PENDING] = {"id": user.id, "until": now.timestamp() + PENDING_FOR_SECONDS}
+    return redirect(url_for(".verify_login", next=request.args.get("next")), code=303)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -44,6 +44,7 @@ from portal.models.supervision import (
     SpotCheckRound,
     SupervisorApplication,
 )
+from portal.models.two_factor import AccountTotp, RecoveryCode
 from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "SOURCES",
     "STATES",
     "SUGGESTION_STATUSES",
+    "AccountTotp",
     "ApiKey",
     "Assignment",
     "AuditEntry",
@@ -86,6 +88,7 @@ __all__ = [
     "OutboxMessage",
     "Photo",
     "Project",
+    "RecoveryCode",
     "ReplyTemplate",
     "RoutingRule",
     "SlaPolicy",

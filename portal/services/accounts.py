@@ -10,7 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.models import ROLES, Department, User
+from portal.models import ROLES, AccountTotp, Department, User
 from portal.services import audit
 
 HASHER = PasswordHasher()
@@ -185,26 +185,45 @@ def authenticate(session: Session, email: str, password: str, now: datetime) -> 
     if user is None or not known or not user.is_active or is_locked(user, now):
         return None
     if not right:
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCK_FOR
-            user.failed_logins = 0
-            audit.record(
-                session,
-                None,
-                "account.lock",
-                "account",
-                user.id,
-                after={"locked_until": user.locked_until},
-                now=now,
-                actor_label="system: too many failed sign-ins",
-            )
+        record_failure(session, user, now)
         return None
-    user.failed_logins = 0
-    user.last_login_at = now
     if HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    # With a second factor, the password alone must not wipe the count of wrong codes.
+    if not _has_second_factor(session, user):
+        finish_sign_in(user, now)
     return user
+
+
+def record_failure(session: Session, user: User, now: datetime) -> None:
+    """Count a wrong password or code; lock the account after MAX_FAILURES in a row."""
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILURES:
+        user.locked_until = now + LOCK_FOR
+        user.failed_logins = 0
+        audit.record(
+            session,
+            None,
+            "account.lock",
+            "account",
+            user.id,
+            after={"locked_until": user.locked_until},
+            now=now,
+            actor_label="system: too many failed sign-ins",
+        )
+
+
+def finish_sign_in(user: User, now: datetime) -> None:
+    """Clear the failure count and note the sign-in, once every factor is right."""
+    user.failed_logins = 0
+    user.last_login_at = now
+
+
+def _has_second_factor(session: Session, user: User) -> bool:
+    enabled = session.scalar(
+        select(AccountTotp.enabled_at).where(AccountTotp.account_id == user.id)
+    )
+    return enabled is not None
 
 
 def is_locked(user: User | None, now: datetime) -> bool:

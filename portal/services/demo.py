@@ -38,6 +38,7 @@ from portal.services import (
     geo,
     routing,
     sla,
+    two_factor,
 )
 from portal.services import demo_data as data
 from portal.services.photos import PhotoStore, process
@@ -59,17 +60,18 @@ ORDER = ["submitted", "accepted", "dispatched", "in_progress", "resolved", "clos
 
 def load(
     session: Session, store: PhotoStore, *, now: datetime, seed: int = 2026
-) -> tuple[dict[str, int], list[tuple[str, str, str]]]:
+) -> tuple[dict[str, int], list[tuple[str, str, str, str]]]:
     """Load the demo district if the database is empty.
 
-    Return what was added and the demo accounts as (e-mail, role, password), to show once.
+    Return what was added and the demo accounts as (e-mail, role, password, TOTP seed or ""),
+    to show once.
     """
     if session.scalar(select(func.count()).select_from(Case)) or session.scalar(
         select(func.count()).select_from(Zone)
     ):
         return {}, []
     added = load_reference(session)
-    logins = load_accounts(session)
+    logins = load_accounts(session, now)
     added["accounts"] = len(logins)
     added["cases"] = load_cases(session, store, now=now, seed=seed)
     added.update(demo_works.load_works(session, store, now, seed))
@@ -79,8 +81,11 @@ def load(
     return added, logins
 
 
-def load_accounts(session: Session) -> list[tuple[str, str, str]]:
-    """Create one demo account per seat, with random passwords; return the logins."""
+def load_accounts(session: Session, now: datetime) -> list[tuple[str, str, str, str]]:
+    """Create one demo account per seat, with random passwords; return the logins.
+
+    The roles that must use two-factor sign-in are enrolled, and their seeds returned.
+    """
     seats = [
         ("admin", "管理员", None),
         ("dispatcher", "派遣员", None),
@@ -97,7 +102,8 @@ def load_accounts(session: Session) -> list[tuple[str, str, str]]:
         user = accounts.create(session, None, email, name, role, password, department)
         if department is not None and department.head is None:
             department.head = user
-        logins.append((email, role, password))
+        seed = two_factor.enroll(session, user, now) if two_factor.is_required(user) else ""
+        logins.append((email, role, password, seed))
     session.flush()
     return logins
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from portal.models import AuditEntry
 from portal.services import accounts
-from tests.factories import make_user
+from tests.factories import make_user, sign_in, totp_code
 
 
 @pytest.fixture
@@ -21,10 +21,13 @@ def staff(db, reference):
     return user
 
 
-def test_sign_in_and_out(client, staff):
+def test_sign_in_and_out(client, db, staff):
     response = client.post(
         "/login", data={"email": "D@example.cn", "password": "correct horse battery"}
     )
+    assert response.status_code == 303 and response.headers["Location"] == "/login/verify"
+    assert client.get("/admin/").status_code == 302  # not signed in before the code
+    response = client.post("/login/verify", data={"code": totp_code(db.session, staff)})
     assert response.status_code == 303 and response.headers["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
     client.post("/logout")
@@ -44,16 +47,13 @@ def test_wrong_passwords_lock_the_account_and_the_lock_is_recorded(client, db, s
     assert db.session.scalar(select(AuditEntry.action)) == "account.lock"
 
 
-def test_next_only_goes_to_this_site(client, staff):
-    response = client.post(
-        "/login?next=//evil.example/x",
-        data={"email": "d@example.cn", "password": "correct horse battery"},
-    )
+def test_next_only_goes_to_this_site(client, db, staff):
+    response = sign_in(client, db.session, staff, "correct horse battery", "//evil.example/x")
     assert response.headers["Location"] == "/admin/"
 
 
 def test_change_password(client, db, staff):
-    client.post("/login", data={"email": "d@example.cn", "password": "correct horse battery"})
+    sign_in(client, db.session, staff, "correct horse battery")
     bad = client.post(
         "/account/password",
         data={"old": "nope", "new": "another long one", "confirm": "another long one"},

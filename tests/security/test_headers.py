@@ -27,7 +27,7 @@ from portal.models import (
 from portal.services import accounts, consultations, demo, password_links, privacy, suggestions
 from portal.services.photos import PhotoStore
 from tests.conftest import make_app
-from tests.factories import make_case, make_consultation, make_user
+from tests.factories import make_case, make_consultation, make_user, totp_code
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 REFERRER_POLICIES = {
@@ -185,6 +185,10 @@ def district(app, db):
             },
             "public.switch_language": {"code": "en"},
             "admin.department": {"code": db.session.scalar(select(Department.code))},
+            # The demo dispatcher is enrolled in two-factor sign-in: its reset page is there.
+            "admin.reset_two_factor": {
+                "user_id": db.session.scalar(select(User.id).where(User.role == "dispatcher"))
+            },
             "admin.inspection_photo": {
                 "sha256": inspection_photo.sha256 if inspection_photo else case.photos[0].sha256
             },
@@ -246,16 +250,19 @@ def test_every_page_carries_the_headers_and_no_inline_script(app, client, db, di
     auth.login(admin)
     back_office, unfilled = urls_of(app, district, ("admin",))
     assert not unfilled, f"routes the walk cannot fill in: {unfilled}"
-    more, wrong_inside = walk(client, [*back_office, "/account", "/account/password"])
+    more, wrong_inside = walk(
+        client, [*back_office, "/account", "/account/password", "/account/two-factor"]
+    )
     supervisor = db.session.scalar(select(User).where(User.role == "supervisor", User.active))
     auth.login(supervisor)
     areas, unfilled = urls_of(app, district, ("supervisor",))
     assert not unfilled, f"routes the walk cannot fill in: {unfilled}"
-    theirs, wrong_supervisor = walk(client, areas)
+    # Not enrolled: the enrollment page, with its inline SVG QR code.
+    theirs, wrong_supervisor = walk(client, [*areas, "/account/two-factor"])
     auth.logout()
     _statuses, wrong_last = walk(client, ["/lang/en", "/", "/report/new", "/kpi"])
     print(
-        f"\nwalked {len(public)} public, {len(back_office) + 2} back-office and {len(areas)} "
+        f"\nwalked {len(public)} public, {len(back_office) + 3} back-office and {len(areas) + 1} "
         f"supervisor URLs; statuses: public {statuses}, back office {more}, supervisor {theirs}"
     )
     problems = wrong + wrong_inside + wrong_supervisor + wrong_last
@@ -316,7 +323,10 @@ def sign_in(client, db) -> Response:
     user.password_hash = accounts.hash_password("correct horse battery")
     db.session.commit()
     data = {"email": "d@example.cn", "password": "correct horse battery"}
-    return client.post("/login", data=data, base_url="https://localhost")
+    second = client.post("/login", data=data, base_url="https://localhost")
+    assert second.headers["Location"] == "/login/verify"
+    code = {"code": totp_code(db.session, user)}
+    return client.post("/login/verify", data=code, base_url="https://localhost")
 
 
 def test_production_cookies_are_secure_httponly_and_lax(production):

@@ -34,6 +34,8 @@ STAFF = access(OK, anonymous=LOGIN, resident=LOGIN, supervisor=REFUSED, other_su
 CASE_WORK = STAFF | {"other_handler": REFUSED}
 DISPATCH = access(REFUSED, anonymous=LOGIN, resident=LOGIN, dispatcher=OK, admin=OK)
 ADMIN = access(REFUSED, anonymous=LOGIN, resident=LOGIN, admin=OK)
+# The code step of signing in: without a right password just before, it sends back to sign in.
+SECOND_STEP = access(LOGIN)
 
 # Every endpoint of the URL map; a new route without an entry fails the test.
 ROUTES = {
@@ -83,6 +85,10 @@ ROUTES = {
     "auth.sign_out_everywhere": SIGNED_IN,
     "auth.forgot_password": PUBLIC,
     "auth.set_password": PRIVATE_LINK,
+    "auth.verify_login": SECOND_STEP,
+    "auth.two_factor_page": SIGNED_IN,
+    "auth.regenerate_recovery_codes": SIGNED_IN,
+    "auth.disable_two_factor": SIGNED_IN,
     "supervisor.apply": PUBLIC,
     "supervisor.index": SUPERVISORS,
     "supervisor.inspect": SUPERVISORS,
@@ -130,6 +136,7 @@ ROUTES = {
     "admin.notice_withdraw": DISPATCH,
     "admin.users": ADMIN,
     "admin.toggle_user": ADMIN,
+    "admin.reset_two_factor": ADMIN,
     "admin.departments": ADMIN,
     "admin.department": ADMIN,
     "admin.rules": ADMIN,

@@ -143,7 +143,10 @@ def build_world(app, db) -> World:
         "dispatcher": make_user(s, "dispatcher"),
         "admin": make_user(s, "admin"),
     }
-    bystander = make_user(s, "handler", department=light, email="bystander@example.cn")
+    # With a second factor, so that an admin's reset page for the bystander is there.
+    bystander = make_user(
+        s, "handler", department=light, email="bystander@example.cn", two_factor_on=True
+    )
     dispatcher = users["dispatcher"]
     store = PhotoStore(app.config["UPLOAD_DIR"])
     case, token = make_case(

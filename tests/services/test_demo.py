@@ -3,6 +3,7 @@
 from collections import Counter
 from datetime import timedelta
 
+import pyotp
 import pytest
 from shapely.geometry import Point, shape
 from sqlalchemy import func, select
@@ -101,14 +102,18 @@ def test_routing_prefers_the_most_specific_rule(db, loaded):
 
 def test_one_account_per_seat_with_working_passwords(db, loaded):
     from portal.models import User
-    from portal.services import accounts
+    from portal.services import accounts, two_factor
 
     *_, logins = loaded
-    roles = [role for _, role, _ in logins]
+    roles = [role for _, role, *_ in logins]
     assert {"admin", "dispatcher", "supervisor"} <= set(roles) and roles.count("handler") >= 6
-    for email, _, password in logins:
+    for email, role, password, seed in logins:
         user = db.session.scalar(select(User).where(User.email == email))
         assert accounts.check_password(user, password)
+        # Admins and dispatchers must use a second factor: theirs is on, with the seed shown.
+        assert two_factor.is_enabled(db.session, user) == (role in ("admin", "dispatcher"))
+        if seed:
+            assert two_factor.check(db.session, user, pyotp.TOTP(seed).now(), utcnow()) == "totp"
     closed = db.session.scalars(select(Case).where(Case.state == "closed")).all()
     assert all(e.actor is not None for c in closed for e in c.events if e.kind == "closed")
 
