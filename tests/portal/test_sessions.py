@@ -9,9 +9,10 @@ import pytest
 from flask_login.utils import encode_cookie
 from sqlalchemy import select
 
-from portal.models import AuditEntry, OutboxMessage
+from portal.extensions import db
+from portal.models import AuditEntry, OutboxMessage, User
 from portal.services import accounts
-from tests.factories import make_case, make_user
+from tests.factories import make_case, make_user, totp_code
 
 PASSWORD = "correct horse battery"
 PHONE = "13912345678"
@@ -24,9 +25,13 @@ def csrf_token(client, path: str) -> str:
 
 
 def sign_in(client, email: str, password: str = PASSWORD):
-    """Sign in through the form, with its CSRF token."""
+    """Sign in through the form, with its CSRF token, and the code when the account has one."""
     token = csrf_token(client, "/login")
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    answer = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    if answer.status_code == 303 and "/login/verify" in answer.headers["Location"]:
+        user = db.session.scalar(select(User).where(User.email == email))
+        answer = post_form(client, "/login/verify", code=totp_code(db.session, user))
+    return answer
 
 
 def post_form(client, page: str, action: str | None = None, **data):
