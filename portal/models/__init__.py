@@ -41,6 +41,8 @@ from portal.models.supervision import (
     Assignment,
     Inspection,
     InspectionPhoto,
+    SiteCheck,
+    SiteCheckPhoto,
     SpotCheckRound,
     SupervisorApplication,
 )
@@ -88,6 +90,8 @@ __all__ = [
     "Project",
     "ReplyTemplate",
     "RoutingRule",
+    "SiteCheck",
+    "SiteCheckPhoto",
     "SlaPolicy",
     "SlaTarget",
     "SpotCheckRound",

@@ -131,9 +131,14 @@ def test_dispatcher_runs_the_draw_and_confirms_an_off_site_report(client, db, lo
     db.session.commit()
     page = client.get("/admin/inspections").get_data(as_text=True)
     assert "不在现场" in page
-    assert client.post(f"/admin/inspections/{report.id}", data={"confirm": "1"}).status_code == 303
+    url = f"/admin/inspections/{report.id}"
+    unexplained = client.post(url, data={"decision": "confirm", "reason": " "})
+    assert unexplained.status_code == 422 and "请填写理由" in unexplained.get_data(as_text=True)
+    assert db.session.scalar(select(Inspection.confirmed_at)) is None
+    confirmed = client.post(url, data={"decision": "confirm", "reason": "监督员电话说明"})
+    assert confirmed.status_code == 303
     db.session.refresh(report)
-    assert report.confirmed_at is not None
+    assert report.confirmed_at is not None and report.review_note == "监督员电话说明"
     shown = client.get(f"/admin/inspections/{report.id}").get_data(as_text=True)
     assert re.search(r"/admin/cases/\d{4}-\d{6}", shown)
 
