@@ -203,9 +203,7 @@ def build_world(app, db) -> World:
         review_reasons=["typed"],
         created_at=now,
     )
-    s.add(
-        SiteCheckPhoto(check=check, sha256=check_photo.sha256, width=1, height=1, created_at=now)
-    )
+    s.add(SiteCheckPhoto(check=check, sha256=check_photo.sha256, width=1, height=1, created_at=now))
     inspections.save(
         draft, {"dust": {"result": "fail", "note": draft_note}}, on_site(*CENTRE, at=now), now=now
     )
