@@ -299,13 +299,27 @@ def _check(case: Case, form: VerifyForm) -> str | None:
         position = form.position()
     except evidence.InvalidPosition:
         return "position"
+    action = "close" if request.form.get("action") == "close" else "rework"
+    # What the supervisor can fix by typing is refused before the photos are read: a browser
+    # cannot give the picked files back, so they are lost only when they are the problem.
+    if position is None:
+        return "position"
+    try:
+        version = int(form.version.data)
+    except ValueError:
+        return "stale"
+    if version != case.version_id:
+        return "stale"
+    if site_checks.pending(db.session, case) is not None:
+        return "pending"
+    if action not in workflow.allowed(case, current_user):
+        return "state"
     uploads = [f for f in request.files.getlist("photo") if f and f.filename]
     processed, refused = intake.process_uploads((f.filename, f.stream, f.mimetype) for f in uploads)
     if refused:
         for message in refused:
             flash(message, "error")
         return ""
-    action = "close" if request.form.get("action") == "close" else "rework"
     store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
     try:
         check = site_checks.record(
@@ -318,7 +332,7 @@ def _check(case: Case, form: VerifyForm) -> str | None:
             processed,
             store,
             utcnow(),
-            int(form.version.data),
+            version,
         )
         db.session.commit()
     except workflow.StaleCase:

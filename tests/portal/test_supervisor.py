@@ -321,6 +321,8 @@ def test_a_check_on_site_follows_the_same_rules(app, client, db, login_as, site)
     assert 'value="已清运' in no_photo.get_data(as_text=True) or "已清运</textarea>" in (
         no_photo.get_data(as_text=True)
     )
+    nowhere = client.post(url, data={**base, "photo": (io.BytesIO(jpeg_bytes()), "a.jpg")})
+    assert nowhere.status_code == 422 and "位置缺失或无效" in nowhere.get_data(as_text=True)
     typed = {**base, "lat": f"{SITE[0]}", "lng": f"{SITE[1]}", "position_source": "device"}
     typed["photo"] = (io.BytesIO(jpeg_bytes()), "done.jpg")
     held = client.post(url, data=typed, content_type="multipart/form-data", follow_redirects=True)
