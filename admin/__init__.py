@@ -57,6 +57,7 @@ from admin import (  # noqa: E402,F401
     queue,
     replies,
     settings,
+    site_checks,
     supervision,
     supervisors,
     works,

@@ -243,6 +243,17 @@ class ProjectForm(FlaskForm):
     acceptance_date = DateField(_l("Acceptance date"), validators=[Optional()])
 
 
+class EvidenceReviewForm(FlaskForm):
+    """Confirm or reject a flagged report or check on site, always with a reason."""
+
+    decision = HiddenField()
+    reason = TextAreaField(
+        _l("Reason for your decision"),
+        filters=[strip],
+        validators=[DataRequired(_l("Give a reason.")), Length(max=1000), plain_text],
+    )
+
+
 class DecisionForm(FlaskForm):
     """Approve or decline an application, with a reason when declining."""
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from admin import admin_required, bp, dispatcher_required
-from admin.forms import DecisionForm, SimpleForm, SpotCheckForm
+from admin.forms import DecisionForm, EvidenceReviewForm, SpotCheckForm
 from portal.extensions import db
 from portal.models import (
     CHECKLIST,
@@ -160,7 +160,7 @@ def _coverage(round_: SpotCheckRound) -> dict:
             b = bucket(kind, key)
             b["checked"].add(report.project_id)
             b["reports"] += 1
-            b["passed"] += report.verdict == "pass"
+            b["passed"] += report.verdict == "pass" and inspections.counts(report)
     for case in findings:
         for kind, key in keys(case.inspection.project):
             b = bucket(kind, key)
@@ -180,35 +180,44 @@ def _coverage(round_: SpotCheckRound) -> dict:
 @bp.route("/inspections")
 @dispatcher_required
 def inspection_list() -> str:
-    """List submitted inspection reports, off-site ones waiting for confirmation first."""
+    """List submitted reports, those waiting for review first; `?review=pending` shows only them."""
+    waiting = (Inspection.flagged | Inspection.off_site) & (
+        Inspection.confirmed_at.is_(None) & Inspection.rejected_at.is_(None)
+    )
+    query = select(Inspection).where(Inspection.status == "submitted")
+    only_pending = request.args.get("review") == "pending"
+    if only_pending:
+        query = query.where(waiting)
     listed = db.session.scalars(
-        select(Inspection)
-        .where(Inspection.status == "submitted")
-        .order_by(
-            (Inspection.off_site & Inspection.confirmed_at.is_(None)).desc(),
-            Inspection.submitted_at.desc(),
-        )
-        .limit(200)
+        query.order_by(waiting.desc(), Inspection.submitted_at.desc()).limit(200)
     ).all()
-    return render_template("admin/inspections.html", reports=listed)
+    return render_template("admin/inspections.html", reports=listed, only_pending=only_pending)
 
 
 @bp.route("/inspections/<int:report_id>", methods=["GET", "POST"])
 @dispatcher_required
-def inspection_detail(report_id: int) -> Response | str:
-    """Show a report; confirm an off-site one so that its findings count."""
+def inspection_detail(report_id: int) -> Response | tuple[str, int]:
+    """Show a report and its evidence; confirm or reject a flagged one, with a reason."""
     report = db.session.get(Inspection, report_id) or abort(404)
-    form = SimpleForm()
+    form, status = EvidenceReviewForm(), 200
     if form.validate_on_submit():
+        decide = inspections.confirm if form.decision.data == "confirm" else inspections.reject
         try:
-            made = inspections.confirm_off_site(db.session, report, current_user, utcnow())
+            made = decide(db.session, report, current_user, form.reason.data, utcnow())
         except inspections.InspectionError:
             db.session.rollback()
-            flash(_("This report needs no confirmation."), "error")
+            flash(_("This report needs no review, or was reviewed already."), "error")
         else:
             db.session.commit()
-            flash(_("Confirmed: %(n)d findings opened as cases.", n=len(made)), "success")
+            flash(
+                _("Confirmed: %(n)d findings opened as cases.", n=len(made or []))
+                if form.decision.data == "confirm"
+                else _("Rejected: the report opens no case and counts nowhere."),
+                "success",
+            )
         return redirect(url_for(".inspection_detail", report_id=report.id), code=303)
+    if request.method == "POST":
+        status = 422
     made = db.session.scalars(select(Case).where(Case.inspection_id == report.id)).all()
     count = db.session.scalar(
         select(func.count())
@@ -222,7 +231,7 @@ def inspection_detail(report_id: int) -> Response | str:
         form=form,
         checklist=CHECKLIST,
         assignments=count,
-    )
+    ), status
 
 
 @bp.route("/inspections/photos/<sha256>.jpg")

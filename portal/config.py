@@ -160,6 +160,10 @@ class Settings:
             "LIST_RED_PASS_RATE": float(self.get("LIST_RED_PASS_RATE", "1.0")),
             "LIST_VALID_DAYS": int(self.get("LIST_VALID_DAYS", "365")),
             "GEOFENCE_M": float(self.get("GEOFENCE_M", "300")),
+            # A phone's position counts as measured on site only if its fix time is this close
+            # to when it reached the office; a photo's EXIF time this close to the visit.
+            "POSITION_MAX_AGE_S": int(self.get("POSITION_MAX_AGE_S", "600")),
+            "PHOTO_TIME_WINDOW_MIN": int(self.get("PHOTO_TIME_WINDOW_MIN", "120")),
             "NEARBY_RADIUS_M": float(self.get("NEARBY_RADIUS_M", "50")),
             "DESCRIPTION_MAX": 2000,
             # What an adopted suggestion earns its resident (the office's rewards).

@@ -163,6 +163,13 @@ def checklist_label(item: str) -> str:
     return _label(CHECKLIST_LABELS, item)
 
 
+def review_reason_labels(codes: list[str]) -> list[str]:
+    """Return the translated reasons a report or a check waits for staff review."""
+    from portal.services import evidence
+
+    return evidence.reason_labels(codes or [])
+
+
 PHASE_LABELS = {
     "approval": _l("Approval"),
     "tender": _l("Tender"),
@@ -210,6 +217,12 @@ def js_strings() -> str:
         unit_minute=_("%(n)s min"),
         draft_saved=_("Draft saved on the server."),
         draft_local=_("No connection: the draft is kept on this phone and sent later."),
+        position_measured=_("Position from your phone, accurate to about %(n)s m."),
+        position_typed=_("Typed position: staff will check it before it counts."),
+        position_failed=_(
+            "Your phone's position could not be found: type the coordinates instead "
+            "(staff will check them)."
+        ),
     )
     return json.dumps(strings, ensure_ascii=False)
 
@@ -407,6 +420,7 @@ def template_context() -> dict:
         "role_label": role_label,
         "checklist_label": checklist_label,
         "phase_label": phase_label,
+        "review_reason_labels": review_reason_labels,
         "now": utcnow,
         "js_strings": js_strings,
         "html_lang": html_lang,

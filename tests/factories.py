@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 from PIL import Image
+from PIL.TiffImagePlugin import IFDRational
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import cases, consultations, two_factor, works
+from portal.services import cases, consultations, evidence, two_factor, works
 from portal.services.photos import PhotoStore, ProcessedPhoto, process
 
 _sequence = itertools.count(1)
@@ -34,6 +35,45 @@ def jpeg_bytes(width: int = 640, height: int = 480, color: str = "orange", **sav
     """Return a real JPEG image."""
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, "JPEG", **save)
+    return buffer.getvalue()
+
+
+def on_site(
+    lat: float, lng: float, accuracy: float = 8.0, at: datetime | None = None
+) -> evidence.Position:
+    """Return a position as the phone's Geolocation API gives it: accurate and fresh."""
+    return evidence.Position(lat, lng, accuracy, at or utcnow(), from_device=True)
+
+
+def _dms(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = ((value - degrees) * 60 - minutes) * 60
+    return (
+        IFDRational(degrees, 1),
+        IFDRational(minutes, 1),
+        IFDRational(round(seconds * 1e4), 10**4),
+    )
+
+
+def exif_jpeg_bytes(
+    gps: tuple[float, float] | None = None,
+    taken: datetime | None = None,
+    offset: str | None = None,
+    color: str = "olive",
+) -> bytes:
+    """Return a JPEG whose EXIF says where (GPS IFD) and when (DateTimeOriginal) it was taken."""
+    exif = Image.Exif()
+    if taken is not None:
+        exif.get_ifd(0x8769)[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
+        if offset is not None:
+            exif.get_ifd(0x8769)[0x9011] = offset
+    if gps is not None:
+        block = exif.get_ifd(0x8825)
+        block[1], block[2] = "N", _dms(gps[0])
+        block[3], block[4] = "E", _dms(gps[1])
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), color).save(buffer, "JPEG", exif=exif)
     return buffer.getvalue()
 
 

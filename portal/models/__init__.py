@@ -41,6 +41,8 @@ from portal.models.supervision import (
     Assignment,
     Inspection,
     InspectionPhoto,
+    SiteCheck,
+    SiteCheckPhoto,
     SpotCheckRound,
     SupervisorApplication,
 )
@@ -91,6 +93,8 @@ __all__ = [
     "RecoveryCode",
     "ReplyTemplate",
     "RoutingRule",
+    "SiteCheck",
+    "SiteCheckPhoto",
     "SlaPolicy",
     "SlaTarget",
     "SpotCheckRound",

@@ -15,10 +15,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.models.base import Base, UTCDateTime, utcnow
+from portal.models.case import Case
 from portal.models.org import User, Zone
 from portal.models.works import Project
 
@@ -98,7 +100,44 @@ class Assignment(Base):
     project: Mapped[Project] = relationship()
 
 
-class Inspection(Base):
+class OnSiteEvidence:
+    """What shows a supervisor was on site: the device's position, and staff's review of it.
+
+    A report or check is flagged (needs review) when its position was typed or imprecise, or
+    far from the site, or a photo's own EXIF disagrees with the site or the visit. A flagged
+    one earns nothing and counts nowhere until staff confirm it (confirmed_at) or reject it
+    (rejected_at), with a reason (review_note)."""
+
+    # The Geolocation API's accuracy (metres) and the device's time of the fix; both None
+    # when the position was typed.
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    position_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Typed, or claimed by the device without a fresh accuracy and time: the server decides.
+    # Rows filed before this evidence existed read as not typed (server default).
+    position_typed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
+    # When the office received this position (device times are compared with it).
+    position_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    review_reasons: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    review_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def pending_review(self) -> bool:
+        """Tell whether staff have yet to confirm or reject this flagged record."""
+        return self.flagged and self.confirmed_at is None and self.rejected_at is None
+
+
+class PhotoEvidence:
+    """What a photo's own EXIF said, compared with the site: never the EXIF itself."""
+
+    exif_found: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    exif_taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exif_distance_m: Mapped[float | None] = mapped_column(Float)
+
+
+class Inspection(OnSiteEvidence, Base):
     """A supervisor's inspection report of a site: a draft until submitted."""
 
     __tablename__ = "inspection"
@@ -134,8 +173,8 @@ class Inspection(Base):
     )
 
 
-class InspectionPhoto(Base):
-    """A photo of a failed checklist item, stored by content hash like case photos."""
+class InspectionPhoto(PhotoEvidence, Base):
+    """A photo of a checklist item, stored by content hash like case photos."""
 
     __tablename__ = "inspection_photo"
 
@@ -148,3 +187,48 @@ class InspectionPhoto(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     inspection: Mapped[Inspection] = relationship(back_populates="photos")
+
+
+class SiteCheck(OnSiteEvidence, Base):
+    """A supervisor's check on site of the fix of their finding (核查): close or send back.
+
+    Applied to the case at once when the evidence holds; otherwise kept pending until staff
+    confirm it (then applied) or reject it."""
+
+    __tablename__ = "site_check"
+    __table_args__ = (CheckConstraint("action IN ('close', 'rework')", name="action"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    action: Mapped[str] = mapped_column(String(10))
+    body: Mapped[str] = mapped_column(Text, default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    off_site: Mapped[bool] = mapped_column(Boolean, default=False)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    case: Mapped[Case] = relationship()
+    supervisor: Mapped[User] = relationship(foreign_keys=[supervisor_id])
+    photos: Mapped[list[SiteCheckPhoto]] = relationship(
+        back_populates="check", order_by="SiteCheckPhoto.id"
+    )
+
+
+class SiteCheckPhoto(PhotoEvidence, Base):
+    """A photo taken during a check on site, stored by content hash."""
+
+    __tablename__ = "site_check_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    check_id: Mapped[int] = mapped_column(ForeignKey("site_check.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    check: Mapped[SiteCheck] = relationship(back_populates="photos")

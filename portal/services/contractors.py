@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Case, Contractor, Inspection, ListEntry, Project, User
-from portal.services import audit
+from portal.services import audit, inspections
 
 REPEAT_WINDOW = timedelta(days=90)
 
@@ -49,6 +49,8 @@ def record(session: Session, contractor: Contractor, since: datetime, now: datet
             Project.contractor_id == contractor.id,
             Inspection.status == "submitted",
             Inspection.submitted_at >= since,
+            # A report waiting for staff review, or rejected, is no evidence about anyone.
+            inspections.counted(),
         )
     ).all()
     result.inspections = len(reports)

@@ -12,7 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import CHECKLIST, Department, Project, User, Zone
-from portal.services import accounts, contractors, inspections, spotchecks, workflow, works
+from portal.services import (
+    accounts,
+    contractors,
+    evidence,
+    inspections,
+    spotchecks,
+    workflow,
+    works,
+)
 from portal.services import demo_data as data
 from portal.services.photos import PhotoStore, process
 
@@ -175,8 +183,12 @@ def _inspect(
         for i in CHECKLIST
     }
     shift = 0.012 if off_site else rng.uniform(-0.0004, 0.0004)
-    inspections.save(report, answers, project.lat + shift, project.lng)
-    for item in failing:
+    # As the phone's Geolocation API gives it: a fix with its accuracy and time.
+    fix = evidence.Position(
+        project.lat + shift, project.lng, rng.uniform(5, 30), when, from_device=True
+    )
+    inspections.save(report, answers, fix, now=when)
+    for item in failing or ["tidy"]:  # a pass needs a photo of the site too
         photo = process(io.BytesIO(_site_photo(rng)), max_bytes=10**7)
         inspections.add_photo(session, report, item, photo, store, when)
     made = inspections.submit(session, report, when + timedelta(hours=1))

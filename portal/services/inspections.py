@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import audit, cases, geo, notify, routing, sla, works
+from portal.services import audit, cases, evidence, geo, notify, routing, sla, works
 from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
 
 RESULTS = ("pass", "fail", "na")
@@ -121,11 +121,11 @@ def open_draft(
 def save(
     inspection: Inspection,
     items: dict[str, dict],
-    lat: float | None,
-    lng: float | None,
+    position: evidence.Position | None,
     now: datetime | None = None,
 ) -> None:
     """Keep what the supervisor has filled in so far (a draft can be incomplete)."""
+    now = now or utcnow()
     if inspection.status != "draft":
         raise InspectionError("submitted")
     kept = {}
@@ -134,11 +134,11 @@ def save(
             raise InspectionError("item")
         kept[item] = {"result": answer.get("result", ""), "note": (answer.get("note") or "")[:500]}
     inspection.items = kept
-    if lat is not None and lng is not None:
-        if not geo.is_valid_position(lat, lng):
+    if position is not None:
+        if not geo.is_valid_position(position.lat, position.lng):
             raise InspectionError("position")
-        inspection.lat, inspection.lng = lat, lng
-    inspection.saved_at = now or utcnow()
+        evidence.record_position(inspection, position, now)
+    inspection.saved_at = now
 
 
 def add_photo(
@@ -153,20 +153,20 @@ def add_photo(
     if inspection.status != "draft" or item not in CHECKLIST:
         raise InspectionError("item")
     save_for_session(session, store, photo)
-    session.add(
-        InspectionPhoto(
-            inspection=inspection,
-            item=item,
-            sha256=photo.sha256,
-            width=photo.width,
-            height=photo.height,
-            created_at=now,
-        )
+    row = InspectionPhoto(
+        inspection=inspection,
+        item=item,
+        sha256=photo.sha256,
+        width=photo.width,
+        height=photo.height,
+        created_at=now,
     )
+    evidence.record_photo(row, photo.original_exif, inspection.project)
+    session.add(row)
 
 
 def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case]:
-    """Submit a report once; failures become cases unless the position was off site."""
+    """Submit a report once; failures become cases unless the evidence needs staff review."""
     session.flush()
     # A second request for the same report waits here for the first, then finds it submitted.
     session.refresh(inspection, with_for_update=True)
@@ -179,6 +179,8 @@ def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case
     photographed = {p.item for p in inspection.photos}
     if any(item not in photographed for item in failed):
         raise InspectionError("photo")
+    if not photographed:  # a pass feeds the red list: it needs a photo of the site too
+        raise InspectionError("pass_photo")
     if inspection.lat is None or inspection.lng is None:
         raise InspectionError("position")
     inspection.distance_m = works.distance_to_site(
@@ -186,6 +188,8 @@ def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case
     )
     inspection.off_site = inspection.distance_m > current_app.config["GEOFENCE_M"]
     inspection.verdict = "fail" if failed else "pass"
+    inspection.review_reasons = evidence.review_reasons(inspection, inspection.photos, now)
+    inspection.flagged = bool(inspection.review_reasons)
     # Claimed by one request only, also where rows cannot be locked (SQLite): the other one
     # waits for the write and finds the report submitted.
     claimed = session.execute(
@@ -209,25 +213,80 @@ def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case
             "verdict": inspection.verdict,
             "off_site": inspection.off_site,
             "distance_m": round(inspection.distance_m),
+            "review_reasons": inspection.review_reasons,
         },
         now=now,
     )
-    return [] if inspection.off_site else findings_to_cases(session, inspection, now)
+    if inspection.flagged:
+        return []
+    return findings_to_cases(session, inspection, now)
 
 
 def _cases_of(session: Session, inspection: Inspection) -> list[Case]:
     return list(session.scalars(select(Case).where(Case.inspection_id == inspection.id)))
 
 
-def confirm_off_site(
-    session: Session, inspection: Inspection, dispatcher: User, now: datetime
+def _needs_review(inspection: Inspection) -> bool:
+    # Reports filed before the evidence existed were held for being off site only.
+    return inspection.status == "submitted" and (inspection.flagged or inspection.off_site)
+
+
+def confirm(
+    session: Session, inspection: Inspection, staff: User, reason: str, now: datetime
 ) -> list[Case]:
-    """A dispatcher accepts an off-site report: its findings now count."""
-    if not inspection.off_site or inspection.confirmed_at is not None:
+    """Confirm a flagged report with the reason: its findings open and it counts from now."""
+    if not _needs_review(inspection) or inspection.confirmed_at or inspection.rejected_at:
         raise InspectionError("state")
-    inspection.confirmed_by_id, inspection.confirmed_at = dispatcher.id, now
-    audit.record(session, dispatcher, "inspection.confirm", "inspection", inspection.id, now=now)
+    if not reason.strip():
+        raise InspectionError("reason")
+    inspection.confirmed_by_id, inspection.confirmed_at = staff.id, now
+    inspection.review_note = reason.strip()
+    audit.record(
+        session,
+        staff,
+        "inspection.confirm",
+        "inspection",
+        inspection.id,
+        after={"reason": inspection.review_note, "review_reasons": inspection.review_reasons},
+        now=now,
+    )
     return findings_to_cases(session, inspection, now)
+
+
+def reject(
+    session: Session, inspection: Inspection, staff: User, reason: str, now: datetime
+) -> None:
+    """Reject a flagged report with the reason: it opens no case and counts nowhere."""
+    if not _needs_review(inspection) or inspection.confirmed_at or inspection.rejected_at:
+        raise InspectionError("state")
+    if not reason.strip():
+        raise InspectionError("reason")
+    inspection.rejected_by_id, inspection.rejected_at = staff.id, now
+    inspection.review_note = reason.strip()
+    audit.record(
+        session,
+        staff,
+        "inspection.reject",
+        "inspection",
+        inspection.id,
+        after={"reason": inspection.review_note, "review_reasons": inspection.review_reasons},
+        now=now,
+    )
+
+
+def counted() -> ColumnElement[bool]:
+    """Return the condition a submitted report meets to count (pass rates, the lists)."""
+    return or_(
+        and_(Inspection.off_site.is_(False), Inspection.flagged.is_(False)),
+        Inspection.confirmed_at.is_not(None),
+    )
+
+
+def counts(inspection: Inspection) -> bool:
+    """Tell whether a submitted report counts: its evidence held or staff confirmed it."""
+    return (not inspection.off_site and not inspection.flagged) or (
+        inspection.confirmed_at is not None
+    )
 
 
 def findings_to_cases(session: Session, inspection: Inspection, now: datetime) -> list[Case]:

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, 
 from sqlalchemy.orm import Session
 
 from portal.models import Case, CaseEvent, Department, Inspection, Project, Zone
-from portal.services import case_search, kpi_cache
+from portal.services import case_search, inspections, kpi_cache
 from portal.services.kpi_text import DEFINITIONS, LABELS
 
 KEYS = (
@@ -306,7 +306,7 @@ def _tally(
             pending = [t for t in (row["respond_until"], row["resolve_until"]) if t is not None]
             until[row["g"]] = min(pending) if pending else None
 
-    counted = or_(Inspection.off_site.is_(False), Inspection.confirmed_at.is_not(None))
+    counted = inspections.counted()
     group = (
         _months_bucket(Inspection.submitted_at, starts) if by == "month" else Project.department_id
     )

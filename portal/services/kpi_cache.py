@@ -46,7 +46,10 @@ COUNTED = {
             "zone_id",
         },
     ),
-    Inspection: ("submitted_at", {"submitted_at", "status", "off_site", "confirmed_at", "verdict"}),
+    Inspection: (
+        "submitted_at",
+        {"submitted_at", "status", "off_site", "flagged", "confirmed_at", "verdict"},
+    ),
     Project: ("acceptance_date", {"acceptance_date", "acceptance_result"}),
 }
 # A project's place or department moves its inspections and acceptances between scopes.

@@ -10,11 +10,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import InspectionPhoto, Notice, Photo
+from portal.models import InspectionPhoto, Notice, Photo, SiteCheckPhoto
 from portal.services.photos import PART_SUFFIX, SHA256, PhotoStore
 
 # Every column that holds the hash of a stored photo.
-REFERENCES = (Photo.sha256, InspectionPhoto.sha256, Notice.cover_sha256)
+REFERENCES = (Photo.sha256, InspectionPhoto.sha256, SiteCheckPhoto.sha256, Notice.cover_sha256)
 # An upload in flight writes its file before its row is committed: leave young files alone.
 GRACE_SECONDS = 3600
 

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -51,6 +51,7 @@ PART_SUFFIX = ".part"
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 0x9003
+OFFSET_TIME_ORIGINAL = 0x9011
 # What a browser could run if it ever sniffed the file as a page, searched in lower-cased
 # bytes; two patterns with a literal start and a substring are much faster than one (?i).
 ACTIVE_TAGS = re.compile(rb"<(?:script|iframe|object|embed|html|body|svg|!doctype|\?php)[\s>/]")
@@ -74,6 +75,25 @@ class PhotoRejected(ValueError):
 
 
 @dataclass(frozen=True)
+class OriginalExif:
+    """What the upload's own EXIF said, read before it is stripped; never stored as such.
+
+    `taken_at` is DateTimeOriginal as the camera wrote it (its local time); `utc_offset` is
+    OffsetTimeOriginal when the camera wrote one, else None (the reader assumes the office's
+    time zone)."""
+
+    taken_at: datetime | None
+    utc_offset: timedelta | None
+    lat: float | None
+    lng: float | None
+
+    @property
+    def found(self) -> bool:
+        """Tell whether the file carried a time or a position at all."""
+        return self.taken_at is not None or self.lat is not None
+
+
+@dataclass(frozen=True)
 class ProcessedPhoto:
     """A photo ready to be stored: re-encoded JPEGs without any metadata."""
 
@@ -84,6 +104,7 @@ class ProcessedPhoto:
     height: int
     gps: tuple[float, float] | None
     taken_at: datetime | None
+    original_exif: OriginalExif | None = None
 
 
 def _read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
@@ -130,6 +151,19 @@ def _taken_at(exif: Image.Exif) -> datetime | None:
         return datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
     except (ValueError, TypeError, KeyError, struct.error):
         return None
+
+
+def _utc_offset(exif: Image.Exif) -> timedelta | None:
+    """Return OffsetTimeOriginal ("+08:00") as a timedelta, or None when absent or nonsense."""
+    try:
+        text = str(exif.get_ifd(EXIF_IFD).get(OFFSET_TIME_ORIGINAL) or "").strip("\x00 ")
+    except (ValueError, TypeError, KeyError, struct.error):
+        return None
+    found = re.fullmatch(r"([+-])(\d{2}):(\d{2})", text)
+    if found is None or int(found[2]) > 14 or int(found[3]) >= 60:
+        return None
+    offset = timedelta(hours=int(found[2]), minutes=int(found[3]))
+    return -offset if found[1] == "-" else offset
 
 
 @dataclass
@@ -320,6 +354,12 @@ def process(stream: BinaryIO, *, max_bytes: int, max_pixels: int = 40_000_000) -
     try:
         exif = image.getexif()
         gps, taken_at = _gps(exif), _taken_at(exif)
+        original = OriginalExif(
+            taken_at=taken_at,
+            utc_offset=_utc_offset(exif) if taken_at else None,
+            lat=gps[0] if gps else None,
+            lng=gps[1] if gps else None,
+        )
         request = _draft_request(image.size) if image.format in ("JPEG", "MPO") else None
         if request is not None:
             # Decode at a reduced scale: a 12-megapixel photo (4000 × 3000) decodes straight
@@ -351,6 +391,7 @@ def process(stream: BinaryIO, *, max_bytes: int, max_pixels: int = 40_000_000) -
         height=full.height,
         gps=gps,
         taken_at=taken_at,
+        original_exif=original,
     )
 
 

@@ -7,7 +7,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
+from portal.models.supervision import OnSiteEvidence
 from portal.public.forms import PHONE, plain_text, strip
+from portal.services import evidence
 
 
 class ApplicationForm(FlaskForm):
@@ -45,16 +47,40 @@ class ApplicationForm(FlaskForm):
     )
 
 
-class InspectionForm(FlaskForm):
+class PositionForm(FlaskForm):
+    """Where the supervisor is: typed, or measured by the phone (the page's script fills the
+    accuracy and the fix time from the Geolocation API; the server decides what they prove)."""
+
+    lat = StringField(_l("Latitude"), filters=[strip])
+    lng = StringField(_l("Longitude"), filters=[strip])
+    accuracy = HiddenField(filters=[strip], validators=[Length(max=32)])
+    fix_time = HiddenField(filters=[strip], validators=[Length(max=32)])
+    position_source = HiddenField(default="typed", validators=[Length(max=10)])
+
+    def position(self) -> evidence.Position | None:
+        """Return the position sent, None if none; raise InvalidPosition if it is no place."""
+        return evidence.read_position(
+            self.lat.data,
+            self.lng.data,
+            self.accuracy.data,
+            self.fix_time.data,
+            self.position_source.data,
+        )
+
+    def show(self, record: OnSiteEvidence) -> None:
+        """Fill the position fields from a kept record."""
+        for name, value in evidence.shown_position(record).items():
+            self[name].data = value
+
+
+class InspectionForm(PositionForm):
     """The fields of a report besides the checklist (read from the request by item)."""
 
     client_key = HiddenField(validators=[DataRequired(), Length(max=64)])
-    lat = StringField(_l("Latitude"), filters=[strip])
-    lng = StringField(_l("Longitude"), filters=[strip])
 
 
-class VerifyForm(FlaskForm):
-    """The supervisor's verdict on a fix, checked on site."""
+class VerifyForm(PositionForm):
+    """The supervisor's verdict on a fix, checked on site, with a photo and the position."""
 
     version = HiddenField(validators=[DataRequired()])
     body = TextAreaField(

@@ -17,14 +17,23 @@ from portal.models import (
     Case,
     Inspection,
     Project,
+    SiteCheck,
     SpotCheckRound,
     User,
     Zone,
     utcnow,
 )
-from portal.services import inspections, intake, photos, supervisors, workflow
+from portal.services import (
+    evidence,
+    inspections,
+    intake,
+    photos,
+    site_checks,
+    supervisors,
+    workflow,
+)
 from portal.supervisor import bp
-from portal.supervisor.forms import ApplicationForm, InspectionForm, VerifyForm
+from portal.supervisor.forms import ApplicationForm, InspectionForm, PositionForm, VerifyForm
 
 
 def refusal(code: str) -> str:
@@ -32,6 +41,7 @@ def refusal(code: str) -> str:
     return {
         "incomplete": _("Answer every item of the checklist before submitting."),
         "photo": _("Add a photo to every failed item."),
+        "pass_photo": _("Add at least one photo of the site: a pass needs one too."),
         "position": _("Your position is missing or not valid: use “my position” or type it."),
         "item": _("The checklist answers were not understood."),
         "site": _("This site is not an active construction site."),
@@ -131,11 +141,11 @@ def _answers() -> dict[str, dict]:
     }
 
 
-def _position(form: InspectionForm) -> tuple[float | None, float | None]:
+def _position(form: PositionForm) -> evidence.Position | None:
     try:
-        return float(form.lat.data), float(form.lng.data)
-    except (TypeError, ValueError):
-        return None, None
+        return form.position()
+    except evidence.InvalidPosition as error:
+        raise inspections.InspectionError("position") from error
 
 
 @bp.route("/inspect/<code>", methods=["GET", "POST"])
@@ -150,8 +160,8 @@ def inspect(code: str) -> Response | tuple[str, int]:
         wanted = request.args.get("report", type=int)
         report = inspections.open_draft(db.session, current_user, project, wanted)
         form.client_key.data = report.client_key if report else secrets.token_hex(16)
-        if report is not None and report.lat is not None:
-            form.lat.data, form.lng.data = f"{report.lat:.6f}", f"{report.lng:.6f}"
+        if report is not None:
+            form.show(report)
     elif not form.validate_on_submit():
         status = 422
     else:
@@ -161,13 +171,13 @@ def inspect(code: str) -> Response | tuple[str, int]:
             report = inspections.draft(db.session, current_user, project, form.client_key.data, now)
             if report.status == "submitted":  # a second submit of the same form
                 return redirect(url_for(".report", report_id=report.id), code=303)
-            inspections.save(report, _answers(), *_position(form), now=now)
+            inspections.save(report, _answers(), _position(form), now=now)
             _store_photos(report, uploaded, now)
             db.session.commit()  # the draft is kept even if submitting is refused below
             if request.form.get("action") == "submit":
                 made = inspections.submit(db.session, report, now)
                 db.session.commit()
-                flash(_submitted_message(report, made), "success")
+                flash(_submitted_message(report, made), "info" if report.flagged else "success")
                 return redirect(url_for(".report", report_id=report.id), code=303)
             if request.headers.get("X-Requested-With") == "fetch":
                 return "", 204  # the page's background save: no message to show later
@@ -195,11 +205,11 @@ def inspect(code: str) -> Response | tuple[str, int]:
 
 
 def _submitted_message(report: Inspection, made: list[Case]) -> str:
-    if report.off_site:
+    if report.flagged:
         return _(
-            "Report submitted, but you were %(m)d m from the site: a dispatcher will "
-            "confirm it before the findings count.",
-            m=report.distance_m,
+            "Report submitted, pending staff review (%(why)s). Its findings and points "
+            "count once a staff member confirms it.",
+            why=_("; ").join(evidence.reason_labels(report.review_reasons)),
         )
     return _("Report submitted: %(n)d findings sent to the office.", n=len(made))
 
@@ -241,23 +251,105 @@ def report(report_id: int) -> str:
     return render_template("supervisor/report.html", report=found, cases=made, checklist=CHECKLIST)
 
 
+def check_refusal(code: str) -> str:
+    """Return the translated reason a check on site was not recorded."""
+    return {
+        "body": _("Describe what you found."),
+        "position": _("Your position is missing or not valid: use “my position” or type it."),
+        "photo": _("Add at least one photo of what you found on site."),
+        "pending": _("Your earlier check of this case is waiting for staff review."),
+        "stale": _("The case changed meanwhile: check what is new, then send again."),
+    }.get(code, _("This case is not waiting for your check."))
+
+
 @bp.route("/cases/<number>", methods=["GET", "POST"])
-def verify(number: str) -> Response | str:
+def verify(number: str) -> Response | tuple[str, int]:
     """Verify on site the fix of one of the supervisor's findings (核查): close or send back."""
     case = db.session.scalar(select(Case).where(Case.number == number))
     if case is None or not workflow.can_see(case, current_user):
         abort(404)
-    form = VerifyForm(version=case.version_id)
-    if form.validate_on_submit():
-        action = workflow.close if request.form.get("action") == "close" else workflow.rework
-        try:
-            action(db.session, case, current_user, form.body.data, utcnow(), int(form.version.data))
-            db.session.commit()
-            flash(_("Thank you for checking on site."), "success")
-        except workflow.WorkflowError:
-            db.session.rollback()
-            flash(_("This case is not waiting for your check."), "error")
-        return redirect(url_for(".verify", number=number), code=303)
+    form, status = VerifyForm(version=case.version_id), 200
+    if request.method == "POST":
+        code = _check(case, form)
+        if code is None:
+            return redirect(url_for(".verify", number=number), code=303)
+        if code:
+            flash(check_refusal(code), "error")
+        status = 422
+    checks = db.session.scalars(
+        select(SiteCheck)
+        .where(SiteCheck.case_id == case.id, SiteCheck.supervisor_id == current_user.id)
+        .order_by(SiteCheck.created_at.desc())
+    ).all()
     return render_template(
-        "supervisor/case.html", case=case, form=form, actions=workflow.allowed(case, current_user)
-    )
+        "supervisor/case.html",
+        case=case,
+        form=form,
+        actions=workflow.allowed(case, current_user),
+        pending=site_checks.pending(db.session, case),
+        checks=checks,
+    ), status
+
+
+def _check(case: Case, form: VerifyForm) -> str | None:
+    """Record the check sent; return None when done, else the refusal's code ("" if shown)."""
+    if not form.validate():
+        return ""
+    try:
+        position = form.position()
+    except evidence.InvalidPosition:
+        return "position"
+    action = "close" if request.form.get("action") == "close" else "rework"
+    # What the supervisor can fix by typing is refused before the photos are read: a browser
+    # cannot give the picked files back, so they are lost only when they are the problem.
+    if position is None:
+        return "position"
+    try:
+        version = int(form.version.data)
+    except ValueError:
+        return "stale"
+    if version != case.version_id:
+        return "stale"
+    if site_checks.pending(db.session, case) is not None:
+        return "pending"
+    if action not in workflow.allowed(case, current_user):
+        return "state"
+    uploads = [f for f in request.files.getlist("photo") if f and f.filename]
+    processed, refused = intake.process_uploads((f.filename, f.stream, f.mimetype) for f in uploads)
+    if refused:
+        for message in refused:
+            flash(message, "error")
+        return ""
+    store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+    try:
+        check = site_checks.record(
+            db.session,
+            case,
+            current_user,
+            action,
+            form.body.data,
+            position,
+            processed,
+            store,
+            utcnow(),
+            version,
+        )
+        db.session.commit()
+    except workflow.StaleCase:
+        db.session.rollback()
+        return "stale"
+    except (site_checks.SiteCheckError, workflow.WorkflowError) as error:
+        db.session.rollback()
+        return error.args[0]
+    if check.flagged:
+        flash(
+            _(
+                "Thank you. Your check is pending staff review (%(why)s): the case changes, "
+                "and your points count, once a staff member confirms it.",
+                why=_("; ").join(evidence.reason_labels(check.review_reasons)),
+            ),
+            "info",
+        )
+    else:
+        flash(_("Thank you for checking on site."), "success")
+    return None

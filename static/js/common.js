@@ -2,7 +2,8 @@
  * Translated strings come from <body data-i18n>, rendered by the server. Keys:
  * state_submitted, state_accepted, state_dispatched, state_in_progress, state_resolved,
  * state_closed, state_rejected, state_duplicate, map_load_failed, chars_left, locating,
- * location_found, location_failed, location_from_photo, too_many_photos, meters_away, me_too.
+ * location_found, location_failed, location_from_photo, too_many_photos, meters_away, me_too,
+ * position_measured, position_typed, position_failed.
  */
 (function () {
   "use strict";

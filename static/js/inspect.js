@@ -1,6 +1,7 @@
-/* The inspection form on a phone: position from the phone, and a draft that survives a
- * dropped connection (kept in the browser, saved to the server whenever it can). The browser
- * copy is removed only once the server has the report: on the page of the submitted report. */
+/* The inspection form on a phone: a draft that survives a dropped connection (kept in the
+ * browser, saved to the server whenever it can); the position comes from position.js. The
+ * browser copy is removed only once the server has the report: on the page of the submitted
+ * report. */
 (function () {
   "use strict";
   var submitted = document.getElementById("submitted-report");
@@ -11,10 +12,11 @@
   var form = document.getElementById("inspection-form");
   if (!form || !window.Portal) return;
   var key = form.dataset.draftKey;
+  // The phone's fix travels with its coordinates: restoring one without the other would
+  // turn a measured position into a typed one.
+  var KEPT_HIDDEN = ["accuracy", "fix_time", "position_source"];
   var serverSaved = parseInt(form.dataset.serverSaved || "0", 10);
   var status = document.getElementById("draft-status");
-  var lat = document.getElementById("lat");
-  var lng = document.getElementById("lng");
   // The last form of this site on this phone: if the server never got its draft (the
   // connection dropped from the start), reopening the form takes it up again.
   var pointer = "inspection-site-" + form.dataset.site;
@@ -54,7 +56,7 @@
       var els = form.querySelectorAll('[name="' + name + '"]');
       Array.prototype.forEach.call(els, function (el) {
         if (el.type === "radio") el.checked = el.value === copy.fields[name];
-        else if (el.type !== "hidden") el.value = copy.fields[name];
+        else if (el.type !== "hidden" || KEPT_HIDDEN.indexOf(name) >= 0) el.value = copy.fields[name];
       });
     });
     if (status) status.textContent = Portal.t("draft_local");
@@ -96,22 +98,4 @@
     window.clearTimeout(timer);  // the form itself goes now; keep the copy until it arrives
     write({ fields: fields(), savedAt: Date.now(), synced: false });
   });
-
-  var locate = document.getElementById("use-location");
-  var line = document.getElementById("location-status");
-  if (locate && navigator.geolocation) {
-    locate.addEventListener("click", function () {
-      if (line) line.textContent = Portal.t("locating");
-      navigator.geolocation.getCurrentPosition(function (found) {
-        lat.value = found.coords.latitude.toFixed(6);
-        lng.value = found.coords.longitude.toFixed(6);
-        if (line) line.textContent = Portal.t("location_found");
-        keep();
-      }, function () {
-        if (line) line.textContent = Portal.t("location_failed");
-      }, { enableHighAccuracy: true, timeout: 15000 });
-    });
-  } else if (locate) {
-    locate.hidden = true;
-  }
 })();

@@ -131,9 +131,14 @@ def test_dispatcher_runs_the_draw_and_confirms_an_off_site_report(client, db, lo
     db.session.commit()
     page = client.get("/admin/inspections").get_data(as_text=True)
     assert "不在现场" in page
-    assert client.post(f"/admin/inspections/{report.id}", data={"confirm": "1"}).status_code == 303
+    url = f"/admin/inspections/{report.id}"
+    unexplained = client.post(url, data={"decision": "confirm", "reason": " "})
+    assert unexplained.status_code == 422 and "请填写理由" in unexplained.get_data(as_text=True)
+    assert db.session.scalar(select(Inspection.confirmed_at)) is None
+    confirmed = client.post(url, data={"decision": "confirm", "reason": "监督员电话说明"})
+    assert confirmed.status_code == 303
     db.session.refresh(report)
-    assert report.confirmed_at is not None
+    assert report.confirmed_at is not None and report.review_note == "监督员电话说明"
     shown = client.get(f"/admin/inspections/{report.id}").get_data(as_text=True)
     assert re.search(r"/admin/cases/\d{4}-\d{6}", shown)
 
@@ -231,3 +236,149 @@ def test_coverage_per_zone_and_contractor(client, db, login_as):
     login_as("dispatcher")
     page = client.get("/admin/spotchecks").get_data(as_text=True)
     assert "覆盖测试公司" in page and "2026-12" in page
+
+
+@pytest.fixture
+def held_reports(app, db):
+    """Two reports of one site: one typed with a photo from 11 km away, one measured on site."""
+    import io
+
+    from portal.services import evidence, inspections
+    from portal.services.photos import PhotoStore, process
+    from tests.factories import exif_jpeg_bytes, jpeg_photo, on_site
+
+    supervisor = make_user(db.session, "supervisor", name="周监督")
+    project = Project(
+        code="S9",
+        name="运河东路改造工地",
+        lat=30.27,
+        lng=120.15,
+        phase="construction",
+        geometry={"type": "Point", "coordinates": [120.15, 30.27]},
+        active_site=True,
+    )
+    db.session.add(project)
+    store, now = PhotoStore(app.config["UPLOAD_DIR"]), utcnow()
+    items = {i: {"result": "fail" if i == "muck" else "pass", "note": ""} for i in CHECKLIST}
+    far = process(io.BytesIO(exif_jpeg_bytes(gps=(30.37, 120.15))), max_bytes=10**7)
+    held = inspections.draft(db.session, supervisor, project, "held", now)
+    inspections.save(held, items, evidence.read_position("30.27", "120.15"), now)
+    inspections.add_photo(db.session, held, "muck", far, store, now)
+    inspections.submit(db.session, held, now)
+    fine = inspections.draft(db.session, supervisor, project, "fine", now)
+    inspections.save(fine, items, on_site(30.2701, 120.15, accuracy=6), now)
+    inspections.add_photo(db.session, fine, "muck", jpeg_photo(), store, now)
+    inspections.submit(db.session, fine, now)
+    db.session.commit()
+    return held, fine
+
+
+def test_staff_see_the_evidence_and_filter_the_reports_waiting_for_review(
+    client, db, login_as, held_reports
+):
+    held, fine = held_reports
+    login_as("dispatcher")
+    everything = client.get("/admin/inspections").get_data(as_text=True)
+    pending = client.get("/admin/inspections?review=pending").get_data(as_text=True)
+    assert f"/admin/inspections/{fine.id}" in everything
+    assert f"/admin/inspections/{held.id}" in pending
+    assert f'/admin/inspections/{fine.id}"' not in pending and "待工作人员核实" in pending
+    page = client.get(f"/admin/inspections/{held.id}").get_data(as_text=True)
+    assert "位置为手动输入，并非手机定位" in page and "照片自带的定位不在工地范围内" in page
+    assert "手动输入（或缺少当时的手机定位精度和时间）" in page
+    assert re.search(r"GPS 位置距工地 11\d{3} 米", page) and 'id="review-form"' in page
+    shown = client.get(f"/admin/inspections/{fine.id}").get_data(as_text=True)
+    assert "手机定位" in shown and "6 米" in shown and "无 EXIF 信息" in shown
+    assert 'id="review-form"' not in shown
+
+
+def test_staff_reject_a_held_report_with_a_reason(client, db, login_as, held_reports):
+    from portal.models import AuditEntry, Case
+
+    held, _ = held_reports
+    dispatcher = login_as("dispatcher")
+    url = f"/admin/inspections/{held.id}"
+    unexplained = client.post(url, data={"decision": "reject", "reason": ""})
+    assert unexplained.status_code == 422 and held.rejected_at is None
+    done = client.post(url, data={"decision": "reject", "reason": "照片定位在11公里外"})
+    assert done.status_code == 303
+    db.session.refresh(held)
+    assert held.rejected_by_id == dispatcher.id and held.review_note == "照片定位在11公里外"
+    assert db.session.scalars(select(Case).where(Case.inspection_id == held.id)).all() == []
+    logged = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "inspection.reject"))
+    assert logged.actor_id == dispatcher.id and logged.after["reason"] == "照片定位在11公里外"
+    page = client.get(url).get_data(as_text=True)
+    assert "工作人员核实后不予认可" in page and 'id="review-form"' not in page
+
+
+def test_photos_are_served_to_staff_without_their_exif(client, db, login_as, held_reports):
+    import io
+
+    from PIL import Image
+
+    held, _ = held_reports
+    login_as("dispatcher")
+    [photo] = held.photos
+    assert photo.exif_found  # what it said was read before stripping ...
+    with client.get(f"/admin/inspections/photos/{photo.sha256}.jpg") as response:
+        served = response.get_data()
+    assert b"Exif\x00" not in served and b"GPS" not in served  # ... and none of it is served
+    assert dict(Image.open(io.BytesIO(served)).getexif()) == {}
+
+
+def test_staff_confirm_a_held_check_on_site(app, client, db, login_as):
+    import io
+
+    from PIL import Image
+
+    from portal.models import SiteCheck
+    from portal.services import evidence, inspections, site_checks, workflow
+    from portal.services.photos import PhotoStore, process
+    from tests.factories import exif_jpeg_bytes, jpeg_photo, on_site
+
+    supervisor = make_user(db.session, "supervisor")
+    project = Project(
+        code="S8",
+        name="工地",
+        lat=30.27,
+        lng=120.15,
+        phase="construction",
+        geometry={"type": "Point", "coordinates": [120.15, 30.27]},
+        active_site=True,
+    )
+    db.session.add(project)
+    store, now = PhotoStore(app.config["UPLOAD_DIR"]), utcnow()
+    items = {i: {"result": "fail" if i == "muck" else "pass", "note": ""} for i in CHECKLIST}
+    report = inspections.draft(db.session, supervisor, project, "to-check", now)
+    inspections.save(report, items, on_site(30.27, 120.15), now)
+    inspections.add_photo(db.session, report, "muck", jpeg_photo(), store, now)
+    [case] = inspections.submit(db.session, report, now)
+    dispatcher = login_as("dispatcher")
+    workflow.accept(db.session, case, dispatcher, "normal", now)
+    workflow.route(db.session, case, dispatcher, case.suggested_department, now)
+    handler = make_user(db.session, "handler", department=case.department)
+    workflow.resolve(db.session, case, handler, "已清运", [], store, now)
+    with_gps = process(io.BytesIO(exif_jpeg_bytes(gps=(30.27, 120.15))), max_bytes=10**7)
+    typed = evidence.read_position("30.27", "120.15")
+    site_checks.record(
+        db.session, case, supervisor, "close", "已清运", typed, [with_gps], store, now
+    )
+    db.session.commit()
+    check = db.session.scalar(select(SiteCheck))
+    points = supervisor.points
+    listed = client.get("/admin/checks?review=pending").get_data(as_text=True)
+    assert f"/admin/checks/{check.id}" in listed
+    page = client.get(f"/admin/checks/{check.id}").get_data(as_text=True)
+    assert "位置为手动输入，并非手机定位" in page and "GPS 位置距工地 0 米" in page
+    with client.get(f"/admin/checks/photos/{check.photos[0].sha256}.jpg") as response:
+        served = response.get_data()
+    assert dict(Image.open(io.BytesIO(served)).getexif()) == {}
+    assert client.post(f"/admin/checks/{check.id}", data={"decision": "confirm"}).status_code == 422
+    done = client.post(
+        f"/admin/checks/{check.id}", data={"decision": "confirm", "reason": "视频核实"}
+    )
+    assert done.status_code == 303
+    for changed in (case, supervisor, check):
+        db.session.refresh(changed)
+    assert case.state == "closed" and supervisor.points == points + workflow.VERIFY_POINTS
+    assert check.confirmed_by_id == dispatcher.id and check.review_note == "视频核实"

@@ -51,10 +51,21 @@ def test_a_resident_applies(client, db, reference):
     assert again.status_code == 422
 
 
+def device_fix(lat: float = SITE[0], lng: float = SITE[1], accuracy: str = "12") -> dict:
+    """Return the position fields as the page's script fills them from the Geolocation API."""
+    return {
+        "lat": f"{lat:.6f}",
+        "lng": f"{lng:.6f}",
+        "accuracy": accuracy,
+        "fix_time": str(int(utcnow().timestamp() * 1000)),
+        "position_source": "device",
+    }
+
+
 def report_form(client, code: str, fail: str | None = None, **extra) -> dict:
     page = client.get(f"/supervisor/inspect/{code}").get_data(as_text=True)
     key = re.search(r'name="client_key" type="hidden" value="([0-9a-f]+)"', page).group(1)
-    data = {"client_key": key, "lat": str(SITE[0]), "lng": str(SITE[1])}
+    data = {"client_key": key, **device_fix()}
     for item in CHECKLIST:
         data[f"item-{item}"] = "fail" if item == fail else "pass"
     data.update(extra)
@@ -114,6 +125,7 @@ def test_the_same_report_submitted_twice_at_once(app, client, db, login_as, site
     data = report_form(client, site.code, fail="dust", **{"note-dust": "裸土未覆盖"})
     client.post(f"/supervisor/inspect/{site.code}", data={**data, "action": "save"})
     draft = db.session.scalar(select(Inspection))
+    assert not draft.position_typed
     store = PhotoStore(app.config["UPLOAD_DIR"])
     inspections.add_photo(db.session, draft, "dust", jpeg_photo(), store, utcnow())
     db.session.commit()
@@ -177,3 +189,153 @@ def test_projects_and_contractors_are_public(client, db, site):
     assert "小河路管网改造" in page and "施工" in page
     assert client.get("/projects/NOPE").status_code == 404
     assert "红榜" in client.get("/contractors").get_data(as_text=True)
+
+
+def test_a_forged_post_with_typed_site_coordinates_is_held_for_staff(client, db, login_as, site):
+    from portal.services import contractors
+
+    supervisor = login_as("supervisor")
+    data = report_form(client, site.code, fail="dust")
+    # What the tester sent from 11 km away: the site's own coordinates, no location permission,
+    # and a page that claims they came from the phone.
+    forged = {**data, "accuracy": "", "fix_time": "", "position_source": "device"}
+    forged["photo-dust"] = (io.BytesIO(jpeg_bytes()), "dust.jpg")
+    done = client.post(
+        f"/supervisor/inspect/{site.code}",
+        data={**forged, "action": "submit"},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    page = done.get_data(as_text=True)
+    report = db.session.scalar(select(Inspection))
+    assert report.status == "submitted" and report.position_typed and report.flagged
+    assert report.review_reasons == ["typed"]
+    assert "待工作人员核实</strong>（原因：位置为手动输入，并非手机定位）" in page
+    assert "手动输入的位置，距工地 0 米（非手机定位）" in page and "· 距工地 0 米" not in page
+    assert db.session.scalars(select(Case)).all() == [] and supervisor.points == 0
+    assert contractors.propose(db.session, utcnow()) == []
+    assert "待工作人员核实" in client.get("/supervisor/").get_data(as_text=True)
+
+
+def test_an_imprecise_phone_position_is_held(client, db, login_as, site):
+    login_as("supervisor")
+    data = {**report_form(client, site.code), **device_fix(accuracy="2500")}
+    data["photo-tidy"] = (io.BytesIO(jpeg_bytes()), "site.jpg")
+    client.post(
+        f"/supervisor/inspect/{site.code}",
+        data={**data, "action": "submit"},
+        content_type="multipart/form-data",
+    )
+    report = db.session.scalar(select(Inspection))
+    assert report.review_reasons == ["accuracy"] and not report.position_typed
+
+
+def test_a_pass_from_the_phone_on_site_with_a_photo_counts(client, db, login_as, site):
+    login_as("supervisor")
+    data = {**report_form(client, site.code), **device_fix(SITE[0] + 0.001, SITE[1])}
+    data["photo-tidy"] = (io.BytesIO(jpeg_bytes()), "site.jpg")
+    done = client.post(
+        f"/supervisor/inspect/{site.code}",
+        data={**data, "action": "submit"},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    page = done.get_data(as_text=True)
+    report = db.session.scalar(select(Inspection))
+    assert report.verdict == "pass" and not report.flagged and report.accuracy_m == 12
+    assert "合格" in page and re.search(r"· 距工地 11\d 米", page) and "待工作人员核实" not in page
+
+
+def test_a_pass_without_a_photo_is_refused_and_keeps_the_form(client, db, login_as, site):
+    login_as("supervisor")
+    data = report_form(client, site.code, **{"note-tidy": "现场整洁"})
+    refused = client.post(f"/supervisor/inspect/{site.code}", data={**data, "action": "submit"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "合格也需要至少一张现场照片" in page
+    assert db.session.scalar(select(Inspection.status)) == "draft"
+    assert re.search(r'name="item-tidy" value="pass" checked', page)
+    assert "现场整洁</textarea>" in page and f'value="{data["lat"]}"' in page
+    assert f'value="{data["fix_time"]}"' in page and 'value="device"' in page
+    # A photo sent with a refused report is kept with the draft, and named on the page.
+    with_photo = {**data, "item-dust": "", "photo-tidy": (io.BytesIO(jpeg_bytes()), "a.jpg")}
+    again = client.post(
+        f"/supervisor/inspect/{site.code}",
+        data={**with_photo, "action": "submit"},
+        content_type="multipart/form-data",
+    )
+    assert again.status_code == 422 and "已保存 1 张照片" in again.get_data(as_text=True)
+    data.pop("photo-tidy", None)
+    done = client.post(f"/supervisor/inspect/{site.code}", data={**data, "action": "submit"})
+    assert done.status_code == 303
+    assert db.session.scalar(select(Inspection.verdict)) == "pass"
+
+
+def test_a_photo_with_exif_from_11_km_away_holds_the_report(client, db, login_as, site):
+    from tests.factories import exif_jpeg_bytes
+
+    login_as("supervisor")
+    data = report_form(client, site.code)
+    data["photo-tidy"] = (io.BytesIO(exif_jpeg_bytes(gps=(SITE[0] + 0.1, SITE[1]))), "a.jpg")
+    done = client.post(
+        f"/supervisor/inspect/{site.code}",
+        data={**data, "action": "submit"},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    report = db.session.scalar(select(Inspection))
+    assert report.review_reasons == ["photo_far"]
+    assert "照片自带的定位不在工地范围内" in done.get_data(as_text=True)
+
+
+def resolved_finding(app, db, supervisor, site) -> Case:
+    from portal.services import inspections, workflow
+    from portal.services.photos import PhotoStore
+    from tests.factories import jpeg_photo, make_user, on_site
+
+    store = PhotoStore(app.config["UPLOAD_DIR"])
+    report = inspections.draft(db.session, supervisor, site, "resolved", utcnow())
+    answers = {i: {"result": "fail" if i == "muck" else "pass", "note": ""} for i in CHECKLIST}
+    inspections.save(report, answers, on_site(*SITE))
+    inspections.add_photo(db.session, report, "muck", jpeg_photo(), store, utcnow())
+    [case] = inspections.submit(db.session, report, utcnow())
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, "normal", utcnow())
+    workflow.route(db.session, case, dispatcher, case.suggested_department, utcnow())
+    handler = make_user(db.session, "handler", department=case.department)
+    workflow.resolve(db.session, case, handler, "渣土已清运", [], store, utcnow())
+    db.session.commit()
+    return case
+
+
+def test_a_check_on_site_follows_the_same_rules(app, client, db, login_as, site):
+    from portal.models import SiteCheck
+
+    supervisor = login_as("supervisor")
+    case = resolved_finding(app, db, supervisor, site)
+    url = f"/supervisor/cases/{case.number}"
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="position_source"' in page and 'name="photo"' in page
+    base = {"version": str(case.version_id), "body": "已清运", "action": "close"}
+    no_photo = client.post(url, data={**base, **device_fix()})
+    assert no_photo.status_code == 422 and "至少一张" in no_photo.get_data(as_text=True)
+    assert 'value="已清运' in no_photo.get_data(as_text=True) or "已清运</textarea>" in (
+        no_photo.get_data(as_text=True)
+    )
+    nowhere = client.post(url, data={**base, "photo": (io.BytesIO(jpeg_bytes()), "a.jpg")})
+    assert nowhere.status_code == 422 and "位置缺失或无效" in nowhere.get_data(as_text=True)
+    typed = {**base, "lat": f"{SITE[0]}", "lng": f"{SITE[1]}", "position_source": "device"}
+    typed["photo"] = (io.BytesIO(jpeg_bytes()), "done.jpg")
+    held = client.post(url, data=typed, content_type="multipart/form-data", follow_redirects=True)
+    assert "待工作人员核实" in held.get_data(as_text=True)
+    db.session.refresh(case)
+    check = db.session.scalar(select(SiteCheck))
+    assert case.state == "resolved" and check.review_reasons == ["typed"] and check.pending_review
+    points = supervisor.points
+    assert 'id="check-form"' not in client.get(url).get_data(as_text=True)  # one at a time
+    check.rejected_at = utcnow()  # staff rejected it (tested in the back office)
+    db.session.commit()
+    honest = {**base, **device_fix(), "photo": (io.BytesIO(jpeg_bytes()), "done.jpg")}
+    client.post(url, data=honest, content_type="multipart/form-data")
+    db.session.refresh(case)
+    db.session.refresh(supervisor)
+    assert case.state == "closed" and supervisor.points == points + 1

@@ -13,6 +13,7 @@ from flask_login import login_user
 from sqlalchemy import select
 
 from portal.models import (
+    Case,
     Consultation,
     Contractor,
     Department,
@@ -170,6 +171,7 @@ def district(app, db):
             "suggestion_id": suggestion.id,
             "code": site.code,
             "report_id": db.session.scalar(select(Inspection.id)),
+            "check_id": _site_check(db, store),
             "contractor_id": db.session.scalar(select(Contractor.id)),
             "service_code": case.category.code,
             "service_request_id": case.number,
@@ -199,6 +201,31 @@ def district(app, db):
             "suggestion_tokens": [[suggestion.id, suggestion_token]],
         },
     }
+
+
+def _site_check(db, store: PhotoStore) -> int:
+    """Return a supervisor's check on site of a demo finding, held for staff review."""
+    from portal.models import SiteCheck, SiteCheckPhoto
+    from portal.services.photos import save_for_session
+    from tests.factories import jpeg_photo
+
+    finding = db.session.scalar(select(Case).where(Case.source == "inspection"))
+    photo = jpeg_photo("navy")
+    save_for_session(db.session, store, photo)
+    check = SiteCheck(
+        case=finding,
+        supervisor=finding.inspection.supervisor,
+        action="close",
+        body="已整改",
+        lat=finding.lat,
+        lng=finding.lng,
+        distance_m=0,
+        flagged=True,
+        review_reasons=["typed"],
+    )
+    db.session.add(SiteCheckPhoto(check=check, sha256=photo.sha256, width=1, height=1))
+    db.session.commit()
+    return check.id
 
 
 def urls_of(app: Flask, district: dict, blueprints: tuple[str, ...]) -> tuple[list[str], list]:

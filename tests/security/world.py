@@ -22,6 +22,8 @@ from portal.models import (
     Notice,
     Project,
     RoutingRule,
+    SiteCheck,
+    SiteCheckPhoto,
     User,
     utcnow,
 )
@@ -38,8 +40,15 @@ from portal.services import (
     supervisors,
     workflow,
 )
-from portal.services.photos import PhotoStore
-from tests.factories import CENTRE, jpeg_photo, make_case, make_consultation, make_user
+from portal.services.photos import PhotoStore, save_for_session
+from tests.factories import (
+    CENTRE,
+    jpeg_photo,
+    make_case,
+    make_consultation,
+    make_user,
+    on_site,
+)
 
 # Examples stay few so the suite stays quick; each example goes to many parameters instead.
 FEW = settings(
@@ -78,6 +87,8 @@ class World:
     draft_id: int  # the supervisor's unsubmitted report
     draft_note: str
     report_id: int  # the supervisor's submitted report
+    check_id: int  # the supervisor's check on site of the finding, waiting for staff review
+    check_sha: str  # its photo
     consultation_id: int
     comment_id: int
     comment_token: str
@@ -178,12 +189,29 @@ def build_world(app, db) -> World:
     s.flush()
     now = utcnow()
     report = inspections.draft(s, users["supervisor"], project, "key-submitted", now)
-    inspections.save(report, _filled(fail=("fencing",)), *CENTRE)
+    inspections.save(report, _filled(fail=("fencing",)), on_site(*CENTRE, at=now), now=now)
     inspections.add_photo(s, report, "fencing", jpeg_photo("red"), store, now)
     [finding] = inspections.submit(s, report, now)
     draft = inspections.draft(s, users["supervisor"], project, "key-draft", now + timedelta(1))
     draft_note = "草稿里的私密备注"
-    inspections.save(draft, {"dust": {"result": "fail", "note": draft_note}}, *CENTRE)
+    check_photo = jpeg_photo("teal")
+    save_for_session(s, store, check_photo)
+    check = SiteCheck(
+        case=finding,
+        supervisor=users["supervisor"],
+        action="close",
+        body="已整改",
+        lat=CENTRE[0],
+        lng=CENTRE[1],
+        distance_m=0,
+        flagged=True,
+        review_reasons=["typed"],
+        created_at=now,
+    )
+    s.add(SiteCheckPhoto(check=check, sha256=check_photo.sha256, width=1, height=1, created_at=now))
+    inspections.save(
+        draft, {"dust": {"result": "fail", "note": draft_note}}, on_site(*CENTRE, at=now), now=now
+    )
 
     consultation = make_consultation(s, dispatcher)
     comment, comment_token = consultations.add_comment(
@@ -224,6 +252,8 @@ def build_world(app, db) -> World:
         draft_id=draft.id,
         draft_note=draft_note,
         report_id=report.id,
+        check_id=check.id,
+        check_sha=check_photo.sha256,
         consultation_id=consultation.id,
         comment_id=comment.id,
         comment_token=comment_token,
@@ -261,6 +291,7 @@ def url_values(world: World) -> dict[str, str]:
         "sha256": world.case.photos[0].sha256,
         "filename": "css/site.css",
         "report_id": str(world.report_id),
+        "check_id": str(world.check_id),
         "application_id": str(world.application_id),
         "contractor_id": str(world.contractor_id),
         "entry_id": str(world.entry_id),
@@ -322,6 +353,8 @@ def concrete(rule: Rule, world: World, **replace: str) -> str:
         values |= {"kind": "cases", "key": world.case.number, "decision": "release"}
     if rule.endpoint == "admin.inspection_photo":
         values["sha256"] = world.finding.photos[0].sha256
+    if rule.endpoint == "admin.site_check_photo":
+        values["sha256"] = world.check_sha
     path = re.sub(
         r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_0-9]+)>",
         lambda m: values[m.group(1)],

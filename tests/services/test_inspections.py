@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from portal.models import CHECKLIST, Case, Contractor, Project, utcnow
 from portal.services import inspections, spotchecks, workflow
 from portal.services.photos import PhotoStore
-from tests.factories import jpeg_photo, make_user
+from tests.factories import jpeg_photo, make_user, on_site
 
 SITE = (30.2741, 120.1551)
 
@@ -50,7 +50,7 @@ def test_a_failed_item_becomes_a_case_with_a_48_hour_response(app, db, site, sup
     store = PhotoStore(app.config["UPLOAD_DIR"])
     now = utcnow()
     report = inspections.draft(db.session, supervisor, site, "key-1", now)
-    inspections.save(report, filled(fail=("fencing",)), *SITE)
+    inspections.save(report, filled(fail=("fencing",)), on_site(*SITE))
     inspections.add_photo(db.session, report, "fencing", jpeg_photo("red"), store, now)
     made = inspections.submit(db.session, report, now)
     db.session.commit()
@@ -65,7 +65,7 @@ def test_a_failed_item_becomes_a_case_with_a_48_hour_response(app, db, site, sup
 def test_submitting_twice_creates_one_report_and_one_set_of_cases(db, site, supervisor, app):
     store = PhotoStore(app.config["UPLOAD_DIR"])
     report = inspections.draft(db.session, supervisor, site, "key-2", utcnow())
-    inspections.save(report, filled(fail=("dust",)), *SITE)
+    inspections.save(report, filled(fail=("dust",)), on_site(*SITE))
     inspections.add_photo(db.session, report, "dust", jpeg_photo(), store, utcnow())
     first = inspections.submit(db.session, report, utcnow())
     again = inspections.draft(db.session, supervisor, site, "key-2", utcnow())
@@ -77,7 +77,7 @@ def test_submitting_twice_creates_one_report_and_one_set_of_cases(db, site, supe
 
 def test_a_draft_keeps_partial_answers(db, site, supervisor):
     report = inspections.draft(db.session, supervisor, site, "key-3", utcnow())
-    inspections.save(report, {"dust": {"result": "pass", "note": ""}}, None, None)
+    inspections.save(report, {"dust": {"result": "pass", "note": ""}}, None)
     db.session.commit()
     db.session.expire_all()
     kept = inspections.draft(db.session, supervisor, site, "key-3", utcnow())
@@ -88,7 +88,7 @@ def test_a_draft_keeps_partial_answers(db, site, supervisor):
 
 def test_failures_need_a_photo_and_a_position(db, site, supervisor):
     report = inspections.draft(db.session, supervisor, site, "key-4", utcnow())
-    inspections.save(report, filled(fail=("muck",)), *SITE)
+    inspections.save(report, filled(fail=("muck",)), on_site(*SITE))
     with pytest.raises(inspections.InspectionError) as refused:
         inspections.submit(db.session, report, utcnow())
     assert refused.value.args[0] == "photo"
@@ -97,21 +97,24 @@ def test_failures_need_a_photo_and_a_position(db, site, supervisor):
 def test_off_site_reports_wait_for_a_dispatcher(app, db, site, supervisor):
     store = PhotoStore(app.config["UPLOAD_DIR"])
     report = inspections.draft(db.session, supervisor, site, "key-5", utcnow())
-    inspections.save(report, filled(fail=("tidy",)), SITE[0] + 0.01, SITE[1])  # ~1.1 km away
+    away = on_site(SITE[0] + 0.01, SITE[1])  # ~1.1 km away
+    inspections.save(report, filled(fail=("tidy",)), away)
     inspections.add_photo(db.session, report, "tidy", jpeg_photo(), store, utcnow())
     assert inspections.submit(db.session, report, utcnow()) == []
-    assert report.off_site and report.distance_m > 1000
+    assert report.off_site and report.distance_m > 1000 and report.review_reasons == ["off_site"]
     dispatcher = make_user(db.session, "dispatcher")
-    [case] = inspections.confirm_off_site(db.session, report, dispatcher, utcnow())
+    with pytest.raises(inspections.InspectionError):
+        inspections.confirm(db.session, report, dispatcher, " ", utcnow())  # no reason
+    [case] = inspections.confirm(db.session, report, dispatcher, "监督员电话说明位置", utcnow())
     assert case.source == "inspection"
     with pytest.raises(inspections.InspectionError):
-        inspections.confirm_off_site(db.session, report, dispatcher, utcnow())
+        inspections.confirm(db.session, report, dispatcher, "再次确认", utcnow())
 
 
 def test_points_for_accepted_findings_and_verified_fixes(app, db, site, supervisor):
     store = PhotoStore(app.config["UPLOAD_DIR"])
     report = inspections.draft(db.session, supervisor, site, "key-6", utcnow())
-    inspections.save(report, filled(fail=("night_permit",)), *SITE)
+    inspections.save(report, filled(fail=("night_permit",)), on_site(*SITE))
     inspections.add_photo(db.session, report, "night_permit", jpeg_photo(), store, utcnow())
     [case] = inspections.submit(db.session, report, utcnow())
     dispatcher = make_user(db.session, "dispatcher")
@@ -136,7 +139,7 @@ def test_assignments_are_linked_to_reports(db, site, supervisor):
 
 
 def test_a_form_inserted_meanwhile_by_another_request_is_returned(
-    db, site, supervisor, monkeypatch
+    app, db, site, supervisor, monkeypatch
 ):
     from sqlalchemy.orm import Session
 
@@ -159,7 +162,10 @@ def test_a_form_inserted_meanwhile_by_another_request_is_returned(
     report = inspections.draft(db.session, supervisor, site, "key-race", utcnow())
     assert len(looked) == 2 and report.client_key == "key-race" and report.id is not None
     assert db.session.scalar(select(func.count()).select_from(Inspection)) == 1
-    inspections.save(report, filled(), *SITE)  # the session is still usable
+    inspections.save(report, filled(), on_site(*SITE))  # the session is still usable
+    inspections.add_photo(
+        db.session, report, "tidy", jpeg_photo(), PhotoStore(app.config["UPLOAD_DIR"]), utcnow()
+    )
     assert inspections.submit(db.session, report, utcnow()) == []
     db.session.commit()
     assert report.status == "submitted"
@@ -170,7 +176,7 @@ def test_a_finding_closes_only_after_the_supervisors_check(app, db, site, superv
 
     store = PhotoStore(app.config["UPLOAD_DIR"])
     report = inspections.draft(db.session, supervisor, site, "key-8", utcnow())
-    inspections.save(report, filled(fail=("fencing",)), *SITE)
+    inspections.save(report, filled(fail=("fencing",)), on_site(*SITE))
     inspections.add_photo(db.session, report, "fencing", jpeg_photo(), store, utcnow())
     [case] = inspections.submit(db.session, report, utcnow())
     dispatcher, admin = make_user(db.session, "dispatcher"), make_user(db.session, "admin")

@@ -194,7 +194,7 @@ def test_findings_get_48_hours_on_a_database_without_demo_data(app, db):
     )
     from portal.services import inspections
     from portal.services.photos import PhotoStore
-    from tests.factories import jpeg_photo, make_user
+    from tests.factories import jpeg_photo, make_user, on_site
 
     assert db.session.scalar(select(func.count()).select_from(Category)) == 0  # no demo data
     office = SlaPolicy(code="office", name_zh="本单位时限", name_en="Office", working_time=True)
@@ -227,7 +227,7 @@ def test_findings_get_48_hours_on_a_database_without_demo_data(app, db):
     now = utcnow()
     report = inspections.draft(db.session, supervisor, site, "key-48", now)
     answers = {i: {"result": "fail" if i == "fencing" else "pass", "note": ""} for i in CHECKLIST}
-    inspections.save(report, answers, 30.2741, 120.1551)
+    inspections.save(report, answers, on_site(30.2741, 120.1551, at=now), now=now)
     store = PhotoStore(app.config["UPLOAD_DIR"])
     inspections.add_photo(db.session, report, "fencing", jpeg_photo(), store, now)
     [case] = inspections.submit(db.session, report, now)

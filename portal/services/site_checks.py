@@ -1,0 +1,154 @@
+"""A supervisor's check on site of the fix of their finding (核查), with the same evidence as a
+report: the device's position, photos whose EXIF agrees with the site and the visit. When
+the evidence holds, the check closes the case or sends it back at once; otherwise it waits
+for staff, who apply it (the supervisor then earns the check's points) or reject it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Case, SiteCheck, SiteCheckPhoto, User
+from portal.services import audit, evidence, geo, workflow, works
+from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
+
+ACTIONS = {"close": workflow.close, "rework": workflow.rework}
+
+
+class SiteCheckError(ValueError):
+    """Raised with a code when a check cannot be recorded or reviewed."""
+
+
+def pending(session: Session, case: Case) -> SiteCheck | None:
+    """Return the check of a case that waits for staff review, if any."""
+    return session.scalar(
+        select(SiteCheck).where(
+            SiteCheck.case_id == case.id,
+            SiteCheck.flagged.is_(True),
+            SiteCheck.confirmed_at.is_(None),
+            SiteCheck.rejected_at.is_(None),
+        )
+    )
+
+
+def _distance(case: Case, lat: float, lng: float) -> float:
+    project = case.inspection.project if case.inspection else None
+    if project is not None:
+        return works.distance_to_site(project, lat, lng)
+    return geo.distance_m((lat, lng), (case.lat, case.lng))
+
+
+def record(
+    session: Session,
+    case: Case,
+    supervisor: User,
+    action: str,
+    body: str,
+    position: evidence.Position | None,
+    photos: list[ProcessedPhoto],
+    store: PhotoStore,
+    now: datetime,
+    version: int | None = None,
+) -> SiteCheck:
+    """Record a check on site; apply it to the case now if its evidence holds."""
+    if action not in ACTIONS:
+        raise SiteCheckError("action")
+    if version is not None and version != case.version_id:
+        raise workflow.StaleCase()
+    if action not in workflow.allowed(case, supervisor):
+        raise workflow.WorkflowError("state")
+    if pending(session, case) is not None:
+        raise SiteCheckError("pending")
+    if not body.strip():
+        raise SiteCheckError("body")
+    if position is None:
+        raise SiteCheckError("position")
+    if not photos:
+        raise SiteCheckError("photo")
+    check = SiteCheck(
+        case=case,
+        supervisor=supervisor,
+        action=action,
+        body=body.strip(),
+        review_reasons=[],
+        created_at=now,
+    )
+    evidence.record_position(check, position, now)
+    check.distance_m = _distance(case, check.lat, check.lng)
+    check.off_site = check.distance_m > current_app.config["GEOFENCE_M"]
+    for photo in photos:
+        save_for_session(session, store, photo)
+        row = SiteCheckPhoto(
+            check=check, sha256=photo.sha256, width=photo.width, height=photo.height, created_at=now
+        )
+        project = case.inspection.project if case.inspection else None
+        if project is not None:
+            evidence.record_photo(row, photo.original_exif, project)
+        session.add(row)
+    check.review_reasons = evidence.review_reasons(check, check.photos, now)
+    check.flagged = bool(check.review_reasons)
+    session.add(check)
+    session.flush()
+    audit.record(
+        session,
+        supervisor,
+        "case.site_check",
+        "case",
+        case.number,
+        after={
+            "action": action,
+            "distance_m": round(check.distance_m),
+            "review_reasons": check.review_reasons,
+        },
+        now=now,
+    )
+    if not check.flagged:
+        ACTIONS[action](session, case, supervisor, check.body, now)
+        check.applied_at = now
+    return check
+
+
+def _decidable(check: SiteCheck, reason: str) -> None:
+    if not check.pending_review:
+        raise SiteCheckError("state")
+    if not reason.strip():
+        raise SiteCheckError("reason")
+
+
+def confirm(session: Session, check: SiteCheck, staff: User, reason: str, now: datetime) -> None:
+    """Confirm a flagged check with the reason: it is applied to the case as the supervisor's."""
+    _decidable(check, reason)
+    try:
+        ACTIONS[check.action](session, check.case, check.supervisor, check.body, now)
+    except workflow.WorkflowError as error:
+        raise SiteCheckError("case_state") from error
+    check.confirmed_by_id, check.confirmed_at, check.applied_at = staff.id, now, now
+    check.review_note = reason.strip()
+    audit.record(
+        session,
+        staff,
+        "site_check.confirm",
+        "case",
+        check.case.number,
+        after={"check": check.id, "reason": check.review_note},
+        now=now,
+    )
+
+
+def reject(session: Session, check: SiteCheck, staff: User, reason: str, now: datetime) -> None:
+    """Reject a flagged check with the reason: the case stays as it was, no points."""
+    _decidable(check, reason)
+    check.rejected_by_id, check.rejected_at = staff.id, now
+    check.review_note = reason.strip()
+    audit.record(
+        session,
+        staff,
+        "site_check.reject",
+        "case",
+        check.case.number,
+        after={"check": check.id, "reason": check.review_note},
+        now=now,
+    )
