@@ -52,6 +52,10 @@ class Report:
     api_key: ApiKey | None = None
     # From a blocked sender: accepted as usual, but held for review (no clocks, no mail).
     held: bool = False
+    # What staff must look at first (codes of CASE_FLAGS), and photo links not fetched.
+    flags: list[str] = field(default_factory=list)
+    media_links: list[str] = field(default_factory=list)
+    device_id: str = ""
 
 
 def hash_token(token: str) -> str:
@@ -121,6 +125,9 @@ def submit(
         attributes=report.attributes,
         api_key=report.api_key,
         held=report.held,
+        flags=list(dict.fromkeys(report.flags)),
+        media_links=report.media_links,
+        reporter_device_id=report.device_id,
         created_at=now,
         updated_at=now,
     )
