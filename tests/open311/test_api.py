@@ -73,6 +73,7 @@ def test_discovery_services_and_definitions(client, reference, conforms, fmt):
         conforms("services.json", listed)
         by_code = {s["service_code"]: s for s in listed}
         assert by_code["0402"]["metadata"] is True and by_code["0102"]["metadata"] is False
+        assert by_code["0503"]["metadata"] is True  # no question, but a photo is required
         assert by_code["0402"]["group"] == "井盖" and "井盖" in by_code["0402"]["keywords"]
     else:
         root = xml_of(services)
