@@ -15,7 +15,7 @@ from admin.queue import department_choices
 from portal.extensions import db
 from portal.models import Case, Category, Department, utcnow
 from portal.public.report import category_groups, checked_report, read_photos
-from portal.services import audit, cases, photos, privacy, replies, routing, sla, workflow
+from portal.services import audit, cases, intake, photos, privacy, replies, routing, sla, workflow
 
 
 def error_message(code: str) -> str:
@@ -98,6 +98,12 @@ def case_page(number: str) -> str:
         show_contact=privacy.may_see_contacts(current_user, case),
         respond_status=sla.clock_status(case.respond_due_at, case.responded_at, now),
         resolve_status=sla.clock_status(case.resolve_due_at, case.resolved_at, now),
+        answers=[
+            (q, case.attributes[q.code])
+            for q in case.category.attributes
+            if q.code in (case.attributes or {})
+        ],
+        kept_as_text=intake.answers_kept_as_text(case.category, case.attributes or {}),
     )
 
 

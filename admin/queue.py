@@ -16,6 +16,7 @@ from admin import bp, dispatcher_required
 from admin.forms import BulkForm
 from portal.extensions import db
 from portal.models import (
+    CASE_FLAGS,
     OPEN_STATES,
     PRIORITIES,
     SOURCES,
@@ -53,6 +54,7 @@ def queue_filters() -> case_search.QueueFilters:
         department=args.get("department", "")[:20],
         priority=args.get("priority", "") if args.get("priority") in PRIORITIES else "",
         source=args.get("source", "") if args.get("source") in SOURCES else "",
+        flag=args.get("flag", "") if args.get("flag") in CASE_FLAGS else "",
         overdue=args.get("overdue") == "1",
     )
 
@@ -91,6 +93,7 @@ def index() -> str:
         states=STATES,
         priorities=PRIORITIES,
         sources=SOURCES,
+        flags=CASE_FLAGS,
         categories=db.session.scalars(select(Category).order_by(Category.code)).all(),
         zones=db.session.scalars(select(Zone).where(Zone.level != "grid")).all(),
         departments=department_choices(),

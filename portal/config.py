@@ -132,6 +132,9 @@ class Settings:
             "OPEN311_MEDIA_HOSTS": self.get("OPEN311_MEDIA_HOSTS"),
             "OPEN311_MEDIA_TIMEOUT": float(self.get("OPEN311_MEDIA_TIMEOUT", "10")),
             "OPEN311_CONTACT": self.get("OPEN311_CONTACT"),
+            # The jurisdiction_id values this endpoint answers for (comma separated); with
+            # one, clients may leave it out; empty: clients must leave it out.
+            "OPEN311_JURISDICTION": self.get("OPEN311_JURISDICTION"),
             "OPEN311_KEY_SERVICE": self.get("OPEN311_KEY_SERVICE"),
             "RATELIMIT_ENABLED": _flag(self.get("RATELIMIT_ENABLED"), default=True),
             # How many reverse proxies in front set X-Forwarded-* (the limits key on the address).

@@ -123,6 +123,20 @@ def source_label(source: str) -> str:
     return _label(SOURCE_LABELS, source)
 
 
+FLAG_LABELS = {
+    "photo_missing": _l("Photo missing: the category requires one; ask the resident for it"),
+    "media_link": _l("Photo sent as a link the portal does not fetch: open it with care"),
+    "answer_as_text": _l("An answer did not fit its question and was kept as typed"),
+    "answer_missing": _l("A required question was left unanswered"),
+    "contact_unchecked": _l("The contact details did not pass the checks: check them first"),
+}
+
+
+def flag_label(flag: str) -> str:
+    """Return the translated meaning of a case's flag for staff."""
+    return _label(FLAG_LABELS, flag)
+
+
 ACTION_LABELS = {
     "accept": _l("Accept"),
     "reject": _l("Reject"),
@@ -416,6 +430,7 @@ def template_context() -> dict:
         "rating_label": rating_label,
         "priority_label": priority_label,
         "source_label": source_label,
+        "flag_label": flag_label,
         "action_label": action_label,
         "role_label": role_label,
         "checklist_label": checklist_label,

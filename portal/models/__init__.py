@@ -5,6 +5,7 @@ from portal.models.base import Base, utcnow
 from portal.models.blocklist import BLOCK_KINDS, BlockedSender
 from portal.models.calendar import CalendarDay
 from portal.models.case import (
+    CASE_FLAGS,
     OPEN_STATES,
     SOURCES,
     STATES,
@@ -51,6 +52,7 @@ from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
     "BLOCK_KINDS",
+    "CASE_FLAGS",
     "CHECKLIST",
     "COMMENT_STATUSES",
     "CONSULTED_PHASES",

@@ -36,6 +36,14 @@ STATES = (
 )
 OPEN_STATES = ("submitted", "accepted", "dispatched", "in_progress", "resolved")
 SOURCES = ("web", "api", "inspection", "phone", "letter", "visit")
+# Why staff must look at a case first (its flags), each accepted instead of refused.
+CASE_FLAGS = (
+    "photo_missing",
+    "media_link",
+    "answer_as_text",
+    "answer_missing",
+    "contact_unchecked",
+)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -126,6 +134,14 @@ class Case(Base):
     attributes: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     # The outside system that posted the case through Open311 (source "api").
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"), index=True)
+    # What staff must look at before working the case, as codes of CASE_FLAGS: the report
+    # was accepted rather than refused for something its sender could not fix.
+    flags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # Photo links an Open311 client sent from hosts the office does not fetch from: shown
+    # to staff as plain links, never fetched by the portal.
+    media_links: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # Private, like the contact details: the sending device's id (Open311 device_id).
+    reporter_device_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     followers_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[str | None] = mapped_column(String(20))

@@ -2,6 +2,9 @@
 
 from flask import Blueprint
 
-bp = Blueprint("open311", __name__)
+from portal.cors import allow_reads
 
-from portal.open311 import errors, openapi, requests, services  # noqa: E402,F401
+bp = Blueprint("open311", __name__)
+bp.after_request(allow_reads)
+
+from portal.open311 import errors, jurisdiction, openapi, requests, services  # noqa: E402,F401

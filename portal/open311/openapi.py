@@ -132,20 +132,79 @@ DISCOVERY = {
 }
 POST_FIELDS = {
     "api_key": {"type": "string"},
-    "service_code": {"type": "string"},
+    "jurisdiction_id": {"type": "string", "description": "Optional unless several are served."},
+    "service_code": {"type": "string", "description": "An unknown one answers 404."},
     "lat": {"type": "string", "description": "WGS-84 latitude, with long."},
     "long": {"type": "string", "description": "WGS-84 longitude, with lat."},
-    "address_string": {"type": "string", "description": "Geocoded, or a zone it names."},
+    "address_string": {
+        "type": "string",
+        "description": "Geocoded, or a zone it names; kept as plain text, at most 255 characters.",
+    },
     "address_id": {"type": "string"},
-    "description": {"type": "string", "maxLength": 4000},
+    "description": {
+        "type": "string",
+        "description": "Optional. Plain text (markup is kept as typed and escaped wherever it is "
+        "shown); longer than the spec's 4000 characters is kept whole.",
+    },
     "email": {"type": "string"},
     "first_name": {"type": "string"},
     "last_name": {"type": "string"},
     "phone": {"type": "string"},
-    "device_id": {"type": "string"},
+    "device_id": {"type": "string", "description": "Also read as deviceid; at most 100."},
     "account_id": {"type": "string"},
-    "media_url": {"type": "string", "description": "Fetched only from allowed hosts."},
+    "media_url": {
+        "type": "string",
+        "description": "May repeat. Fetched only from the allowed hosts; from any other host "
+        "kept as a link for staff, never fetched and never refused.",
+    },
 }
+INTAKE = (
+    "Only what the sender can fix is refused: no service_code (400), an unknown one (404), "
+    "no usable place (400), a bad api_key (403), a broken uploaded photo (400). An answer that "
+    "fails its datatype, a missing required answer or photo, and contact details that fail "
+    "their check are accepted and flagged for staff. attribute[code] may repeat for a "
+    "multivaluelist; files may come as media or photo1, photo2 ..."
+)
+PAGED = (
+    "An answer cut at page_size carries a header Link: <PUBLIC_URL/...&page=N+1>; "
+    'rel="next" with the same arguments; none on the last page.'
+)
+NEXT_LINK = {
+    "Link": {
+        "description": 'rel="next": the next page, when this answer was cut at page_size.',
+        "schema": {"type": "string"},
+    }
+}
+CORS = {
+    "Access-Control-Allow-Origin": {
+        "description": "* on GET, HEAD and OPTIONS (never on POST, never with credentials).",
+        "schema": {"type": "string"},
+    }
+}
+JURISDICTION = {
+    "name": "jurisdiction_id",
+    "in": "query",
+    "required": False,
+    "description": "One of the ids the endpoint serves: optional when it serves one; an "
+    "unknown id answers 404.",
+    "schema": {"type": "string"},
+}
+PAGING = (
+    {
+        "name": "page",
+        "in": "query",
+        "required": False,
+        "description": "Page number, from 1.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "page_size",
+        "in": "query",
+        "required": False,
+        "description": "Items per page, 1 to 1000 (default 1000).",
+        "schema": {"type": "string"},
+    },
+)
 
 
 def _param(name: str, description: str, where: str = "query") -> dict:
@@ -164,6 +223,7 @@ def _answers(ok: dict, status: str = "200") -> dict:
         status: {
             "description": "Success",
             "content": {"application/json": {"schema": ok}, "text/xml": {"schema": {}}},
+            "headers": {**NEXT_LINK, **CORS} if status == "200" else {},
         }
     }
     for code, why in (
@@ -180,7 +240,8 @@ def _answers(ok: dict, status: str = "200") -> dict:
 
 
 def _get(summary: str, ok: dict, *params: dict) -> dict:
-    return {"get": {"summary": summary, "parameters": [FORMAT, *params], "responses": _answers(ok)}}
+    parameters = [FORMAT, *params, JURISDICTION]
+    return {"get": {"summary": summary, "parameters": parameters, "responses": _answers(ok)}}
 
 
 def _list(item: dict) -> dict:
@@ -202,12 +263,13 @@ def description() -> dict:
         _param("service_code", "Comma list."),
         _param("status", "open, closed, or both, comma separated."),
         *DATES,
-        _param("page", "Page number, from 1."),
-        _param("page_size", "Items per page, 1 to 1000 (default 1000)."),
+        *PAGING,
         _param("extensions", "true adds attributes, photos and public notes."),
     )
+    requests_path["get"]["description"] = PAGED
     requests_path["post"] = {
         "summary": "Post a service request (needs api_key)",
+        "description": INTAKE,
         "parameters": [FORMAT],
         "requestBody": {
             "required": True,
@@ -264,7 +326,7 @@ def description() -> dict:
                 _param("token", "The token", "path"),
             ),
             "/servicerequestupdates.{format}": _get(
-                "List the public updates of service requests", _list(UPDATE), *DATES
+                "List the public updates of service requests", _list(UPDATE), *DATES, *PAGING
             ),
         },
     }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlencode
+
 from flask import abort, current_app, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -16,10 +19,25 @@ from portal.services import open311, open311_intake
 from portal.services.photos import PhotoStore
 from portal.web import event_label
 
+# The file fields a photo may come in: the spec's media, and FixMyStreet's photo1, photo2 ...
+PHOTO_FIELD = re.compile(r"^(media|photo\d{1,2})$")
+UPDATES_ARGUMENTS = ("start_date", "end_date", "page", "page_size")
+
 
 def photo_url(sha256: str) -> str:
     """Return the public address of a photo."""
     return url_for("public.photo", sha256=sha256, variant="full", _external=True)
+
+
+def with_next_link(response: Response, more: bool, page: int) -> Response:
+    """Say that an answer was cut at its page size: a Link header to the next page, built
+    from PUBLIC_URL and the same arguments with the next page number."""
+    if more:
+        args = request.args.to_dict(flat=False)
+        args["page"] = [str(page + 1)]
+        url = current_app.config["PUBLIC_URL"] + request.path + "?" + urlencode(args, doseq=True)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return response
 
 
 def _extensions() -> bool:
@@ -34,9 +52,9 @@ def requests_list(fmt: str) -> Response:
         filters = open311.read_filters(request.args.to_dict(), utcnow())
     except open311.BadArguments as bad:
         return errors(fmt, 400, bad.problems)
-    found = open311.find_requests(db.session, filters)
+    found, more = open311.cut(open311.find_requests(db.session, filters), filters.page_size)
     listed = [open311.request_fields(c, photo_url, _extensions()) for c in found]
-    return answer(fmt, listed, "service_requests")
+    return with_next_link(answer(fmt, listed, "service_requests"), more, filters.page)
 
 
 @bp.route("/requests/<service_request_id>.<any(json, xml):fmt>")
@@ -62,8 +80,8 @@ def request_post(fmt: str) -> Response:
         form=request.form.to_dict(flat=False),
         files=[
             (f.filename or "media", f.stream, f.mimetype)
-            for f in request.files.getlist("media")
-            if f
+            for name, f in request.files.items(multi=True)
+            if f and PHOTO_FIELD.match(name)
         ],
     )
     store = PhotoStore(current_app.config["UPLOAD_DIR"])
@@ -71,8 +89,11 @@ def request_post(fmt: str) -> Response:
         case = open311_intake.post(
             db.session, key, posted, store, now, str(get_locale()), request.remote_addr or ""
         )
-    except open311.BadArguments as bad:
+    except open311_intake.UnknownService:
         db.session.commit()  # the key's use is counted even when the request is refused
+        return errors(fmt, 404, ["service_code: " + _("No such service is offered.")])
+    except open311.BadArguments as bad:
+        db.session.commit()
         return errors(fmt, 400, bad.problems)
     db.session.commit()
     notice = _("Received as case %(number)s.", number=case.number)
@@ -93,13 +114,15 @@ def token(token: str, fmt: str) -> Response:
 @per_address
 def updates(fmt: str) -> Response:
     """List the public timeline events of a window (FixMyStreet's updates extension)."""
-    args = {k: v for k, v in request.args.items() if k in ("start_date", "end_date")}
+    args = {k: v for k, v in request.args.items() if k in UPDATES_ARGUMENTS}
     try:
         filters = open311.read_filters(args, utcnow())
     except open311.BadArguments as bad:
         return errors(fmt, 400, bad.problems)
+    found = open311.updates(db.session, filters.start, filters.end, filters.page, filters.page_size)
+    found, more = open311.cut(found, filters.page_size)
     listed = []
-    for event, status in open311.updates(db.session, filters.start, filters.end):
+    for event, status in found:
         photo = open311.event_photo(db.session, event)
         listed.append(
             {
@@ -111,4 +134,4 @@ def updates(fmt: str) -> Response:
                 "media_url": photo_url(photo.sha256) if photo else None,
             }
         )
-    return answer(fmt, listed, "service_request_updates")
+    return with_next_link(answer(fmt, listed, "service_request_updates"), more, filters.page)

@@ -59,7 +59,7 @@ def service_definition(service_code: str, fmt: str) -> Response:
         fmt,
         {
             "service_code": category.code,
-            "attributes": [open311.attribute(q) for q in category.attributes],
+            "attributes": open311.attributes(category),
         },
         "service_definition",
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Row, Select, case, or_, select
+from sqlalchemy import ColumnElement, Row, Select, String, case, cast, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.models import Case, Category, Department, User, Zone
@@ -130,7 +130,16 @@ class QueueFilters(CaseFilters):
     department: str = ""
     priority: str = ""
     source: str = ""
+    flag: str = ""
     overdue: bool = False
+
+
+def has_flag(flag: str) -> ColumnElement[bool]:
+    """Return the SQL test of a case carrying a flag (one of CASE_FLAGS).
+
+    Flags are a short JSON list of fixed codes; its text holds the code in quotes, the same
+    on SQLite and PostgreSQL, so no JSON operator of one database is needed."""
+    return cast(Case.flags, String).like(f'%"{flag}"%')
 
 
 def next_due():
@@ -161,6 +170,8 @@ def queue_filtered(
         query = query.where(Case.priority == filters.priority)
     if filters.source:
         query = query.where(Case.source == filters.source)
+    if filters.flag:
+        query = query.where(has_flag(filters.flag))
     due = next_due()
     if filters.overdue:
         query = query.where(due < now)

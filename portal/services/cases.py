@@ -55,6 +55,10 @@ class Report:
     held: bool = False
     # The block-list entry that matched the sender (which makes the report held).
     held_by: BlockedSender | None = None
+    # What staff must look at first (codes of CASE_FLAGS), and photo links not fetched.
+    flags: list[str] = field(default_factory=list)
+    media_links: list[str] = field(default_factory=list)
+    device_id: str = ""
 
 
 def hash_token(token: str) -> str:
@@ -125,6 +129,9 @@ def submit(
         api_key=report.api_key,
         held=report.held or report.held_by is not None,
         blocked_sender_id=report.held_by.id if report.held_by else None,
+        flags=list(dict.fromkeys(report.flags)),
+        media_links=report.media_links,
+        reporter_device_id=report.device_id,
         created_at=now,
         updated_at=now,
     )

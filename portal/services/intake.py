@@ -38,6 +38,14 @@ def text_problem(text: str | None) -> object | None:
     return None
 
 
+def plain_text(text: str | None, limit: int | None = None) -> str:
+    """Return a text another system sent, kept as plain text: control characters (but line
+    breaks and tabs) removed, trimmed, and cut to `limit` characters if one is given. Markup
+    is kept as typed: every page, export and mail escapes it."""
+    kept = CONTROL.sub("", (text or "").replace("\x00", "")).strip()
+    return kept[:limit] if limit is not None else kept
+
+
 def description_problem(text: str | None) -> object | None:
     """Return why a report's description is refused, or None."""
     text = (text or "").strip()
@@ -103,8 +111,9 @@ def photo_problem(category: Category, processed: list[photos.ProcessedPhoto]) ->
     return None
 
 
-def _answer(question: CategoryAttribute, given: list[str]) -> object:
-    """Return one question's answer in stored form; raise ValueError with a message."""
+def _answer(question: CategoryAttribute, given: list[str], markup_ok: bool = False) -> object:
+    """Return one question's answer in stored form; raise ValueError with a message.
+    `markup_ok` lets text that looks like markup through (it is escaped wherever shown)."""
     keys = [key for key, _name in question.value_names()]
     if question.datatype == "multivaluelist":
         if any(v not in keys for v in given):
@@ -134,7 +143,7 @@ def _answer(question: CategoryAttribute, given: list[str]) -> object:
     limit = ANSWER_MAX[question.datatype]
     if len(value) > limit:
         raise ValueError(_l("At most %(max)d characters.", max=limit))
-    problem = text_problem(value)
+    problem = None if markup_ok else text_problem(value)
     if problem is not None:
         raise ValueError(problem)
     return value
@@ -159,3 +168,43 @@ def check_answers(
         except ValueError as error:
             problems[question.code] = error.args[0]
     return answers, problems
+
+
+def lenient_answers(
+    category: Category, given: Mapping[str, list[str]]
+) -> tuple[dict[str, object], set[str], set[str]]:
+    """Read another system's answers without refusing any: return the stored answers, the
+    codes of those kept as plain text because they failed their check, and the codes of
+    required questions left unanswered."""
+    answers: dict[str, object] = {}
+    kept: set[str] = set()
+    missing: set[str] = set()
+    for question in category.attributes:
+        values = [plain_text(v) for v in given.get(question.code, [])]
+        values = [v for v in values if v]
+        if not values:
+            if question.required:
+                missing.add(question.code)
+            continue
+        try:
+            answers[question.code] = _answer(question, values, markup_ok=True)
+        except ValueError:
+            kept.add(question.code)
+            joined = ", ".join(values)
+            answers[question.code] = values if question.datatype == "multivaluelist" else joined
+    return answers, kept, missing
+
+
+def answers_kept_as_text(category: Category, answers: Mapping[str, object]) -> set[str]:
+    """Return the codes of stored answers that do not pass their question's check now."""
+    kept = set()
+    for question in category.attributes:
+        value = answers.get(question.code)
+        if value is None:
+            continue
+        values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        try:
+            _answer(question, values, markup_ok=True)
+        except ValueError:
+            kept.add(question.code)
+    return kept

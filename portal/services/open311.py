@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import LIST_DATATYPES, Case, CaseEvent, Category, CategoryAttribute, Photo
@@ -19,6 +19,8 @@ SPAN = timedelta(days=90)
 DEFAULT_CAP = 1000
 STATUSES = ("open", "closed")
 NOTE_KINDS = ("public_reply", "resolved", "closed", "rejected")
+# The attribute that tells clients a service requires a photo (see photo_attribute).
+PHOTO_CODE = "photo"
 
 
 class BadArguments(ValueError):
@@ -63,6 +65,30 @@ def datatype_description(datatype: str) -> str:
     return str(texts[datatype])
 
 
+def photo_attribute(order: int) -> dict:
+    """Return how a service says it needs a photo: an attribute that is not answered
+    (variable false: clients show its description to the user, FixMyStreet as a notice) but
+    required, so clients know to attach media or a media_url. A request without a photo is
+    still accepted; staff then ask the resident for one."""
+    return {
+        "variable": False,
+        "code": PHOTO_CODE,
+        "datatype": "string",
+        "required": True,
+        "datatype_description": str(_l("Attach the photo as media (a file) or media_url.")),
+        "order": order,
+        "description": str(_l("A photo of the problem is required for this service.")),
+    }
+
+
+def attributes(category: Category) -> list[dict]:
+    """Return a service's attributes: its questions, then the photo it requires, if any."""
+    listed = [attribute(q) for q in category.attributes]
+    if category.photo_required and all(q.code != PHOTO_CODE for q in category.attributes):
+        listed.append(photo_attribute(max((q.order for q in category.attributes), default=0) + 1))
+    return listed
+
+
 def service(category: Category) -> dict:
     """Return a category as an Open311 service."""
     return {
@@ -71,7 +97,7 @@ def service(category: Category) -> dict:
         "description": (category.description_en if _english() and category.description_en else None)
         or category.description_zh
         or None,
-        "metadata": bool(category.attributes),
+        "metadata": bool(category.attributes) or category.photo_required,
         "type": "realtime",
         "keywords": category.keywords or None,
         "group": category.group.name,
@@ -180,8 +206,19 @@ def read_filters(args: dict[str, str], now: datetime) -> Filters:
     return filters
 
 
+def paged(query: Select, page: int, page_size: int) -> Select:
+    """Narrow an ordered query to one page, plus one row that tells whether more follow."""
+    return query.limit(page_size + 1).offset((page - 1) * page_size)
+
+
+def cut(rows: list, page_size: int) -> tuple[list, bool]:
+    """Split what paged() found into the page and whether a next page exists."""
+    return rows[:page_size], len(rows) > page_size
+
+
 def find_requests(session: Session, filters: Filters) -> list[Case]:
-    """Return the public cases the filters select, newest first."""
+    """Return the public cases the filters select, newest first: one page and, if more
+    follow, one row more (see cut)."""
     query = select(Case).where(Case.is_public)
     if filters.ids:
         query = query.where(Case.number.in_(filters.ids))
@@ -193,18 +230,13 @@ def find_requests(session: Session, filters: Filters) -> list[Case]:
             query = query.where(Case.state.not_in(("closed", "rejected", "duplicate")))
         elif filters.statuses == ["closed"]:
             query = query.where(Case.state.in_(("closed", "rejected", "duplicate")))
-    query = (
-        query.options(
-            selectinload(Case.category),
-            selectinload(Case.department),
-            selectinload(Case.photos),
-            selectinload(Case.events),
-        )
-        .order_by(Case.created_at.desc(), Case.id.desc())
-        .limit(filters.page_size)
-        .offset((filters.page - 1) * filters.page_size)
-    )
-    return list(session.scalars(query))
+    query = query.options(
+        selectinload(Case.category),
+        selectinload(Case.department),
+        selectinload(Case.photos),
+        selectinload(Case.events),
+    ).order_by(Case.created_at.desc(), Case.id.desc())
+    return list(session.scalars(paged(query, filters.page, filters.page_size)))
 
 
 def public_case(session: Session, number: str) -> Case | None:
@@ -253,9 +285,12 @@ def request_fields(case: Case, photo_url: Callable[[str], str], extensions: bool
     return fields
 
 
-def updates(session: Session, start: datetime, end: datetime) -> list[tuple[CaseEvent, str]]:
-    """Return the public timeline events in a window, each with the case's status after it."""
-    events = session.scalars(
+def updates(
+    session: Session, start: datetime, end: datetime, page: int = 1, page_size: int = DEFAULT_CAP
+) -> list[tuple[CaseEvent, str]]:
+    """Return the public timeline events in a window, each with the case's status after it:
+    one page and, if more follow, one event more (see cut)."""
+    query = (
         select(CaseEvent)
         .join(CaseEvent.case)
         .where(
@@ -266,8 +301,8 @@ def updates(session: Session, start: datetime, end: datetime) -> list[tuple[Case
         )
         .options(selectinload(CaseEvent.case).selectinload(Case.events))
         .order_by(CaseEvent.created_at, CaseEvent.id)
-        .limit(DEFAULT_CAP)
-    ).all()
+    )
+    events = session.scalars(paged(query, page, page_size)).all()
     found = []
     for event in events:
         state = "submitted"

@@ -25,6 +25,9 @@ from portal.services.open311 import BadArguments
 from portal.services.photos import PhotoStore
 
 ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,40})\](\[\])?$")
+# The widths of the columns a posted text is stored in.
+ADDRESS_MAX, NAME_MAX, PHONE_MAX, EMAIL_MAX, DEVICE_MAX = 255, 100, 40, 255, 100
+LINK_MAX = 2000
 
 
 class Forbidden(PermissionError):
@@ -69,14 +72,19 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def fetch_media(url: str) -> BinaryIO:
-    """Download a photo from one of the configured allowed hosts; raise ValueError if not."""
+def is_allowed_media_host(url: str) -> bool:
+    """Tell whether a photo address is on one of the hosts the office fetches from."""
     parts = urlsplit(url)
     allowed = {h.strip().lower() for h in current_app.config["OPEN311_MEDIA_HOSTS"].split(",")}
     allowed.discard("")
     host = (parts.hostname or "").lower()
     netloc = parts.netloc.lower().rsplit("@", 1)[-1]
-    if parts.scheme not in ("http", "https") or not (host in allowed or netloc in allowed):
+    return parts.scheme in ("http", "https") and (host in allowed or netloc in allowed)
+
+
+def fetch_media(url: str) -> BinaryIO:
+    """Download a photo from one of the configured allowed hosts; raise ValueError if not."""
+    if not is_allowed_media_host(url):
         raise ValueError(_l("Photos are fetched only from the hosts the office allows."))
     max_bytes = current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
     opener = urllib.request.build_opener(_NoRedirect)
@@ -93,12 +101,13 @@ def fetch_media(url: str) -> BinaryIO:
     return io.BytesIO(data)
 
 
+class UnknownService(LookupError):
+    """Raised when a request names a service that is not offered (answered as 404)."""
+
+
 def _position(session: Session, posted: Posted, problems: list[str]) -> tuple[float, float] | None:
-    lat_text, lng_text, address = (
-        posted.get("lat"),
-        posted.get("long"),
-        posted.get("address_string"),
-    )
+    lat_text, lng_text = posted.get("lat"), posted.get("long")
+    address = intake.plain_text(posted.get("address_string"), ADDRESS_MAX)
     if lat_text or lng_text:
         try:
             lat, lng = float(lat_text), float(lng_text)
@@ -111,9 +120,6 @@ def _position(session: Session, posted: Posted, problems: list[str]) -> tuple[fl
             )
             return None
         return lat, lng
-    if address and (len(address) > 255 or intake.text_problem(address)):
-        problems.append("address_string: " + str(_l("At most 255 characters, plain text.")))
-        return None
     if address:
         position = geo.locate_address(session, address)
         if position is None:
@@ -126,19 +132,40 @@ def _position(session: Session, posted: Posted, problems: list[str]) -> tuple[fl
     return None
 
 
-def _contact(posted: Posted, problems: list[str]) -> dict[str, str]:
+def _contact(posted: Posted, flags: list[str]) -> dict[str, str]:
+    """Read the resident's contact as sent; what fails its check is left out or kept as
+    typed, and flagged for staff, never refused (the sender cannot ask the resident)."""
     name = " ".join(p for p in (posted.get("first_name"), posted.get("last_name")) if p)
-    if len(name) > 100 or intake.text_problem(name):
-        problems.append("first_name/last_name: " + str(_l("At most 100 characters, plain text.")))
-    phone, email = posted.get("phone"), posted.get("email")
-    if phone and not re.match(intake.PHONE, phone):
-        problems.append("phone: " + str(_l("Enter a valid phone number.")))
+    name = intake.plain_text(name)
+    phone, email = intake.plain_text(posted.get("phone")), posted.get("email")
+    unchecked = len(name) > NAME_MAX or bool(phone and not re.match(intake.PHONE, phone))
     if email:
         try:
             email = validate_email(email, check_deliverability=False).normalized.lower()
         except EmailNotValidError:
-            problems.append("email: " + str(_l("Enter a valid e-mail address.")))
-    return {"name": name[:100], "phone": phone, "email": email}
+            email, unchecked = "", True  # never mail an address that cannot be one
+    if unchecked:
+        flags.append("contact_unchecked")
+    return {"name": name[:NAME_MAX], "phone": phone[:PHONE_MAX], "email": email[:EMAIL_MAX]}
+
+
+def _media(posted: Posted, flags: list[str], problems: list[str]) -> tuple[list, list[str]]:
+    """Fetch media_url photos from the allowed hosts; keep the others as links for staff."""
+    uploads: list = []
+    links: list[str] = []
+    for url in (intake.plain_text(u) for u in posted.form.get("media_url", [])):
+        if not url:
+            continue
+        if not is_allowed_media_host(url):
+            links.append(url[:LINK_MAX])
+            continue
+        try:
+            uploads.append(("media_url", fetch_media(url)))
+        except ValueError as error:
+            problems.append(f"media_url: {error.args[0]}")
+    if links:
+        flags.append("media_link")
+    return uploads, links
 
 
 def post(
@@ -151,45 +178,36 @@ def post(
     address: str = "",
 ) -> Case:
     """Open a case from an Open311 POST (held for review if the caller's address or the
-    resident's e-mail or phone is blocked); raise BadArguments listing every wrong argument."""
+    resident's e-mail or phone is blocked). Refuse only what the sender can fix: raise
+    UnknownService for a service not offered and BadArguments for a missing service code, a
+    missing or unknown place, or a broken upload. Everything else is kept and flagged."""
     problems: list[str] = []
+    flags: list[str] = []
     code = posted.get("service_code")
     category = intake.active_category(session, code)
+    if code and category is None:
+        raise UnknownService(code)
     if category is None:
-        problems.append(
-            "service_code: "
-            + str(_l("Required.") if not code else _l("No such service is offered."))
-        )
+        problems.append("service_code: " + str(_l("Required.")))
     position = _position(session, posted, problems)
-    description = posted.get("description")
-    problem = intake.description_problem(description)
-    if problem is not None:
-        problems.append(f"description: {problem}")
     answers: dict[str, object] = {}
     if category is not None:
-        answers, wrong = intake.check_answers(category, answers_given(posted))
-        problems.extend(f"attribute[{c}]: {p}" for c, p in wrong.items())
-    contact = _contact(posted, problems)
-    uploads = list(posted.files)
-    if posted.get("media_url"):
-        try:
-            uploads.append(("media_url", fetch_media(posted.get("media_url"))))
-        except ValueError as error:
-            problems.append(f"media_url: {error.args[0]}")
-    processed, refused = intake.process_uploads(uploads)
+        answers, kept, missing = intake.lenient_answers(category, answers_given(posted))
+        flags += ["answer_as_text"] * bool(kept) + ["answer_missing"] * bool(missing)
+    contact = _contact(posted, flags)
+    fetched, links = _media(posted, flags, problems)
+    processed, refused = intake.process_uploads([*posted.files, *fetched])
     problems.extend(f"media: {r}" for r in refused)
-    if category is not None and not refused:
-        missing = intake.photo_problem(category, processed)
-        if missing is not None:
-            problems.append(f"media: {missing}")
     if problems or category is None or position is None:
         raise BadArguments(problems)
+    if intake.photo_problem(category, processed) is not None and not links:
+        flags.append("photo_missing")
     report = cases.Report(
         category=category,
         lat=position[0],
         lng=position[1],
-        description=description,
-        address=posted.get("address_string")[:255],
+        description=intake.plain_text(posted.get("description")),
+        address=intake.plain_text(posted.get("address_string"), ADDRESS_MAX),
         hide_name=True,
         source="api",
         locale=locale,
@@ -198,6 +216,9 @@ def post(
         held_by=blocklist.match(
             session, now, ip=address, email=contact["email"], phone=contact["phone"]
         ),
+        flags=flags,
+        media_links=links,
+        device_id=intake.plain_text(posted.get("device_id") or posted.get("deviceid"), DEVICE_MAX),
         **contact,
     )
     case, _token = cases.submit(session, report, processed, store, now)

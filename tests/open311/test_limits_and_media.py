@@ -17,7 +17,10 @@ PHOTO = jpeg_bytes(320, 240, "purple")
 
 
 class PhotoHandler(BaseHTTPRequestHandler):
+    fetched = 0
+
     def do_GET(self):
+        PhotoHandler.fetched += 1
         self.send_response(200)
         self.send_header("Content-Type", "image/jpeg")
         self.send_header("Content-Length", str(len(PHOTO)))
@@ -40,15 +43,21 @@ def photo_server():
 
 
 def test_media_url_is_fetched_only_from_allowed_hosts(app, client, db, api_key, photo_server):
-    data = {**REPORT, "api_key": api_key, "media_url": f"http://{photo_server}/p.jpg"}
-    refused = client.post(f"{BASE}/requests.json", data=data)
-    assert refused.status_code == 400
-    assert errors_in(refused, "json")[0][1].startswith("media_url:")
+    PhotoHandler.fetched = 0
+    url = f"http://{photo_server}/p.jpg"
+    data = {**REPORT, "api_key": api_key, "media_url": url}
+    kept = client.post(f"{BASE}/requests.json", data=data)
+    assert kept.status_code == 201  # used to be refused: kept as a link for staff instead
+    case = db.session.scalar(select(Case))
+    assert case.media_links == [url] and case.flags == ["media_link"] and case.photos == []
+    assert PhotoHandler.fetched == 0
     app.config["OPEN311_MEDIA_HOSTS"] = photo_server
     accepted = client.post(f"{BASE}/requests.json", data=data)
     assert accepted.status_code == 201
-    case = db.session.scalar(select(Case))
+    number = accepted.get_json()[0]["service_request_id"]
+    case = db.session.scalar(select(Case).where(Case.number == number))
     assert len(case.photos) == 1 and case.photos[0].width == 320
+    assert case.media_links == [] and case.flags == [] and PhotoHandler.fetched == 1
 
 
 class TestRateLimits:
