@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8f3b77c5e171'
-down_revision = '0515fb5dca26'  # the real head; HELPERS.md named f5f2197b3b1d
+down_revision = '0515fb5dca26'
 branch_labels = None
 depends_on = None
 
