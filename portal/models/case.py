@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     and_,
     false,
 )
@@ -122,6 +123,9 @@ class Case(Base):
     attributes: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     # The outside system that posted the case through Open311 (source "api").
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"), index=True)
+    # That system's own id of the person who reported (Open311 account_id): echoed to that
+    # system only.
+    account_id: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
     followers_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[str | None] = mapped_column(String(20))
@@ -173,7 +177,11 @@ class CaseEvent(Base):
     """One entry on a case's timeline."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case_id_created_at", "case_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_case_event_case_id_created_at", "case_id", "created_at"),
+        # An outside system's update is stored once per its own update_id, even under a race.
+        UniqueConstraint("api_key_id", "external_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
@@ -185,9 +193,13 @@ class CaseEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An update posted through Open311: the system that sent it and that system's update_id.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    external_id: Mapped[str | None] = mapped_column(String(255))
 
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+    api_key: Mapped[ApiKey | None] = relationship()
 
 
 class Photo(Base):

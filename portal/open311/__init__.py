@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("open311", __name__)
 
-from portal.open311 import errors, openapi, requests, services  # noqa: E402,F401
+from portal.open311 import errors, openapi, requests, services, updates  # noqa: E402,F401

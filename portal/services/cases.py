@@ -50,6 +50,7 @@ class Report:
     locale: str = "zh_Hans_CN"
     attributes: dict = field(default_factory=dict)
     api_key: ApiKey | None = None
+    account_id: str = ""
     # From a blocked sender: accepted as usual, but held for review (no clocks, no mail).
     held: bool = False
 
@@ -120,6 +121,7 @@ def submit(
         reporter_locale=report.locale,
         attributes=report.attributes,
         api_key=report.api_key,
+        account_id=report.account_id,
         held=report.held,
         created_at=now,
         updated_at=now,

@@ -170,6 +170,9 @@ def post(
         answers, wrong = intake.check_answers(category, answers_given(posted))
         problems.extend(f"attribute[{c}]: {p}" for c, p in wrong.items())
     contact = _contact(posted, problems)
+    account_id = posted.get("account_id")
+    if len(account_id) > 255 or intake.text_problem(account_id):
+        problems.append("account_id: " + str(_l("At most 255 characters, plain text.")))
     uploads = list(posted.files)
     if posted.get("media_url"):
         try:
@@ -195,6 +198,7 @@ def post(
         locale=locale,
         attributes=answers,
         api_key=key,
+        account_id=account_id,
         held=blocklist.is_blocked(
             session, now, ip=address, email=contact["email"], phone=contact["phone"]
         ),
