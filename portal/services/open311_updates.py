@@ -65,12 +65,16 @@ class FeedEntry:
 
 
 def feed(session: Session, start: datetime, end: datetime) -> list[FeedEntry]:
-    """Return the public timeline events in a window, each with the case's state after it."""
+    """Return the public timeline events in a window, each with the case's state after it;
+    not the residents' comments other systems posted."""
     events = session.scalars(
         select(CaseEvent)
         .join(CaseEvent.case)
         .where(
             CaseEvent.public.is_(True),
+            # The system that sent a comment has it already, and another system would show a
+            # resident's words as the office's update.
+            CaseEvent.kind != "comment",
             Case.is_public,
             CaseEvent.created_at >= start,
             CaseEvent.created_at <= end,
