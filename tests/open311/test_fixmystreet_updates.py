@@ -4,6 +4,7 @@ each case goes out through GET servicerequestupdates in the extended statuses it
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -508,3 +509,25 @@ def test_staff_see_which_system_a_comment_came_through(client, db, fms, auth):
     page = client.get(f"/admin/cases/{fms['case'].number}").get_data(as_text=True)
     assert "FixMyStreet" in page and COMMENT["description"].split("<")[0] in page
     assert "jo.bloggs@example.org" not in page
+
+
+def test_the_same_update_posted_in_parallel_is_stored_once(app, db, fms):
+    """FixMyStreet retries while its first post is still being answered: one comment, one id."""
+    number, key = fms["case"].number, fms["key"]
+    start = threading.Barrier(6)
+    answers: list[tuple[int, str]] = []
+
+    def post_one() -> None:
+        client = app.test_client()
+        start.wait()
+        response = send(client, key, number, "race-1", "json")
+        answers.append((response.status_code, response.get_data(as_text=True)))
+
+    threads = [threading.Thread(target=post_one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(code for code, _ in answers) == [200] * 5 + [201], answers
+    assert len({body for _, body in answers}) == 1
+    assert len(comments(db, fms["case"])) == 1
