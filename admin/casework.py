@@ -136,7 +136,9 @@ def _run(action: str, case: Case, form: CaseActionForm) -> None:
         workflow.merge(s, case, user, target, now, version)
     elif action == "start":
         workflow.start(s, case, user, now, version)
-    elif action in ("reject", "reply", "note", "ask_info", "resume", "close", "rework"):
+    elif action == "reject":
+        workflow.reject(s, case, user, body, now, version, ground=form.ground.data or "invalid")
+    elif action in ("reply", "note", "ask_info", "resume", "close", "rework"):
         getattr(workflow, action)(s, case, user, body, now, version)
     else:
         abort(404)

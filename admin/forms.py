@@ -20,6 +20,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import (
+    AnyOf,
     DataRequired,
     Email,
     Length,
@@ -53,6 +54,17 @@ class CaseActionForm(FlaskForm):
     category = SelectField(_l("Category"), validators=[Optional()], validate_choice=False)
     target = StringField(
         _l("Merge into case number"), filters=[strip], validators=[Optional(), Length(max=20)]
+    )
+    # Why a case is rejected, for other systems (Open311 not_councils_responsibility or
+    # no_further_action); the reason in words is the body.
+    ground = SelectField(
+        _l("Ground"),
+        choices=[
+            ("invalid", _l("Not valid, or nothing to be done")),
+            ("not_responsible", _l("Not this office's responsibility")),
+        ],
+        default="invalid",
+        validators=[Optional()],
     )
     photos = MultipleFileField(_l("“After” photos"))
 
@@ -167,6 +179,12 @@ class SimpleForm(FlaskForm):
     """A button that posts (CSRF only)."""
 
     confirm = HiddenField(default="1")
+
+
+class ApiKeyMailForm(FlaskForm):
+    """Allow ("1") or stop ("0") mail to the reporters of a key's cases."""
+
+    allow = HiddenField(validators=[DataRequired(), AnyOf(["0", "1"])])
 
 
 class ContractorForm(FlaskForm):

@@ -67,6 +67,7 @@ EVENT_LABELS = {
     "merged_in": _l("Another case was merged into this one"),
     "info_requested": _l("More information requested; the clock is paused"),
     "info_provided": _l("The resident added information; the clock runs again"),
+    "comment": _l("Comment from a resident"),
     "resumed": _l("The clock runs again"),
     "escalated": _l("Deadline missed: escalated"),
     "reminder": _l("Reminder sent"),

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     and_,
     false,
 )
@@ -142,6 +143,9 @@ class Case(Base):
     media_links: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     # Private, like the contact details: the sending device's id (Open311 device_id).
     reporter_device_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # That system's own id of the person who reported (Open311 account_id): echoed to that
+    # system only.
+    account_id: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
     followers_count: Mapped[int] = mapped_column(Integer, default=0)
     rating: Mapped[str | None] = mapped_column(String(20))
@@ -193,7 +197,11 @@ class CaseEvent(Base):
     """One entry on a case's timeline."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_case_id_created_at", "case_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_case_event_case_id_created_at", "case_id", "created_at"),
+        # An outside system's update is stored once per its own update_id, even under a race.
+        UniqueConstraint("api_key_id", "external_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
@@ -205,9 +213,13 @@ class CaseEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An update posted through Open311: the system that sent it and that system's update_id.
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    external_id: Mapped[str | None] = mapped_column(String(255))
 
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+    api_key: Mapped[ApiKey | None] = relationship()
 
 
 class Photo(Base):

@@ -164,3 +164,6 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     request_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The system behind the key keeps its own users informed: the portal mails the reporter of
+    # a case it posted only when the office allows it for this key.
+    mail_reporters: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -7,4 +7,4 @@ from portal.cors import allow_reads
 bp = Blueprint("open311", __name__)
 bp.after_request(allow_reads)
 
-from portal.open311 import errors, jurisdiction, openapi, requests, services  # noqa: E402,F401
+from portal.open311 import errors, jurisdiction, openapi, requests, services, updates  # noqa: E402,F401

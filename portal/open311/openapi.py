@@ -108,18 +108,112 @@ TOKEN = {
         "properties": {"service_request_id": {"type": "string"}, "token": {"type": "string"}},
     },
 }
+# The updates extension, in the statuses FixMyStreet understands: our state → its status
+# (external_status_code carries our state itself).
+STATUS_MAPPING = (
+    "submitted → open; accepted → investigating; dispatched → action_scheduled; "
+    "in_progress → in_progress; resolved → fixed; closed → closed; "
+    "rejected → not_councils_responsibility (not this office's responsibility) or "
+    "no_further_action (not valid, or nothing to be done); "
+    "duplicate → duplicate, with duplicate_of naming the case it was merged into."
+)
 UPDATE = {
     "type": "object",
-    "required": ["update_id", "service_request_id", "status", "updated_datetime"],
+    "required": [
+        "update_id",
+        "service_request_id",
+        "status",
+        "external_status_code",
+        "updated_datetime",
+    ],
     "properties": {
         "update_id": {"type": "string"},
         "service_request_id": {"type": "string"},
-        "status": {"type": "string", "enum": ["open", "closed"]},
+        "status": {
+            "type": "string",
+            "description": STATUS_MAPPING,
+            "enum": [
+                "open",
+                "investigating",
+                "action_scheduled",
+                "in_progress",
+                "fixed",
+                "closed",
+                "not_councils_responsibility",
+                "no_further_action",
+                "duplicate",
+            ],
+        },
+        "external_status_code": {
+            "type": "string",
+            "description": "The portal's own state of the case after this update.",
+            "enum": [
+                "submitted",
+                "accepted",
+                "dispatched",
+                "in_progress",
+                "resolved",
+                "closed",
+                "rejected",
+                "duplicate",
+            ],
+        },
+        "duplicate_of": {"type": "string", "description": "With duplicate: the case kept."},
         "updated_datetime": MOMENT,
         "description": {"type": "string"},
         "media_url": {"type": "string", "format": "uri", "nullable": True},
     },
 }
+UPDATE_FIELDS = {
+    "api_key": {"type": "string"},
+    "jurisdiction_id": {"type": "string"},
+    "service_request_id": {"type": "string", "description": "The case number."},
+    "update_id": {
+        "type": "string",
+        "maxLength": 255,
+        "description": "The sender's id: posted again, the update is stored once.",
+    },
+    "status": {
+        "type": "string",
+        "description": "OPEN or REOPEN on a resolved or closed case asks to reopen it, by "
+        "the resident's own rules (closed within 7 days, once, by the system that posted "
+        "the case); refused, the comment is still stored. Other values are recorded.",
+    },
+    "updated_datetime": {"type": "string", "description": "W3C date-time, kept for reference."},
+    "description": {"type": "string", "description": "The comment, stored as plain text."},
+    "first_name": {"type": "string", "description": "Not stored."},
+    "last_name": {"type": "string", "description": "Not stored."},
+    "email": {"type": "string", "description": "Not stored."},
+    "phone": {"type": "string", "description": "Not stored."},
+    "account_id": {"type": "string", "description": "Not stored."},
+    "media_url": {"type": "string", "description": "Not fetched."},
+}
+UPDATE_POSTED = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["update_id"],
+        "properties": {"update_id": {"type": "string"}},
+    },
+}
+
+
+def _update_post() -> dict:
+    """Describe POST servicerequestupdates: 201 stored, 200 already stored before."""
+    responses = _answers(UPDATE_POSTED, "201")
+    responses["200"] = {**responses["201"], "description": "Already stored (same update_id)"}
+    form = {"schema": {"type": "object", "properties": UPDATE_FIELDS}}
+    return {
+        "summary": "Post a citizen's update on a service request (needs api_key)",
+        "parameters": [FORMAT],
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": form, "multipart/form-data": form},
+        },
+        "responses": responses,
+    }
+
+
 DISCOVERY = {
     "type": "object",
     "required": ["changeset", "endpoints"],
@@ -327,7 +421,8 @@ def description() -> dict:
             ),
             "/servicerequestupdates.{format}": _get(
                 "List the public updates of service requests", _list(UPDATE), *DATES, *PAGING
-            ),
+            )
+            | {"post": _update_post()},
         },
     }
 

@@ -1,4 +1,4 @@
-"""Service requests: list, one, post, tokens, and the updates extension."""
+"""Service requests: list, one, post, and tokens."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from portal.extensions import db
-from portal.models import utcnow
+from portal.models import ApiKey, utcnow
 from portal.open311 import bp
 from portal.open311.formats import answer, errors
 from portal.open311.limits import per_address, per_key
-from portal.services import open311, open311_intake
+from portal.services import apikeys, open311, open311_intake
 from portal.services.photos import PhotoStore
-from portal.web import event_label
 
 # The file fields a photo may come in: the spec's media, and FixMyStreet's photo1, photo2 ...
 PHOTO_FIELD = re.compile(r"^(media|photo\d{1,2})$")
@@ -44,6 +43,11 @@ def _extensions() -> bool:
     return (request.args.get("extensions") or "").lower() == "true"
 
 
+def _viewer() -> ApiKey | None:
+    """Return the live API key a reader sent, if any: its own cases show their account_id."""
+    return apikeys.verify(db.session, request.args.get("api_key", ""))
+
+
 @bp.route("/requests.<any(json, xml):fmt>")
 @per_address
 def requests_list(fmt: str) -> Response:
@@ -53,7 +57,8 @@ def requests_list(fmt: str) -> Response:
     except open311.BadArguments as bad:
         return errors(fmt, 400, bad.problems)
     found, more = open311.cut(open311.find_requests(db.session, filters), filters.page_size)
-    listed = [open311.request_fields(c, photo_url, _extensions()) for c in found]
+    viewer = _viewer()
+    listed = [open311.request_fields(c, photo_url, _extensions(), viewer) for c in found]
     return with_next_link(answer(fmt, listed, "service_requests"), more, filters.page)
 
 
@@ -62,7 +67,7 @@ def requests_list(fmt: str) -> Response:
 def request_one(service_request_id: str, fmt: str) -> Response:
     """Show one public case, wrapped as a list as the spec says."""
     case = open311.public_case(db.session, service_request_id) or abort(404)
-    fields = open311.request_fields(case, photo_url, _extensions())
+    fields = open311.request_fields(case, photo_url, _extensions(), _viewer())
     return answer(fmt, [fields], "service_requests")
 
 
@@ -97,7 +102,13 @@ def request_post(fmt: str) -> Response:
         return errors(fmt, 400, bad.problems)
     db.session.commit()
     notice = _("Received as case %(number)s.", number=case.number)
-    listed = [{"service_request_id": case.number, "service_notice": notice, "account_id": None}]
+    listed = [
+        {
+            "service_request_id": case.number,
+            "service_notice": notice,
+            "account_id": case.account_id or None,
+        }
+    ]
     return answer(fmt, listed, "service_requests", 201)
 
 
@@ -108,30 +119,3 @@ def token(token: str, fmt: str) -> Response:
     the case number the POST answered."""
     case = open311.public_case(db.session, token) or abort(404)
     return answer(fmt, [{"service_request_id": case.number, "token": token}], "service_requests")
-
-
-@bp.route("/servicerequestupdates.<any(json, xml):fmt>")
-@per_address
-def updates(fmt: str) -> Response:
-    """List the public timeline events of a window (FixMyStreet's updates extension)."""
-    args = {k: v for k, v in request.args.items() if k in UPDATES_ARGUMENTS}
-    try:
-        filters = open311.read_filters(args, utcnow())
-    except open311.BadArguments as bad:
-        return errors(fmt, 400, bad.problems)
-    found = open311.updates(db.session, filters.start, filters.end, filters.page, filters.page_size)
-    found, more = open311.cut(found, filters.page_size)
-    listed = []
-    for event, status in found:
-        photo = open311.event_photo(db.session, event)
-        listed.append(
-            {
-                "update_id": str(event.id),
-                "service_request_id": event.case.number,
-                "status": status,
-                "updated_datetime": open311.w3c(event.created_at),
-                "description": event.body or event_label(event.kind),
-                "media_url": photo_url(photo.sha256) if photo else None,
-            }
-        )
-    return with_next_link(answer(fmt, listed, "service_request_updates"), more, filters.page)

@@ -64,3 +64,23 @@ def revoke(session: Session, user: User, key: ApiKey, now: datetime) -> None:
         {"name": key.name, "prefix": key.prefix, "revoked_at": now},
         now=now,
     )
+
+
+def set_mail_reporters(
+    session: Session, user: User, key: ApiKey, allow: bool, now: datetime
+) -> None:
+    """Let the portal mail (or stop it mailing) the reporters of the cases a key posts; audited."""
+    if key.mail_reporters == allow:
+        return
+    key.mail_reporters = allow
+    session.flush()
+    audit.record(
+        session,
+        user,
+        "apikey.mail_reporters",
+        "api_key",
+        key.id,
+        {"name": key.name, "mail_reporters": not allow},
+        {"name": key.name, "mail_reporters": allow},
+        now=now,
+    )

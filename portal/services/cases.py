@@ -51,6 +51,7 @@ class Report:
     locale: str = "zh_Hans_CN"
     attributes: dict = field(default_factory=dict)
     api_key: ApiKey | None = None
+    account_id: str = ""
     # From a blocked sender: accepted as usual, but held for review (no clocks, no mail).
     held: bool = False
     # The block-list entry that matched the sender (which makes the report held).
@@ -132,6 +133,7 @@ def submit(
         flags=list(dict.fromkeys(report.flags)),
         media_links=report.media_links,
         reporter_device_id=report.device_id,
+        account_id=report.account_id,
         created_at=now,
         updated_at=now,
     )

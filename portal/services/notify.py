@@ -45,9 +45,12 @@ def _resident_message(case: Case, event: CaseEvent, locale: str) -> tuple[str, s
 
 
 def residents(session: Session, case: Case) -> list[tuple[str, str]]:
-    """Return (e-mail, locale) of the reporter and the followers who left an e-mail."""
+    """Return (e-mail, locale) of the reporter and the followers who left an e-mail; the
+    reporter of a case another system posted only when its API key allows it."""
     found = {}
-    if case.reporter_email:
+    # That system keeps its own users informed; a second voice would confuse them.
+    silenced = case.api_key is not None and not case.api_key.mail_reporters
+    if case.reporter_email and not silenced:
         found[case.reporter_email] = case.reporter_locale
     for follower in session.scalars(
         select(CaseFollower).where(CaseFollower.case_id == case.id, CaseFollower.email != "")
@@ -88,6 +91,14 @@ def case_changed(session: Session, case: Case, event: CaseEvent, to_staff: bool 
         for user in staff(session, case, heads=False, dispatchers=False):
             subject, body = _resident_message(case, event, user.locale)
             _queue(session, user.email, subject, body, f"staff.{event.kind}", case)
+
+
+def comment_received(session: Session, case: Case, event: CaseEvent) -> None:
+    """Tell the handlers of the case (its dispatchers while it has no department) that a
+    resident commented through another system."""
+    for user in staff(session, case, heads=False, dispatchers=False):
+        subject, body = _resident_message(case, event, user.locale)
+        _queue(session, user.email, subject, body, f"staff.{event.kind}", case)
 
 
 def escalation(session: Session, case: Case, clock: str, overdue: bool) -> int:

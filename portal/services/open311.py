@@ -12,7 +12,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.models import LIST_DATATYPES, Case, CaseEvent, Category, CategoryAttribute, Photo
+from portal.models import (
+    LIST_DATATYPES,
+    ApiKey,
+    Case,
+    CaseEvent,
+    Category,
+    CategoryAttribute,
+    Photo,
+)
 from portal.models.base import as_utc
 
 SPAN = timedelta(days=90)
@@ -250,8 +258,12 @@ def status_notes(case: Case) -> str | None:
     return notes[-1].body if notes else None
 
 
-def request_fields(case: Case, photo_url: Callable[[str], str], extensions: bool) -> dict:
-    """Return a case as an Open311 service request: never the reporter's name or contact."""
+def request_fields(
+    case: Case, photo_url: Callable[[str], str], extensions: bool, viewer: ApiKey | None = None
+) -> dict:
+    """Return a case as an Open311 service request: never the reporter's name or contact;
+    the reporter's account_id only to the system that posted the case (`viewer`)."""
+    own = viewer is not None and case.api_key_id == viewer.id
     fields = {
         "service_request_id": case.number,
         "status": status_of(case.state),
@@ -270,6 +282,7 @@ def request_fields(case: Case, photo_url: Callable[[str], str], extensions: bool
         "lat": case.lat,
         "long": case.lng,
         "media_url": photo_url(case.photos[0].sha256) if case.photos else None,
+        "account_id": (case.account_id or None) if own else None,
     }
     if extensions:
         fields["attributes"] = [
@@ -283,35 +296,6 @@ def request_fields(case: Case, photo_url: Callable[[str], str], extensions: bool
             if e.body
         ]
     return fields
-
-
-def updates(
-    session: Session, start: datetime, end: datetime, page: int = 1, page_size: int = DEFAULT_CAP
-) -> list[tuple[CaseEvent, str]]:
-    """Return the public timeline events in a window, each with the case's status after it:
-    one page and, if more follow, one event more (see cut)."""
-    query = (
-        select(CaseEvent)
-        .join(CaseEvent.case)
-        .where(
-            CaseEvent.public.is_(True),
-            Case.is_public,
-            CaseEvent.created_at >= start,
-            CaseEvent.created_at <= end,
-        )
-        .options(selectinload(CaseEvent.case).selectinload(Case.events))
-        .order_by(CaseEvent.created_at, CaseEvent.id)
-    )
-    events = session.scalars(paged(query, page, page_size)).all()
-    found = []
-    for event in events:
-        state = "submitted"
-        for earlier in event.case.events:
-            state = earlier.to_state or state
-            if earlier.id == event.id:
-                break
-        found.append((event, status_of(state)))
-    return found
 
 
 def event_photo(session: Session, event: CaseEvent) -> Photo | None:

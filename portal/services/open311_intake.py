@@ -197,6 +197,9 @@ def post(
     contact = _contact(posted, flags)
     fetched, links = _media(posted, flags, problems)
     processed, refused = intake.process_uploads([*posted.files, *fetched])
+    account_id = posted.get("account_id")
+    if len(account_id) > 255 or intake.text_problem(account_id):
+        problems.append("account_id: " + str(_l("At most 255 characters, plain text.")))
     problems.extend(f"media: {r}" for r in refused)
     if problems or category is None or position is None:
         raise BadArguments(problems)
@@ -213,6 +216,7 @@ def post(
         locale=locale,
         attributes=answers,
         api_key=key,
+        account_id=account_id,
         held_by=blocklist.match(
             session, now, ip=address, email=contact["email"], phone=contact["phone"]
         ),

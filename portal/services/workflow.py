@@ -219,17 +219,29 @@ def set_category(
     return _act(session, case, user, "set_category", now, version, change)
 
 
+REJECT_GROUNDS = ("invalid", "not_responsible")
+
+
 def reject(
-    session: Session, case: Case, user: User, reason: str, now: datetime, version: int | None = None
+    session: Session,
+    case: Case,
+    user: User,
+    reason: str,
+    now: datetime,
+    version: int | None = None,
+    ground: str = "invalid",
 ) -> CaseEvent:
-    """Refuse the case with a public reason (不予受理)."""
+    """Refuse the case with a public reason (不予受理) on a ground: not valid or nothing to be
+    done, or not this office's responsibility (other systems show the two differently)."""
     if not reason.strip():
         raise WorkflowError("reason")
+    if ground not in REJECT_GROUNDS:
+        raise WorkflowError("ground")
 
     def change() -> CaseEvent:
         _respond(case, now)
         case.resolve_check_at = None
-        return _state(case, "rejected", "rejected", reason.strip())
+        return _state(case, "rejected", "rejected", reason.strip(), ground=ground)
 
     return _act(session, case, user, "reject", now, version, change)
 

@@ -17,6 +17,9 @@ EXEMPT = {
         "Open311 clients are other systems: each request carries its api_key, no session "
         "cookie is involved, so a forged cross-site post has nothing to ride on."
     ),
+    "open311.update_post": (
+        "Citizens' updates come from other systems with their api_key, as requests do."
+    ),
 }
 
 # What a real form might carry; sent so that only the missing token stops the request.

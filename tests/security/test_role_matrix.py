@@ -106,6 +106,7 @@ ROUTES = {
     "open311.request_post": PUBLIC,  # with an api_key, whoever sends it
     "open311.token": PUBLIC,
     "open311.updates": PUBLIC,
+    "open311.update_post": PUBLIC,  # with an api_key, whoever sends it
     "admin.index": STAFF,
     "admin.kpi_page": STAFF,
     "admin.export_csv": STAFF,
@@ -161,6 +162,7 @@ ROUTES = {
     "admin.delete_reply_template": ADMIN,
     "admin.api_keys": ADMIN,
     "admin.revoke_api_key": ADMIN,
+    "admin.api_key_mail": ADMIN,
 }
 
 # A valid-looking token that opens nothing: what a visitor without the link can try.
@@ -227,6 +229,8 @@ def data_for(endpoint: str, world: World) -> dict:
     """Return what a post to a route carries (nothing but what it needs to be heard)."""
     if endpoint == "open311.request_post":
         return {"api_key": world.api_key}
+    if endpoint == "open311.update_post":
+        return {"api_key": world.api_key, "service_request_id": world.case.number}
     return {}
 
 
