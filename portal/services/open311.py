@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import LIST_DATATYPES, Case, CaseEvent, Category, CategoryAttribute, Photo
-from portal.models.base import as_utc
+from portal.models.base import as_utc, shifted
 
 SPAN = timedelta(days=90)
 DEFAULT_CAP = 1000
@@ -174,9 +174,9 @@ def read_filters(args: dict[str, str], now: datetime) -> Filters:
     if start is None and end is None:
         filters.end, filters.start = now, now - SPAN
     elif start is None:
-        filters.start = end - SPAN
+        filters.start = shifted(end, -SPAN)
     elif end is None:
-        filters.end = start + SPAN
+        filters.end = shifted(start, SPAN)
     return filters
 
 
