@@ -395,6 +395,14 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def retry_only_after_refusal(response: Response) -> Response:
+    """Drop the Retry-After Flask-Limiter puts on every answer of a limited route: it says
+    when to come back, which only a refusal (429) or an outage (503) should say."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def template_context() -> dict:
     """Expose helpers every template uses."""
     return {
@@ -430,6 +438,9 @@ def init_app(app: Flask) -> None:
     for error in DATABASE_DOWN:
         app.register_error_handler(error, handle_database_down)
     app.after_request(security_headers)
+    # After-request steps run last registered first: put this one first so it runs after
+    # Flask-Limiter's, which adds the header.
+    app.after_request_funcs.setdefault(None, []).insert(0, retry_only_after_refusal)
     # Runs before Flask-SQLAlchemy's own clean-up, which would fail on a dead connection.
     app.teardown_appcontext(discard_session)
     app.context_processor(template_context)
