@@ -9,7 +9,15 @@ import math
 import time
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+)
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -256,6 +264,22 @@ def page_number() -> int:
     return min(max(page, 1), MAX_PAGE)
 
 
+def public_url_for(endpoint: str, **values: object) -> str:
+    """Return the absolute address of an endpoint on the site's own address, PUBLIC_URL.
+
+    Never on the Host the client sent (a forged one would put another site's name in feeds,
+    mails and Open311 answers), and usable outside a request (mails sent by a command).
+    """
+    if endpoint.startswith(".") and has_request_context():
+        endpoint = f"{request.blueprint}{endpoint}"
+    site = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(
+        site.netloc, script_name=site.path or "/", url_scheme=site.scheme or "https"
+    )
+    current_app.inject_url_defaults(endpoint, values)
+    return adapter.build(endpoint, values, force_external=True)
+
+
 def wants_json() -> bool:
     """Tell whether the client would rather have JSON than a page."""
     if request.path.startswith(("/api/", "/open311/")):
@@ -418,6 +442,7 @@ def template_context() -> dict:
         "now": utcnow,
         "js_strings": js_strings,
         "html_lang": html_lang,
+        "public_url_for": public_url_for,
         "map_settings": {
             "tile_url": current_app.config["MAP_TILE_URL"],
             "tile_attribution": current_app.config["MAP_TILE_ATTRIBUTION"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, request, url_for
+from flask import abort, current_app, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -14,12 +14,12 @@ from portal.open311.formats import answer, errors
 from portal.open311.limits import per_address, per_key
 from portal.services import open311, open311_intake
 from portal.services.photos import PhotoStore
-from portal.web import event_label
+from portal.web import event_label, public_url_for
 
 
 def photo_url(sha256: str) -> str:
     """Return the public address of a photo."""
-    return url_for("public.photo", sha256=sha256, variant="full", _external=True)
+    return public_url_for("public.photo", sha256=sha256, variant="full")
 
 
 def _extensions() -> bool:
