@@ -23,7 +23,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    InternalServerError,
+    SecurityError,
+    ServiceUnavailable,
+)
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.extensions import db, limiter
@@ -250,6 +256,49 @@ def refuse_hostile_input() -> None:
         raise RefusedInput(_l("The request contains characters that are not allowed."))
 
 
+def unknown_host_notices() -> list[dict[str, str]]:
+    """Return, in Chinese and in English, why a request for an unknown host is refused."""
+    notices = []
+    for locale, lang in (("zh_Hans_CN", "zh-Hans-CN"), ("en", "en")):
+        with force_locale(locale):
+            notices.append(
+                {
+                    "lang": lang,
+                    "title": _("Unknown address"),
+                    "message": _(
+                        "This server answers only at the portal's own address. Please open "
+                        "the portal at %(url)s.",
+                        url=current_app.config["PUBLIC_URL"],
+                    ),
+                }
+            )
+    return notices
+
+
+def unknown_host_answer() -> tuple[Response | str, int]:
+    """Answer 400 in both languages to a request naming a host not in TRUSTED_HOSTS."""
+    notices = unknown_host_notices()
+    if wants_json():  # an API client: its own error format, both languages in one message
+        message = " / ".join(f"{n['title']}: {n['message']}" for n in notices)
+        if request.path.startswith("/open311/"):
+            from portal.open311.errors import http_error
+
+            return http_error(RefusedInput(message)), 400
+        return jsonify(error={"code": 400, "message": message}), 400
+    # No url_for here: without a trusted host Flask has no URL adapter for this request.
+    stylesheet = f"{request.script_root}/static/css/site.css"
+    page = render_template("errors/notice.html", code=400, notices=notices, stylesheet=stylesheet)
+    return page, 400
+
+
+def refuse_unknown_host() -> tuple[Response | str, int] | None:
+    """Refuse a request for an unknown host (Flask leaves it unrouted) before any other step
+    runs or any link is built."""
+    if isinstance(request.routing_exception, SecurityError):
+        return unknown_host_answer()
+    return None
+
+
 # Far beyond the last page of any list, and within what SQLite and PostgreSQL can offset.
 MAX_PAGE = 10_000_000
 
@@ -300,6 +349,9 @@ def retry_after_minutes() -> int:
 
 def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     """Answer an HTTP error in JSON or as a page."""
+    if isinstance(request.routing_exception, SecurityError):
+        # Whatever failed, this request named an unknown host: its page builds no link.
+        return unknown_host_answer()
     if request.path.startswith("/open311/"):
         from portal.open311.errors import http_error
 
@@ -457,6 +509,9 @@ def init_app(app: Flask) -> None:
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    # First of every step: the limiter and the others would run on a request for a host
+    # the portal does not answer for.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unknown_host)
     app.before_request(refuse_hostile_input)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_server_error)
