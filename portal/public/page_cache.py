@@ -163,6 +163,7 @@ class KeptPages:
         with self.app.request_context(environ):
             token = generate_csrf().encode()
             page = self.app.response_class(body.replace(PLACEHOLDER_BYTES, token))
+            page.vary.add("Accept-Language")  # kept per language, as the page says
             response = self.app.process_response(page)
         return response(environ, start_response)
 
