@@ -31,6 +31,7 @@ from werkzeug.exceptions import (
     ServiceUnavailable,
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from portal.extensions import db, limiter
 from portal.i18n import html_lang
@@ -246,6 +247,13 @@ def refuse_hostile_input() -> None:
     them) and over-long query strings, before any view or query sees them."""
     if len(request.query_string) > MAX_QUERY_STRING:
         raise RefusedInput(_l("The address is too long."))
+    try:
+        request.query_string.decode()
+    except UnicodeDecodeError:
+        # Bytes that are not UTF-8, sent unescaped: Werkzeug reads the query strictly, so
+        # every later look at it (the arguments, the page's own address) would fail.
+        request.query_string = b""
+        raise RefusedInput(_l("The request contains characters that are not allowed.")) from None
     texts = [request.path]
     texts += [text for pair in request.args.items(multi=True) for text in pair]
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -327,6 +335,19 @@ def public_url_for(endpoint: str, **values: object) -> str:
     )
     current_app.inject_url_defaults(endpoint, values)
     return adapter.build(endpoint, values, force_external=True)
+
+
+# The largest id of an INTEGER column on PostgreSQL (SQLite's go further).
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """An <int:…> in a path, at most what an id column holds: a longer number is a 404, not
+    an overflow in the database driver."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, **options) -> None:
+        options.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, fixed_digits, min, **options)
 
 
 def wants_json() -> bool:
