@@ -14,6 +14,7 @@ from sqlalchemy import Select, select
 from admin import admin_required, bp
 from portal.extensions import db
 from portal.models import AuditEntry, User
+from portal.models.base import shifted
 from portal.web import page_number
 
 PAGE_SIZE = 50
@@ -34,7 +35,7 @@ def _query() -> Select:
     if since is not None:
         query = query.where(AuditEntry.created_at >= since)
     if until is not None:  # the whole last day, in the office's time zone
-        query = query.where(AuditEntry.created_at < until + timedelta(days=1))
+        query = query.where(AuditEntry.created_at < shifted(until, timedelta(days=1)))
     if args.get("action"):
         query = query.where(AuditEntry.action.startswith(args["action"][:50]))
     if args.get("object"):

@@ -16,6 +16,7 @@ from portal.extensions import db
 from portal.models import Case, Category, Department, utcnow
 from portal.public.report import category_groups, checked_report, read_photos
 from portal.services import audit, cases, intake, photos, privacy, replies, routing, sla, workflow
+from portal.web import public_url_for
 
 
 def error_message(code: str) -> str:
@@ -197,7 +198,7 @@ def new_case() -> Response | tuple[str, int]:
             after={"channel": form.channel.data},
         )
         db.session.commit()
-        link = url_for("public.track", token=token, _external=True)
+        link = public_url_for("public.track", token=token)
         flash(
             _(
                 "Case %(number)s entered. Give the resident the case number and this private "

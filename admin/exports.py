@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, stream_with_context, url_for
+from flask import Response, current_app, stream_with_context
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Row, select
@@ -18,7 +18,7 @@ from portal.extensions import db
 from portal.models import Case, Category, Department, Zone, utcnow
 from portal.models.base import in_english
 from portal.services import exports
-from portal.web import priority_label, source_label, state_label
+from portal.web import priority_label, public_url_for, source_label, state_label
 
 # Aliases, so that the queue's filters (subqueries on these tables) are not correlated to the
 # joins that fetch the names.
@@ -168,7 +168,7 @@ def export_geojson() -> Response:
     cells = _cells(as_text=False)
     keys = ("number", "state", "priority", "source", "category_code", "category", "department")
     contacts = may_see_contacts()
-    url = url_for("admin.case_page", number="NUMBER", _external=True).replace("NUMBER", "{}")
+    url = public_url_for("admin.case_page", number="NUMBER").replace("NUMBER", "{}")
 
     def features() -> Iterator[dict]:
         for row in _rows(utcnow()):

@@ -49,7 +49,9 @@ def _register_blueprints(app: Flask) -> None:
     from portal.open311 import bp as open311_bp
     from portal.public import bp as public_bp
     from portal.supervisor import bp as supervisor_bp
+    from portal.web import RowIdConverter
 
+    app.url_map.converters["int"] = RowIdConverter  # before any rule is added
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(supervisor_bp, url_prefix="/supervisor")

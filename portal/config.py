@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ConfigError(RuntimeError):
@@ -42,6 +43,16 @@ def engine_options(config: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def trusted_hosts(listed: str, public_url: str, production: bool) -> list[str] | None:
+    """Return the host names the portal answers for (None: any): the host of PUBLIC_URL and
+    those listed in TRUSTED_HOSTS; in development any host unless some are listed."""
+    names = [name.strip() for name in listed.split(",") if name.strip()]
+    if not names and not production:
+        return None  # `flask run` on 127.0.0.1 or localhost, and the tests, as they are
+    own = urlsplit(public_url).hostname
+    return [own, *names] if own else names
+
+
 class Settings:
     """Build the Flask configuration from environment variables."""
 
@@ -68,6 +79,7 @@ class Settings:
             secret = _local_secret(instance)
         database_url = self.get("DATABASE_URL", f"sqlite:///{instance / 'portal.db'}")
         redis_url = self.get("REDIS_URL")
+        public_url = self.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
         return {
             "PORTAL_ENV": env,
             "SECRET_KEY": secret,
@@ -147,7 +159,10 @@ class Settings:
             "REMEMBER_COOKIE_SECURE": production,
             "PREFERRED_URL_SCHEME": "https" if production else "http",
             "WTF_CSRF_TIME_LIMIT": None,
-            "PUBLIC_URL": self.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+            "PUBLIC_URL": public_url,
+            # A request naming another host is refused (400): links never follow the Host
+            # header, and a forged one cannot poison a cache or a password-reset mail either.
+            "TRUSTED_HOSTS": trusted_hosts(self.get("TRUSTED_HOSTS"), public_url, production),
             "SMTP_HOST": self.get("SMTP_HOST", "127.0.0.1"),
             "SMTP_PORT": int(self.get("SMTP_PORT", "25")),
             "SMTP_USER": self.get("SMTP_USER"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, Response, g, request, session
 from flask_babel import get_locale
 from werkzeug.datastructures import LanguageAccept
 
@@ -16,6 +16,7 @@ def select_locale() -> str:
     chosen = session.get(LANGUAGE_COOKIE)
     if chosen in ("zh_Hans_CN", "en"):
         return chosen
+    g.language_negotiated = True
     return browser_locale(request.accept_languages)
 
 
@@ -31,6 +32,13 @@ def html_lang() -> str:
     return "en" if locale is not None and locale.language == "en" else "zh-Hans-CN"
 
 
+def vary_by_language(response: Response) -> Response:
+    """Tell caches that an answer whose language came from Accept-Language differs by it."""
+    if g.get("language_negotiated"):
+        response.vary.add("Accept-Language")
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel with the portal's locale selector."""
     babel.init_app(
@@ -39,3 +47,4 @@ def init_app(app: Flask) -> None:
         default_translation_directories="translations",
     )
     app.jinja_env.globals["html_lang"] = html_lang
+    app.after_request(vary_by_language)

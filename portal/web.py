@@ -9,14 +9,29 @@ import math
 import time
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+)
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    InternalServerError,
+    SecurityError,
+    ServiceUnavailable,
+)
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from portal.extensions import db, limiter
 from portal.i18n import html_lang
@@ -260,6 +275,13 @@ def refuse_hostile_input() -> None:
     them) and over-long query strings, before any view or query sees them."""
     if len(request.query_string) > MAX_QUERY_STRING:
         raise RefusedInput(_l("The address is too long."))
+    try:
+        request.query_string.decode()
+    except UnicodeDecodeError:
+        # Bytes that are not UTF-8, sent unescaped: Werkzeug reads the query strictly, so
+        # every later look at it (the arguments, the page's own address) would fail.
+        request.query_string = b""
+        raise RefusedInput(_l("The request contains characters that are not allowed.")) from None
     texts = [request.path]
     texts += [text for pair in request.args.items(multi=True) for text in pair]
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -268,6 +290,49 @@ def refuse_hostile_input() -> None:
     # A multipart part whose name holds a line break comes with no name (None).
     if any(text and "\x00" in text for text in texts):
         raise RefusedInput(_l("The request contains characters that are not allowed."))
+
+
+def unknown_host_notices() -> list[dict[str, str]]:
+    """Return, in Chinese and in English, why a request for an unknown host is refused."""
+    notices = []
+    for locale, lang in (("zh_Hans_CN", "zh-Hans-CN"), ("en", "en")):
+        with force_locale(locale):
+            notices.append(
+                {
+                    "lang": lang,
+                    "title": _("Unknown address"),
+                    "message": _(
+                        "This server answers only at the portal's own address. Please open "
+                        "the portal at %(url)s.",
+                        url=current_app.config["PUBLIC_URL"],
+                    ),
+                }
+            )
+    return notices
+
+
+def unknown_host_answer() -> tuple[Response | str, int]:
+    """Answer 400 in both languages to a request naming a host not in TRUSTED_HOSTS."""
+    notices = unknown_host_notices()
+    if wants_json():  # an API client: its own error format, both languages in one message
+        message = " / ".join(f"{n['title']}: {n['message']}" for n in notices)
+        if request.path.startswith("/open311/"):
+            from portal.open311.errors import http_error
+
+            return http_error(RefusedInput(message)), 400
+        return jsonify(error={"code": 400, "message": message}), 400
+    # No url_for here: without a trusted host Flask has no URL adapter for this request.
+    stylesheet = f"{request.script_root}/static/css/site.css"
+    page = render_template("errors/notice.html", code=400, notices=notices, stylesheet=stylesheet)
+    return page, 400
+
+
+def refuse_unknown_host() -> tuple[Response | str, int] | None:
+    """Refuse a request for an unknown host (Flask leaves it unrouted) before any other step
+    runs or any link is built."""
+    if isinstance(request.routing_exception, SecurityError):
+        return unknown_host_answer()
+    return None
 
 
 # Far beyond the last page of any list, and within what SQLite and PostgreSQL can offset.
@@ -282,6 +347,35 @@ def page_number() -> int:
     except (TypeError, ValueError):
         return 1
     return min(max(page, 1), MAX_PAGE)
+
+
+def public_url_for(endpoint: str, **values: object) -> str:
+    """Return the absolute address of an endpoint on the site's own address, PUBLIC_URL.
+
+    Never on the Host the client sent (a forged one would put another site's name in feeds,
+    mails and Open311 answers), and usable outside a request (mails sent by a command).
+    """
+    if endpoint.startswith(".") and has_request_context():
+        endpoint = f"{request.blueprint}{endpoint}"
+    site = urlsplit(current_app.config["PUBLIC_URL"])
+    adapter = current_app.url_map.bind(
+        site.netloc, script_name=site.path or "/", url_scheme=site.scheme or "https"
+    )
+    current_app.inject_url_defaults(endpoint, values)
+    return adapter.build(endpoint, values, force_external=True)
+
+
+# The largest id of an INTEGER column on PostgreSQL (SQLite's go further).
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """An <int:…> in a path, at most what an id column holds: a longer number is a 404, not
+    an overflow in the database driver."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, **options) -> None:
+        options.setdefault("max", MAX_ROW_ID)
+        super().__init__(url_map, fixed_digits, min, **options)
 
 
 def wants_json() -> bool:
@@ -304,6 +398,9 @@ def retry_after_minutes() -> int:
 
 def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     """Answer an HTTP error in JSON or as a page."""
+    if isinstance(request.routing_exception, SecurityError):
+        # Whatever failed, this request named an unknown host: its page builds no link.
+        return unknown_host_answer()
     if request.path.startswith("/open311/"):
         from portal.open311.errors import http_error
 
@@ -423,6 +520,14 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def retry_only_after_refusal(response: Response) -> Response:
+    """Drop the Retry-After Flask-Limiter puts on every answer of a limited route: it says
+    when to come back, which only a refusal (429) or an outage (503) should say."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def template_context() -> dict:
     """Expose helpers every template uses."""
     return {
@@ -440,6 +545,7 @@ def template_context() -> dict:
         "now": utcnow,
         "js_strings": js_strings,
         "html_lang": html_lang,
+        "public_url_for": public_url_for,
         "map_settings": {
             "tile_url": current_app.config["MAP_TILE_URL"],
             "tile_attribution": current_app.config["MAP_TILE_ATTRIBUTION"],
@@ -454,12 +560,18 @@ def init_app(app: Flask) -> None:
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    # First of every step: the limiter and the others would run on a request for a host
+    # the portal does not answer for.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unknown_host)
     app.before_request(refuse_hostile_input)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_server_error)
     for error in DATABASE_DOWN:
         app.register_error_handler(error, handle_database_down)
     app.after_request(security_headers)
+    # After-request steps run last registered first: put this one first so it runs after
+    # Flask-Limiter's, which adds the header.
+    app.after_request_funcs.setdefault(None, []).insert(0, retry_only_after_refusal)
     # Runs before Flask-SQLAlchemy's own clean-up, which would fail on a dead connection.
     app.teardown_appcontext(discard_session)
     app.context_processor(template_context)

@@ -14,7 +14,7 @@ from portal.extensions import db, limiter
 from portal.models import STATES, Category
 from portal.models.base import in_english
 from portal.services import case_search, cases, geo
-from portal.web import state_label
+from portal.web import public_url_for, state_label
 
 
 def bad_request(message: str) -> tuple[Response, int]:
@@ -42,7 +42,7 @@ def features(rows: list[Row]) -> list[dict]:
     """Return case rows as GeoJSON features with their public fields only."""
     english = in_english()
     # One url_for for the whole list: building a thousand URLs one by one is slow.
-    url = url_for("public.case_page", number="NUMBER", _external=True).replace("NUMBER", "{}")
+    url = public_url_for("public.case_page", number="NUMBER").replace("NUMBER", "{}")
     labels = {state: state_label(state) for state in STATES}
     return [
         {

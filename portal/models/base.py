@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask_babel import get_locale
@@ -23,9 +23,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The calendar's edges in UTC: where a moment past them is taken to lie.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
 def as_utc(value: datetime) -> datetime:
     """Return a datetime as aware UTC, taking a naive one to be UTC already."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # Year 1 east of Greenwich or 9999 west of it has no UTC time: it lies before or
+        # after every stored row, as the calendar's edge does (a filter, never a stored time).
+        return EARLIEST if value.year == 1 else LATEST
+
+
+def shifted(moment: datetime, delta: timedelta) -> datetime:
+    """Return a moment moved by delta, stopping at the calendar's edge instead of overflowing."""
+    try:
+        return moment + delta
+    except OverflowError:
+        edge = LATEST if delta > timedelta(0) else EARLIEST
+        return edge if moment.tzinfo is not None else edge.replace(tzinfo=None)
 
 
 class UTCDateTime(TypeDecorator):
@@ -39,7 +60,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
+        value = as_utc(value)
         # SQLite has no time zones: keep the UTC wall time.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

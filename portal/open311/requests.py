@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-from flask import abort, current_app, request, url_for
+from flask import abort, current_app, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -17,6 +17,7 @@ from portal.open311.formats import answer, errors
 from portal.open311.limits import per_address, per_key
 from portal.services import apikeys, open311, open311_intake
 from portal.services.photos import PhotoStore
+from portal.web import public_url_for
 
 # The file fields a photo may come in: the spec's media, and FixMyStreet's photo1, photo2 ...
 PHOTO_FIELD = re.compile(r"^(media|photo\d{1,2})$")
@@ -25,7 +26,7 @@ UPDATES_ARGUMENTS = ("start_date", "end_date", "page", "page_size")
 
 def photo_url(sha256: str) -> str:
     """Return the public address of a photo."""
-    return url_for("public.photo", sha256=sha256, variant="full", _external=True)
+    return public_url_for("public.photo", sha256=sha256, variant="full")
 
 
 def with_next_link(response: Response, more: bool, page: int) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, url_for
+from flask import abort, current_app
 from werkzeug.wrappers import Response
 
 from portal.extensions import db
@@ -10,6 +10,7 @@ from portal.open311 import bp
 from portal.open311.formats import JSON_TYPE, XML_TYPE, answer
 from portal.open311.limits import per_address
 from portal.services import intake, open311
+from portal.web import public_url_for
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # The day this API last changed in a way clients can see.
@@ -21,7 +22,7 @@ CHANGESET = "2026-11-25T00:00:00+08:00"
 def discovery(fmt: str) -> Response:
     """Describe this endpoint: where it is, which formats, whom to ask for a key."""
     config = current_app.config
-    base = url_for(".services_list", fmt="json", _external=True).rsplit("/", 1)[0]
+    base = public_url_for(".services_list", fmt="json").rsplit("/", 1)[0]
     return answer(
         fmt,
         {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, stream_with_context, url_for
+from flask import Response, current_app, stream_with_context
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -13,7 +13,7 @@ from portal.models.base import in_english
 from portal.public import bp
 from portal.public.cases import list_filters
 from portal.services import case_search, exports
-from portal.web import state_label
+from portal.web import public_url_for, state_label
 
 # Aliases, so that the list's filters (subqueries on these tables) stay uncorrelated.
 CATEGORY, ZONE = aliased(Category), aliased(Zone)
@@ -46,7 +46,7 @@ def cases_csv() -> Response:
     )
     query = case_search.public_filtered(query, filters, tz)
     english = in_english()
-    url = url_for("public.case_page", number="NUMBER", _external=True).replace("NUMBER", "{}")
+    url = public_url_for("public.case_page", number="NUMBER").replace("NUMBER", "{}")
     header = [
         _("Case number"),
         _("Category code"),

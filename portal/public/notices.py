@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from feedgen.feed import FeedGenerator
-from flask import Response, abort, current_app, render_template, request, send_file, url_for
+from flask import Response, abort, current_app, render_template, request, send_file
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from portal.public import bp
 from portal.public.forms import NoticeFilterForm
 from portal.services import markup, notices
 from portal.services.photos import PhotoStore
-from portal.web import page_number
+from portal.web import page_number, public_url_for
 
 PAGE_SIZE = 20
 FEED_SIZE = 50
@@ -125,8 +125,8 @@ def notice_feed() -> Response:
     return _atom(
         listed,
         _("Progress notices"),
-        url_for(".notice_feed", _external=True),
-        url_for(".notice_list", _external=True),
+        public_url_for(".notice_feed"),
+        public_url_for(".notice_list"),
         empty_since=utcnow(),
     )
 
@@ -139,8 +139,8 @@ def project_notice_feed(code: str) -> Response:
     return _atom(
         listed,
         _("Notices: %(project)s", project=project.name),
-        url_for(".project_notice_feed", code=code, _external=True),
-        url_for(".project_page", code=code, _external=True),
+        public_url_for(".project_notice_feed", code=code),
+        public_url_for(".project_page", code=code),
         empty_since=project.created_at,
     )
 
@@ -159,7 +159,7 @@ def _atom(
     feed.language(html_lang())
     feed.updated(max((n.feed_updated for n in listed), default=empty_since))
     for notice in listed:
-        url = url_for(".notice_page", notice_id=notice.id, _external=True)
+        url = public_url_for(".notice_page", notice_id=notice.id)
         entry = feed.add_entry(order="append")
         entry.id(url)
         entry.link(href=url, rel="alternate", type="text/html")

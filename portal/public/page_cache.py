@@ -35,7 +35,9 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import Row, bindparam, create_engine, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import LanguageAccept
+from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_accept_header
+from werkzeug.wsgi import get_host
 
 from portal.extensions import db
 from portal.i18n import browser_locale
@@ -161,6 +163,7 @@ class KeptPages:
         with self.app.request_context(environ):
             token = generate_csrf().encode()
             page = self.app.response_class(body.replace(PLACEHOLDER_BYTES, token))
+            page.vary.add("Accept-Language")  # kept per language, as the page says
             response = self.app.process_response(page)
         return response(environ, start_response)
 
@@ -169,12 +172,21 @@ class KeptPages:
         with self.engine.connect() as connection:
             return connection.execute(STAMP, {"number": number}).first()
 
+    def trusted(self, environ: dict) -> bool:
+        """Tell whether the request names a host the portal answers for (TRUSTED_HOSTS)."""
+        try:
+            get_host(environ, self.app.config["TRUSTED_HOSTS"])
+        except SecurityError:
+            return False
+        return True
+
     def kept_page(self, environ: dict) -> bytes | None:
         """Return the kept page this request asks for, if it may be served without Flask."""
         path = CASE_PATH.fullmatch(environ.get("PATH_INFO", ""))
         cookie = environ.get("HTTP_COOKIE", "")
         if (
             path is None
+            or not self.trusted(environ)  # Flask refuses it, in both languages
             or environ.get("REQUEST_METHOD") != "GET"
             or environ.get("QUERY_STRING")
             or any(name in cookie for name in self.cookies)

@@ -12,6 +12,7 @@ from portal.models import utcnow
 from portal.public import bp
 from portal.public.forms import EraseForm, PrivacyForm
 from portal.services import cases, privacy
+from portal.web import public_url_for
 
 
 @bp.route("/privacy", methods=["GET", "POST"])
@@ -23,7 +24,7 @@ def privacy_page() -> str | tuple[str, int]:
         privacy.request_erasure(
             db.session,
             form.email.data,
-            lambda token: url_for(".privacy_erase", token=token, _external=True),
+            lambda token: public_url_for(".privacy_erase", token=token),
             str(get_locale()),
         )
         db.session.commit()

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Row, Select, String, case, cast, or_, sele
 from sqlalchemy.orm import Session, joinedload
 
 from portal.models import Case, Category, Department, User, Zone
+from portal.models.base import shifted
 
 GEOJSON_LIMIT = 1000
 
@@ -119,7 +120,8 @@ def _apply(query: Select, filters: CaseFilters, tz: ZoneInfo) -> Select:
     if filters.since:
         query = query.where(Case.created_at >= _day_start(filters.since, tz))
     if filters.until:
-        query = query.where(Case.created_at < _day_start(filters.until + timedelta(days=1), tz))
+        day_after = shifted(_day_start(filters.until, tz), timedelta(days=1))
+        query = query.where(Case.created_at < day_after)
     return query
 
 

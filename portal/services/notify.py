@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Case, CaseEvent, CaseFollower, OutboxMessage, User
+from portal.web import public_url_for
 
 
 def _queue(
@@ -22,7 +23,7 @@ def _queue(
 
 
 def _case_url(case: Case) -> str:
-    return f"{current_app.config['PUBLIC_URL']}/cases/{case.number}"
+    return public_url_for("public.case_page", number=case.number)
 
 
 def _resident_message(case: Case, event: CaseEvent, locale: str) -> tuple[str, str]:
@@ -128,7 +129,7 @@ def escalation(session: Session, case: Case, clock: str, overdue: bool) -> int:
                     _("Deadline: %(due)s", due=due.astimezone(tz).strftime("%Y-%m-%d %H:%M")),
                     _(
                         "Open it: %(url)s",
-                        url=f"{current_app.config['PUBLIC_URL']}/admin/cases/{case.number}",
+                        url=public_url_for("admin.case_page", number=case.number),
                     ),
                 ]
             )

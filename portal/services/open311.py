@@ -21,7 +21,7 @@ from portal.models import (
     CategoryAttribute,
     Photo,
 )
-from portal.models.base import as_utc
+from portal.models.base import as_utc, shifted
 
 SPAN = timedelta(days=90)
 DEFAULT_CAP = 1000
@@ -208,9 +208,9 @@ def read_filters(args: dict[str, str], now: datetime) -> Filters:
     if start is None and end is None:
         filters.end, filters.start = now, now - SPAN
     elif start is None:
-        filters.start = end - SPAN
+        filters.start = shifted(end, -SPAN)
     elif end is None:
-        filters.end = start + SPAN
+        filters.end = shifted(start, SPAN)
     return filters
 
 

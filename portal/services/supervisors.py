@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.models import OutboxMessage, SupervisorApplication, User, Zone
 from portal.services import accounts, audit, password_links
+from portal.web import public_url_for
 
 
 class ApplicationError(ValueError):
@@ -77,7 +77,7 @@ def approve(
                 [
                     _(
                         "Your application was approved. Sign in at %(url)s",
-                        url=current_app.config["PUBLIC_URL"] + "/login",
+                        url=public_url_for("auth.login"),
                     ),
                     _("E-mail: %(email)s", email=user.email),
                     _(

@@ -213,3 +213,19 @@ def test_two_apps_share_the_limit_through_redis(app, db, migrated, tmp_path, ref
         db.engine.dispose()  # the second "worker" closes its connections
     with redis.Redis.from_url(REDIS_URL) as connection:
         assert connection.keys("LIMITS:*"), "the limiter wrote nothing to Redis"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/kpi", "/cases.csv", "/open311/v2/services.json", "/report/new"]
+)
+def test_a_successful_answer_says_nothing_of_retrying(client, db, reference, path):
+    # Retry-After tells a client when to come back after a refusal; on a 200 it misleads.
+    for _ in range(LIMIT + 300):  # Open311's own limit is 300 a minute
+        answer = client.get(path)
+        answer.close()  # the CSV is streamed
+        if answer.status_code == 429:
+            break
+        assert answer.status_code == 200
+        assert "Retry-After" not in answer.headers
+    if path != "/report/new":  # reading the form is not limited
+        assert answer.status_code == 429 and int(answer.headers["Retry-After"]) > 0

@@ -333,6 +333,7 @@ def production(monkeypatch, migrated, tmp_path):
     """Return the portal configured as it runs in production (PORTAL_ENV=production)."""
     monkeypatch.setenv("PORTAL_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "a-production-secret-of-some-length")
+    monkeypatch.setenv("PUBLIC_URL", "https://localhost")  # the one host production answers
     application = make_app(migrated, tmp_path / "uploads", WTF_CSRF_ENABLED=False)
     assert application.config["PORTAL_ENV"] == "production"
     with application.app_context():

@@ -500,3 +500,25 @@ def test_a_page_number_beyond_any_list_is_an_empty_page(app, db, world: World, p
     ):
         response = client.get(path, query_string={"page": page})
         assert response.status_code == 200, path
+
+
+@pytest.mark.parametrize("raw", [b"\xed\xa0\x80", b"\xff\xfe", b"a\xc0\xafb", b"\xf4\x90\x80\x80"])
+def test_unescaped_bytes_that_are_not_utf8_are_refused_in_the_query(app, db, world: World, raw):
+    # Werkzeug decodes a query string strictly: raw bytes gave every route a 500.
+    query = (b"q=" + raw).decode("latin-1")
+    for path, language in (("/cases", "zh"), ("/open311/v2/requests.json", "zh"), ("/", "en")):
+        response = new_client(app, language=language).get(
+            path, environ_overrides={"QUERY_STRING": query}
+        )
+        assert response.status_code == 400, path
+        body = response.get_data(as_text=True)
+        assert ("不允许的字符" if language == "zh" else "not allowed") in body, path
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999", "2147483648", "9223372036854775808"])
+def test_an_id_too_large_for_the_database_is_not_found(app, db, world: World, number):
+    # SQLite's driver overflowed on a 20-digit id in the path (found by the route fuzzing).
+    admin = new_client(app, world.users["admin"])
+    for path in (f"/admin/inspections/{number}", f"/notices/{number}", f"/admin/users/{number}"):
+        response = admin.get(path)
+        assert response.status_code in (404, 405), path

@@ -401,3 +401,21 @@ def fingerprint(db) -> dict[str, tuple[int, str]]:
 def count(db, model) -> int:
     """Return how many rows a model's table holds."""
     return db.session.scalar(select(func.count()).select_from(model))
+
+
+# Who walks each area of the URL map: its own audience, so that the page itself answers.
+AREA_ACTOR = {"admin": "admin", "supervisor": "supervisor"}
+# Routes a walk leaves out: they end the visitor's session or change the language of the
+# pages after them, and send nothing of interest.
+WALK_SKIPS = {"auth.logout", "public.switch_language"}
+
+
+def get_routes(app, world: World) -> list[tuple[str, str, str]]:
+    """Return (actor, endpoint, path) for every GET route, filled with the world's objects."""
+    routes = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+        if "GET" not in rule.methods or rule.endpoint in WALK_SKIPS:
+            continue
+        actor = AREA_ACTOR.get(rule.endpoint.split(".")[0], "anonymous")
+        routes.append((actor, rule.endpoint, concrete(rule, world)))
+    return routes
