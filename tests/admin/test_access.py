@@ -66,6 +66,7 @@ def concrete(rule, case_number: str, token: str, department: str, notice_id: int
         "consultation_id": "1",
         "comment_id": "1",
         "suggestion_id": "1",
+        "check_id": "1",
     }
     return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
 
