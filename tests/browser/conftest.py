@@ -39,9 +39,11 @@ def app_config() -> dict:
 def live_server(app: Flask) -> Iterator[str]:
     """Serve the test app on a free loopback port; return its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # Absolute links (the private link after reporting) name PUBLIC_URL: this server.
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield app.config["PUBLIC_URL"]
     server.shutdown()
     thread.join(timeout=5)
 

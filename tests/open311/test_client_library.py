@@ -16,6 +16,8 @@ from tests.open311.test_api import REPORT
 @pytest.fixture
 def live_base(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # The links the API gives name the site's own address, as a real deployment's would.
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/open311/v2/"

@@ -43,7 +43,8 @@ def test_a_resident_comments_and_follows_it_with_the_private_link(client, db, co
     assert response.status_code == 303
     sent = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "您的意见已收到" in sent
-    link = re.search(r'value="(http://localhost/consultations/comment/[^"]+)"', sent).group(1)
+    site = re.escape(client.application.config["PUBLIC_URL"])  # links name the site
+    link = re.search(f'value="({site}/consultations/comment/[^"]+)"', sent).group(1)
     status = client.get(link).get_data(as_text=True)
     assert "待审核" in status and "施工期间请保留公交站台" in status
     comment = db.session.scalars(select(ConsultationComment)).one()

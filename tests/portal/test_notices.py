@@ -177,10 +177,11 @@ def test_the_feeds_list_exactly_the_public_notices(client, db, author, project):
     notices.publish(db.session, author, later, now, at=now + timedelta(days=1))
     db.session.commit()
     feed, entries = atom(client, "/notices.atom")
+    site = client.application.config["PUBLIC_URL"]  # links name the site, not the Host
     assert [e.find(f"{ATOM}title").text for e in entries] == [b.title, a.title]
-    assert feed.find(f"{ATOM}link[@rel='self']").get("href") == "http://localhost/notices.atom"
+    assert feed.find(f"{ATOM}link[@rel='self']").get("href") == f"{site}/notices.atom"
     assert feed.find(f"{ATOM}updated").text == b.publish_at.isoformat()
-    assert entries[1].find(f"{ATOM}id").text == f"http://localhost/notices/{a.id}"
+    assert entries[1].find(f"{ATOM}id").text == f"{site}/notices/{a.id}"
     assert entries[1].find(f"{ATOM}category").get("term") == "progress"
     assert "<strong>120 米</strong>" in entries[1].find(f"{ATOM}content").text
     _, entries = atom(client, f"/projects/{project.code}/notices.atom")

@@ -54,7 +54,8 @@ def test_report_with_photo_gives_number_and_private_link(app, client, db, refere
     done = client.get(response.headers["Location"]).get_data(as_text=True)
     case = db.session.scalars(select(Case)).one()
     assert case.number in done
-    token_link = re.search(r'value="(http://localhost/track/[^"]+)"', done).group(1)
+    site = re.escape(client.application.config["PUBLIC_URL"])  # links name the site
+    token_link = re.search(f'value="({site}/track/[^"]+)"', done).group(1)
     assert client.get(token_link).status_code == 200
     assert case.reporter_email == "zhang@example.cn"
     assert count(db, Photo) == 1

@@ -39,7 +39,8 @@ def test_a_resident_sends_a_suggestion_and_sees_it_adopted_with_points(client, d
     )
     assert response.status_code == 303
     sent = client.get(response.headers["Location"]).get_data(as_text=True)
-    link = re.search(r'value="(http://localhost/suggestions/track/[^"]+)"', sent).group(1)
+    site = re.escape(client.application.config["PUBLIC_URL"])  # links name the site
+    link = re.search(f'value="({site}/suggestions/track/[^"]+)"', sent).group(1)
     tracking = client.get(link).get_data(as_text=True)
     assert "办理中" in tracking and "围挡转角增设警示灯" in tracking
     suggestion = db.session.scalars(select(Suggestion)).one()

@@ -412,7 +412,8 @@ def served_photo_urls(client, case: Case) -> list[str]:
     shown = re.findall(r'(?:src|href)="(/photos/[0-9a-f]{64}(?:\.thumb)?\.jpg)"', page)
     answer = client.get(f"/open311/v2/requests/{case.number}.json?extensions=true").get_json()
     media = [answer[0]["media_url"], *answer[0]["media_urls"]]
-    shown += [url.removeprefix("http://localhost") for url in media if url]
+    site = client.application.config["PUBLIC_URL"]  # absolute links name the site's address
+    shown += [url.removeprefix(site) for url in media if url]
     return sorted(set(shown))
 
 
