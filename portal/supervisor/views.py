@@ -194,6 +194,12 @@ def inspect(code: str) -> Response | tuple[str, int]:
                 select(Inspection).where(Inspection.client_key == form.client_key.data)
             )
     answers = report.items if report and report.items else _answers()
+    # A refused submit points at the items still without a result: the list is long on a phone.
+    unanswered = (
+        {item for item in CHECKLIST if not answers.get(item, {}).get("result")}
+        if status == 422 and request.form.get("action") == "submit"
+        else set()
+    )
     return render_template(
         "supervisor/inspect.html",
         form=form,
@@ -201,6 +207,7 @@ def inspect(code: str) -> Response | tuple[str, int]:
         report=report,
         checklist=CHECKLIST,
         answers=answers,
+        unanswered=unanswered,
     ), status
 
 

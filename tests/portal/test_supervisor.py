@@ -270,6 +270,26 @@ def test_a_pass_without_a_photo_is_refused_and_keeps_the_form(client, db, login_
     assert db.session.scalar(select(Inspection.verdict)) == "pass"
 
 
+def test_a_submit_with_items_unanswered_marks_those_items(client, db, login_as, site):
+    login_as("supervisor")
+    data = report_form(client, site.code)
+    for item in ("dust", "muck"):
+        data.pop(f"item-{item}")
+    refused = client.post(f"/supervisor/inspect/{site.code}", data={**data, "action": "submit"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "提交前请完成所有检查项。" in page
+    marked = re.findall(
+        r'<p class="field-error" id="item-(\w+)-error">请为此项选择一个结果。</p>', page
+    )
+    assert marked == ["dust", "muck"]
+    assert page.count('aria-invalid="true"') == 2
+    # Saving a draft with items left open is not a refusal: nothing is marked.
+    saved = client.post(f"/supervisor/inspect/{site.code}", data={**data, "action": "save"})
+    assert "field-error" not in client.get(
+        saved.location or f"/supervisor/inspect/{site.code}"
+    ).get_data(as_text=True)
+
+
 def test_a_photo_with_exif_from_11_km_away_holds_the_report(client, db, login_as, site):
     from tests.factories import exif_jpeg_bytes
 
