@@ -84,12 +84,16 @@ def test_a_supervisor_files_a_report_with_a_failure(client, db, login_as, site):
     draft = db.session.scalar(select(Inspection))
     assert draft.status == "draft" and draft.items["dust"]["note"] == "裸土未覆盖"
     data["photo-dust"] = (io.BytesIO(jpeg_bytes()), "dust.jpg")
+    client.get("/lang/en")
     done = client.post(
         f"/supervisor/inspect/{site.code}",
         data={**data, "action": "submit"},
         content_type="multipart/form-data",
     )
     assert done.status_code == 303
+    assert "Report submitted: 1 finding sent to the office." in client.get(done.location).get_data(
+        as_text=True
+    )
     db.session.refresh(draft)
     assert draft.status == "submitted" and draft.assignment_id is not None
     [case] = db.session.scalars(select(Case)).all()
@@ -244,6 +248,7 @@ def test_a_pass_from_the_phone_on_site_with_a_photo_counts(client, db, login_as,
     report = db.session.scalar(select(Inspection))
     assert report.verdict == "pass" and not report.flagged and report.accuracy_m == 12
     assert "合格" in page and re.search(r"· 距工地 11\d 米", page) and "待工作人员核实" not in page
+    assert "报告已提交：未发现问题。" in page  # not "0 个问题已报送"
 
 
 def test_a_pass_without_a_photo_is_refused_and_keeps_the_form(client, db, login_as, site):
