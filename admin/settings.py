@@ -60,11 +60,14 @@ def users() -> Response | tuple[str, int]:
             )
         except accounts.AccountError as error:
             db.session.rollback()
-            message = {
-                "email": _("An account with this e-mail exists."),
-                "department": _("A handler needs a department."),
-            }
-            form.email.errors.append(message.get(error.args[0], _("The account was not created.")))
+            # Each refusal goes under the field to correct, not always under the e-mail.
+            if error.args[0] == "department":
+                form.department.errors.append(_("A handler needs a department."))
+            else:
+                message = {"email": _("An account with this e-mail exists.")}
+                form.email.errors.append(
+                    message.get(error.args[0], _("The account was not created."))
+                )
         else:
             password_links.mail_setup_link(db.session, user)
             db.session.commit()

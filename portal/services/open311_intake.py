@@ -132,11 +132,22 @@ def _position(session: Session, posted: Posted, problems: list[str]) -> tuple[fl
     return None
 
 
+HAN = re.compile(r"^[\u3400-\u9fff\uf900-\ufaff·]+$")
+
+
+def full_name(first: str | None, last: str | None) -> str:
+    """Join Open311's first and last name as the resident writes it: a Chinese name is
+    family name first and without a space (王伟, not 伟 王); any other name as sent."""
+    first, last = (first or "").strip(), (last or "").strip()
+    if first and last and HAN.match(first) and HAN.match(last):
+        return last + first
+    return " ".join(part for part in (first, last) if part)
+
+
 def _contact(posted: Posted, flags: list[str]) -> dict[str, str]:
     """Read the resident's contact as sent; what fails its check is left out or kept as
     typed, and flagged for staff, never refused (the sender cannot ask the resident)."""
-    name = " ".join(p for p in (posted.get("first_name"), posted.get("last_name")) if p)
-    name = intake.plain_text(name)
+    name = intake.plain_text(full_name(posted.get("first_name"), posted.get("last_name")))
     phone, email = intake.plain_text(posted.get("phone")), posted.get("email")
     unchecked = len(name) > NAME_MAX or bool(phone and not re.match(intake.PHONE, phone))
     if email:

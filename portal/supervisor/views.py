@@ -6,6 +6,7 @@ import secrets
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -194,6 +195,12 @@ def inspect(code: str) -> Response | tuple[str, int]:
                 select(Inspection).where(Inspection.client_key == form.client_key.data)
             )
     answers = report.items if report and report.items else _answers()
+    # A refused submit points at the items still without a result: the list is long on a phone.
+    unanswered = (
+        {item for item in CHECKLIST if not answers.get(item, {}).get("result")}
+        if status == 422 and request.form.get("action") == "submit"
+        else set()
+    )
     return render_template(
         "supervisor/inspect.html",
         form=form,
@@ -201,6 +208,7 @@ def inspect(code: str) -> Response | tuple[str, int]:
         report=report,
         checklist=CHECKLIST,
         answers=answers,
+        unanswered=unanswered,
     ), status
 
 
@@ -211,7 +219,13 @@ def _submitted_message(report: Inspection, made: list[Case]) -> str:
             "count once a staff member confirms it.",
             why=_("; ").join(evidence.reason_labels(report.review_reasons)),
         )
-    return _("Report submitted: %(n)d findings sent to the office.", n=len(made))
+    if not made:  # an all-pass report: "0 findings sent" read as if something was lost
+        return _("Report submitted: no problems found.")
+    return ngettext(
+        "Report submitted: %(num)d finding sent to the office.",
+        "Report submitted: %(num)d findings sent to the office.",
+        len(made),
+    )
 
 
 class PhotosRefused(ValueError):

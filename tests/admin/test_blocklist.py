@@ -195,3 +195,9 @@ def test_the_list_shows_what_each_entry_holds_undecided(client, db, login_as):
     assert held(rows["127.0.0.1/32"]) == ["3"]
     assert held(rows["spam@example.cn"]) == ["1"]
     assert held(rows["13800001111"]) == ["0"]
+    # On a phone the header row is hidden: each cell that is not self-evident names itself,
+    # and each Remove button says which entry it removes.
+    row = rows["spam@example.cn"]
+    for label in ("理由", "添加时间", "有效期至", "暂扣待审"):
+        assert f'data-label="{label}"' in row, label
+    assert re.search(r"移除<span class=\"visually-hidden\"> spam@example.cn</span>", row)

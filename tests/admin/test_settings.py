@@ -53,12 +53,21 @@ def test_admin_creates_and_disables_an_account(client, db, admin):
         ).status_code
         == 422
     )
-    assert (
-        client.post(
-            "/admin/users", data={"email": "new@example.cn", "name": "x", "role": "handler"}
-        ).status_code
-        == 422
+    no_department = client.post(
+        "/admin/users", data={"email": "new@example.cn", "name": "x", "role": "handler"}
     )
+    assert no_department.status_code == 422
+    # The refusal is under the department select, and the typed e-mail is kept.
+    html = no_department.get_data(as_text=True)
+    tags = {
+        name: next(
+            tag for tag in re.findall(r"<(?:input|select)[^>]*>", html) if f'id="{name}"' in tag
+        )
+        for name in ("email", "department")
+    }
+    assert 'aria-invalid="true"' in tags["department"]
+    assert 'aria-invalid="true"' not in tags["email"]
+    assert 'value="new@example.cn"' in html
     client.post(f"/admin/users/{user.id}/toggle", data={"confirm": "1"})
     db.session.refresh(user)
     assert not user.active

@@ -99,3 +99,16 @@ def test_admin_draws_a_project_line_on_the_map(live_server, page_factory, db, re
     project = db.session.scalar(select(Project).where(Project.code == "GS-2026-99"))
     assert project.geometry["type"] == "LineString" and len(project.geometry["coordinates"]) == 3
     assert page.console_errors == []
+
+
+@pytest.mark.parametrize("path", ["/admin/inspections", "/admin/checks"])
+def test_the_review_filter_links_read_as_one_line_on_a_phone(
+    live_server, page_factory, db, reference, path
+):
+    page = page_factory(PHONE)
+    sign_in(page, live_server, staff(db, "admin"))
+    page.goto(live_server + path)
+    links = page.locator("p.filters a, p.filters strong")
+    assert links.count() == 3
+    tops = {round(links.nth(n).bounding_box()["y"]) for n in range(3)}
+    assert len(tops) == 1, tops  # not one grid row per link and dot

@@ -34,3 +34,15 @@ def test_an_admin_confirms_a_wide_network_on_a_phone(
     assert db.session.scalar(select(BlockedSender.value)) == "0.0.0.0/0"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
     assert page.console_errors == []
+    # The list stands apart from the form's button, and the last row's button from the footer.
+    gap = page.evaluate(
+        "document.querySelector('form + .data-table').getBoundingClientRect().top"
+        " - document.querySelector('form.narrow-form button[type=submit]')"
+        ".getBoundingClientRect().bottom"
+    )
+    assert gap >= 16
+    below = page.evaluate(
+        "document.querySelector('.site-footer').getBoundingClientRect().top"
+        " - document.querySelector('main .data-table').getBoundingClientRect().bottom"
+    )
+    assert below >= 16

@@ -124,7 +124,7 @@ def test_post_follow_to_closed_and_read_the_updates(app, client, db, api_key, co
     case = db.session.scalar(select(Case).where(Case.number == number))
     assert case.source == "api" and case.api_key.name == "FixMyStreet"
     assert case.attributes == {"cover_type": "sewage", "lane": "pavement"}
-    assert case.reporter_email == "wang.private@example.cn" and case.reporter_name == "伟 王"
+    assert case.reporter_email == "wang.private@example.cn" and case.reporter_name == "王伟"
     assert len(case.photos) == 1 and case.resolve_due_at is not None
     assert case.suggested_department is not None  # routed like a web report
 

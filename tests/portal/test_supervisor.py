@@ -84,12 +84,16 @@ def test_a_supervisor_files_a_report_with_a_failure(client, db, login_as, site):
     draft = db.session.scalar(select(Inspection))
     assert draft.status == "draft" and draft.items["dust"]["note"] == "裸土未覆盖"
     data["photo-dust"] = (io.BytesIO(jpeg_bytes()), "dust.jpg")
+    client.get("/lang/en")
     done = client.post(
         f"/supervisor/inspect/{site.code}",
         data={**data, "action": "submit"},
         content_type="multipart/form-data",
     )
     assert done.status_code == 303
+    assert "Report submitted: 1 finding sent to the office." in client.get(done.location).get_data(
+        as_text=True
+    )
     db.session.refresh(draft)
     assert draft.status == "submitted" and draft.assignment_id is not None
     [case] = db.session.scalars(select(Case)).all()
@@ -244,6 +248,7 @@ def test_a_pass_from_the_phone_on_site_with_a_photo_counts(client, db, login_as,
     report = db.session.scalar(select(Inspection))
     assert report.verdict == "pass" and not report.flagged and report.accuracy_m == 12
     assert "合格" in page and re.search(r"· 距工地 11\d 米", page) and "待工作人员核实" not in page
+    assert "报告已提交：未发现问题。" in page  # not "0 个问题已报送"
 
 
 def test_a_pass_without_a_photo_is_refused_and_keeps_the_form(client, db, login_as, site):
@@ -268,6 +273,26 @@ def test_a_pass_without_a_photo_is_refused_and_keeps_the_form(client, db, login_
     done = client.post(f"/supervisor/inspect/{site.code}", data={**data, "action": "submit"})
     assert done.status_code == 303
     assert db.session.scalar(select(Inspection.verdict)) == "pass"
+
+
+def test_a_submit_with_items_unanswered_marks_those_items(client, db, login_as, site):
+    login_as("supervisor")
+    data = report_form(client, site.code)
+    for item in ("dust", "muck"):
+        data.pop(f"item-{item}")
+    refused = client.post(f"/supervisor/inspect/{site.code}", data={**data, "action": "submit"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "提交前请完成所有检查项。" in page
+    marked = re.findall(
+        r'<p class="field-error" id="item-(\w+)-error">请为此项选择一个结果。</p>', page
+    )
+    assert marked == ["dust", "muck"]
+    assert page.count('aria-invalid="true"') == 2
+    # Saving a draft with items left open is not a refusal: nothing is marked.
+    saved = client.post(f"/supervisor/inspect/{site.code}", data={**data, "action": "save"})
+    assert "field-error" not in client.get(
+        saved.location or f"/supervisor/inspect/{site.code}"
+    ).get_data(as_text=True)
 
 
 def test_a_photo_with_exif_from_11_km_away_holds_the_report(client, db, login_as, site):

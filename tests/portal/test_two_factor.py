@@ -191,6 +191,12 @@ def test_an_admin_resets_a_lost_phone_with_a_reason(client, db, login_as):
     assert url in users and f"/admin/users/{admin.id}/two-factor" not in users
     empty = client.post(url, data={"reason": " "})
     assert empty.status_code == 422 and two_factor.is_enabled(db.session, dispatcher)
+    # Cancel is a button-sized target beside the reset button, not a bare link touching it.
+    assert re.search(
+        r'<p class="actions-row">\s*<button[^>]*>[^<]*</button>\s*<a href="/admin/users" '
+        r'class="button secondary">',
+        empty.get_data(as_text=True),
+    )
     done = client.post(url, data={"reason": "手机丢失，已电话核实"})
     assert done.status_code == 303 and not two_factor.is_enabled(db.session, dispatcher)
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "account.2fa.reset"))
