@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -67,15 +68,13 @@ def test_the_notice_list_explains_a_wrong_date(client, db, reference, since, unt
 
 
 def test_the_notice_list_filters_by_publication_day(client, db, reference):
-    from datetime import datetime, timezone
-
     author = make_user(db.session, role="admin")
     make_notice(
         db.session,
         author,
         title="十月的公告",
-        publish_at=datetime(2026, 10, 10, 2, tzinfo=timezone.utc),
-        now=datetime(2026, 10, 9, tzinfo=timezone.utc),
+        publish_at=datetime(2026, 10, 10, 2, tzinfo=UTC),
+        now=datetime(2026, 10, 9, tzinfo=UTC),
     )
     inside = client.get("/notices?since=2026-10-10&until=2026-10-10").get_data(as_text=True)
     outside = client.get("/notices?since=2026-10-11").get_data(as_text=True)
