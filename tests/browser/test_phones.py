@@ -200,7 +200,7 @@ def test_the_measurement_catches_a_small_target_and_exempts_a_sentence(
         """() => {
           const main = document.querySelector('main');
           main.insertAdjacentHTML('beforeend',
-            '<p>请阅读<a href="/privacy">隐私说明</a>后再提交。</p>'
+            '<p>请阅读<a class="plain" href="/privacy">隐私说明</a>后再提交。</p>'
             + '<div><button style="all:unset;font-size:10px">x</button>'
             + '<button style="all:unset;font-size:10px">y</button></div>');
         }"""
