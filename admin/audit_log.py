@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, render_template, request, stream_with_context
 from sqlalchemy import Select, select
 
 from admin import admin_required, bp
+from portal import date_filters
 from portal.extensions import db
 from portal.models import AuditEntry, User
 from portal.models.base import shifted
@@ -20,21 +21,15 @@ from portal.web import page_number
 PAGE_SIZE = 50
 
 
-def _day(value: str | None, tz: ZoneInfo) -> datetime | None:
-    try:
-        return datetime.combine(date.fromisoformat(value or ""), time.min, tz)
-    except ValueError:
-        return None
-
-
 def _query() -> Select:
     query = select(AuditEntry).order_by(AuditEntry.id.desc())
     args = request.args
     tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    since, until = _day(args.get("since"), tz), _day(args.get("until"), tz)
-    if since is not None:
-        query = query.where(AuditEntry.created_at >= since)
-    if until is not None:  # the whole last day, in the office's time zone
+    days = date_filters.day_range(args.get("since"), args.get("until"))
+    if days.since is not None:
+        query = query.where(AuditEntry.created_at >= datetime.combine(days.since, time.min, tz))
+    if days.until is not None:  # the whole last day, in the office's time zone
+        until = datetime.combine(days.until, time.min, tz)
         query = query.where(AuditEntry.created_at < shifted(until, timedelta(days=1)))
     if args.get("action"):
         query = query.where(AuditEntry.action.startswith(args["action"][:50]))
@@ -52,7 +47,8 @@ def audit() -> str:
     page = db.paginate(
         _query(), page=page_number(), per_page=PAGE_SIZE, max_per_page=PAGE_SIZE, error_out=False
     )
-    return render_template("admin/audit.html", page=page)
+    days = date_filters.day_range(request.args.get("since"), request.args.get("until"))
+    return render_template("admin/audit.html", page=page, date_errors=days.errors)
 
 
 @bp.route("/audit.csv")

@@ -7,21 +7,23 @@ from flask import Response, render_template, stream_with_context
 from admin import bp, dispatcher_required
 from portal.extensions import db
 from portal.models import utcnow
-from portal.public.kpi import chosen_month, kpi_context
+from portal.public.kpi import chosen_month, kpi_context, month_or_error
 from portal.services import exports, kpi, monthly_report
 
 
 @bp.route("/kpi")
-def kpi_page() -> str:
+def kpi_page() -> tuple[str, int]:
     """Show a month's KPIs for the office, each department and each street, with the trend."""
-    month, tz = chosen_month()
+    month, tz, error = month_or_error()
     now = utcnow()
-    return render_template(
+    page = render_template(
         "admin/kpi.html",
+        month_error=error,
         departments=kpi.by_department(db.session, month, now, tz),
         zones=kpi.by_zone(db.session, month, now, tz),
         **kpi_context(month, tz),
     )
+    return page, 422 if error else 200
 
 
 @bp.route("/reports/monthly.xlsx")

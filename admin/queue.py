@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from admin import bp, dispatcher_required
 from admin.forms import BulkForm
+from portal import date_filters
 from portal.extensions import db
 from portal.models import (
     CASE_FLAGS,
@@ -46,6 +47,7 @@ def queue_filters() -> case_search.QueueFilters:
     args = request.args
     default_state = "submitted" if current_user.role in ("dispatcher", "admin") else ""
     state = args.get("state", default_state)
+    days = date_filters.day_range(args.get("since"), args.get("until"))
     return case_search.QueueFilters(
         q=args.get("q", "")[:100],
         state=state if state in STATES else "",
@@ -56,6 +58,8 @@ def queue_filters() -> case_search.QueueFilters:
         source=args.get("source", "") if args.get("source") in SOURCES else "",
         flag=args.get("flag", "") if args.get("flag") in CASE_FLAGS else "",
         overdue=args.get("overdue") == "1",
+        since=days.since,
+        until=days.until,
     )
 
 
@@ -98,6 +102,9 @@ def index() -> str:
         zones=db.session.scalars(select(Zone).where(Zone.level != "grid")).all(),
         departments=department_choices(),
         calendar_missing=calendar.missing_year(db.session, now.date()),
+        date_errors=date_filters.day_range(
+            request.args.get("since"), request.args.get("until")
+        ).errors,
     )
 
 

@@ -253,6 +253,9 @@ def js_strings() -> str:
             "Your phone's position could not be found: type the coordinates instead "
             "(staff will check them)."
         ),
+        map_zoom_in=_("Zoom in"),
+        map_zoom_out=_("Zoom out"),
+        map_library=_("Leaflet, a JavaScript library for interactive maps"),
     )
     return json.dumps(strings, ensure_ascii=False)
 

@@ -1,5 +1,6 @@
 """Every user-facing string is translated into Chinese."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,44 @@ def test_every_string_in_the_code_has_a_chinese_translation(tmp_path):
     translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
     missing = extracted(tmp_path) - translated
     assert not missing, f"run `make extract` and translate: {sorted(missing)[:10]}"
+
+
+# Chinese text takes full-width punctuation: ：，（） rather than : , ( ). ASCII marks stay
+# where they are syntax, not prose: placeholders, URLs, and a CSV line shown as an example.
+CJK = "[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]"
+ASCII_BESIDE_CJK = re.compile(rf"(?<={CJK})[:,()]|[:,()](?={CJK})")
+SYNTAX = re.compile(
+    r"%\(\w+\)[sd]"  # placeholders
+    r"|%[sd]"
+    r"|[A-Za-z][A-Za-z0-9+.-]*://[^\s“”（）]+"  # URLs
+    r"|\d{4}-\d{2}-\d{2},[a-z]+,[^”\s]+"  # the calendar import's CSV line: date,kind,name
+)
+
+
+def ascii_punctuation_beside_chinese(text: str) -> list[str]:
+    """Return the ASCII : , ( ) that touch a Chinese character, outside syntax."""
+    masked = SYNTAX.sub(lambda found: "x" * len(found[0]), text)
+    return [masked[max(m.start() - 6, 0) : m.end() + 6] for m in ASCII_BESIDE_CJK.finditer(masked)]
+
+
+def test_the_scan_finds_ascii_punctuation_beside_chinese():
+    assert ascii_punctuation_beside_chinese("原因:未修复") == ["原因:未修复"]
+    assert ascii_punctuation_beside_chinese("道路,排水") and ascii_punctuation_beside_chinese(
+        "路灯(夜间)"
+    )
+    assert not ascii_punctuation_beside_chinese("原因：%(reason)s，见 https://a.cn/x,y")
+    assert not ascii_punctuation_beside_chinese("例如“2027-10-01,holiday,国庆节”")
+    assert not ascii_punctuation_beside_chinese("bbox 120.1,30.2 (WGS-84)")
+
+
+def test_chinese_strings_use_chinese_punctuation():
+    with ZH.open("rb") as f:
+        catalog = read_po(f)
+    wrong = {}
+    for message in catalog:
+        texts = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in texts:
+            found = ascii_punctuation_beside_chinese(text or "")
+            if found:
+                wrong[text] = found
+    assert not wrong, wrong

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 
+from portal import date_filters
 from portal.extensions import db, limiter
 from portal.models import STATES, Case, Category, Photo, Zone, utcnow
 from portal.public import bp, page_cache
@@ -216,25 +217,21 @@ def _resident_action(
     return redirect(url_for(".track", token=token), code=303)
 
 
-def _parse_day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def list_filters() -> tuple[CaseFilterForm, case_search.CaseFilters, ZoneInfo]:
     """Read the public list's filters from the request (the list and its CSV share them)."""
     form = CaseFilterForm(request.args)
     form.state.choices = [("", _("All states"))] + [(s, s) for s in STATES]
     form.validate()
+    days = date_filters.day_range(form.since.data, form.until.data)
+    for name, message in days.errors.items():
+        form[name].errors = [*form[name].errors, message]
     filters = case_search.CaseFilters(
         q=(form.q.data or "")[:100],
         state=form.state.data if form.state.data in STATES else "",
         category=form.category.data or "",
         zone=form.zone.data or "",
-        since=_parse_day(form.since.data),
-        until=_parse_day(form.until.data),
+        since=days.since,
+        until=days.until,
     )
     return form, filters, ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
 

@@ -267,6 +267,8 @@ class NoticeFilterForm(FlaskForm):
     project = SelectField(_l("Project"), validators=[Optional()], validate_choice=False)
     kind = SelectField(_l("Kind"), validators=[Optional()], validate_choice=False)
     zone = SelectField(_l("Zone"), validators=[Optional()], validate_choice=False)
+    since = StringField(_l("Published from"), validators=[Optional()])
+    until = StringField(_l("Published until"), validators=[Optional()])
 
 
 class PrivacyForm(FlaskForm):

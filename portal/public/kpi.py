@@ -26,6 +26,21 @@ def chosen_month() -> tuple[date, ZoneInfo]:
         abort(400, _("month must be YYYY-MM."))
 
 
+def month_or_error() -> tuple[date, ZoneInfo, str]:
+    """Return the month asked for, or this month with a message saying what was wrong."""
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    text = request.args.get("month", "")
+    try:
+        return (kpi.parse_month(text) if text else kpi.current_month(utcnow(), tz)), tz, ""
+    except kpi.KpiError:
+        message = _(
+            "%(value)s is not a month: choose one between 2000-01 and 2100-12, written as "
+            "YYYY-MM. This month is shown instead.",
+            value=text[:20],
+        )
+        return kpi.current_month(utcnow(), tz), tz, message
+
+
 def _percent(value: float | None) -> float | None:
     return None if value is None else round(value * 100, 1)
 
@@ -71,7 +86,8 @@ def kpi_context(month: date, tz: ZoneInfo) -> dict:
 
 
 @bp.route("/kpi")
-def kpi_page() -> str:
+def kpi_page() -> tuple[str, int]:
     """Show the office's KPIs for a month beside their targets, with the trend."""
-    month, tz = chosen_month()
-    return render_template("public/kpi.html", **kpi_context(month, tz))
+    month, tz, error = month_or_error()
+    page = render_template("public/kpi.html", month_error=error, **kpi_context(month, tz))
+    return page, 422 if error else 200

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from feedgen.feed import FeedGenerator
 from flask import Response, abort, current_app, render_template, request, send_file
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from portal import date_filters
 from portal.extensions import db
 from portal.i18n import html_lang
 from portal.models import NOTICE_KINDS, Notice, Project, Zone, utcnow
+from portal.models.base import shifted
 from portal.public import bp
 from portal.public.forms import NoticeFilterForm
 from portal.services import markup, notices
@@ -70,11 +73,20 @@ def notice_list() -> str:
     projects = db.session.scalars(select(Project).order_by(Project.code)).all()
     zones = db.session.scalars(select(Zone).where(Zone.level != "grid").order_by(Zone.code)).all()
     form.validate()
+    days = date_filters.day_range(form.since.data, form.until.data)
+    for name, message in days.errors.items():
+        form[name].errors = [*form[name].errors, message]
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
     filters = notices.NoticeFilters(
         q=(form.q.data or "")[:100],
         project=form.project.data or "",
         kind=form.kind.data if form.kind.data in NOTICE_KINDS else "",
         zone=form.zone.data or "",
+        since=datetime.combine(days.since, time.min, tz) if days.since else None,
+        # The whole last day, in the office's time zone.
+        before=shifted(datetime.combine(days.until, time.min, tz), timedelta(days=1))
+        if days.until
+        else None,
     )
     page = db.paginate(
         notices.filtered(filters, utcnow()),

@@ -5,14 +5,39 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, render_template, url_for
+from flask import abort, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
 from portal.models import Contractor, Project, utcnow
+from portal.models.works import PHASES
 from portal.public import bp
 from portal.services import consultations, contractors, notices
-from portal.web import state_label
+from portal.web import page_number, state_label
+
+PAGE_SIZE = 20
+
+
+@bp.route("/projects")
+def project_list() -> str:
+    """List the office's works with their phase and notices, filtered by phase, in pages."""
+    phase = request.args.get("phase", "")
+    query = select(Project).options(joinedload(Project.department)).order_by(Project.code)
+    if phase in PHASES:
+        query = query.where(Project.phase == phase)
+    page = db.paginate(
+        query, page=page_number(), per_page=PAGE_SIZE, max_per_page=PAGE_SIZE, error_out=False
+    )
+    counts = notices.project_notice_counts(db.session, [p.id for p in page.items], utcnow())
+    return render_template(
+        "public/projects.html",
+        page=page,
+        phases=PHASES,
+        phase=phase if phase in PHASES else "",
+        unknown_phase=bool(phase) and phase not in PHASES,
+        counts=counts,
+    )
 
 
 @bp.route("/projects/<code>")

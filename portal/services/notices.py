@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from portal.models import NOTICE_KINDS, Case, Notice, Project, User, Zone, notice_case
@@ -46,6 +46,8 @@ class NoticeFilters:
     project: str = ""
     kind: str = ""
     zone: str = ""
+    since: datetime | None = None  # published at or after
+    before: datetime | None = None  # published before
 
 
 def parse_case_numbers(text: str) -> list[str]:
@@ -203,6 +205,10 @@ def filtered(filters: NoticeFilters, now: datetime) -> Select:
         query = query.where(Notice.project.has(Project.code == filters.project))
     if filters.kind:
         query = query.where(Notice.kind == filters.kind)
+    if filters.since:
+        query = query.where(Notice.publish_at >= filters.since)
+    if filters.before:
+        query = query.where(Notice.publish_at < filters.before)
     if filters.zone:
         zone_ids = select(Zone.id).where(
             or_(Zone.code == filters.zone, Zone.parent.has(Zone.code == filters.zone))
@@ -253,3 +259,21 @@ def admin_list() -> Select:
         .options(joinedload(Notice.project), joinedload(Notice.author), selectinload(Notice.cases))
         .order_by(Notice.updated_at.desc(), Notice.id.desc())
     )
+
+
+def project_notice_counts(
+    session: Session, project_ids: list[int], now: datetime
+) -> dict[int, tuple[int, datetime]]:
+    """Return, for each project that has any, its public notices' count and latest date."""
+    if not project_ids:
+        return {}
+    rows = session.execute(
+        select(Notice.project_id, func.count(Notice.id), func.max(Notice.publish_at))
+        .where(
+            Notice.project_id.in_(project_ids),
+            Notice.publish_at.is_not(None),
+            Notice.publish_at <= now,
+        )
+        .group_by(Notice.project_id)
+    )
+    return {project_id: (count, latest) for project_id, count, latest in rows}

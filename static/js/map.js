@@ -57,7 +57,8 @@
           var c = feature.geometry.coordinates;
           var props = feature.properties;
           var marker = L.circleMarker([c[1], c[0]], {
-            radius: 8, weight: 2, color: "#ffffff", fillOpacity: 0.9,
+            // 24 px across at least: a tap target (WCAG 2.5.8).
+            radius: 12, weight: 2, color: "#ffffff", fillOpacity: 0.9,
             fillColor: COLORS[props.state] || "#333333"
           });
           marker.bindPopup(popup(props));

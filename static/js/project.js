@@ -12,15 +12,16 @@
   Portal.tileLayer(map, el);
   var site = L.geoJSON({ type: "GeometryCollection", geometries: shapes }, {
     pointToLayer: function (feature, latlng) {
-      return L.circleMarker(latlng, { radius: 9, color: "#ffffff", weight: 2, fillColor: "#b45309", fillOpacity: 0.95 });
+      return L.circleMarker(latlng, { radius: 9, color: "#ffffff", weight: 2, fillColor: "#b45309", fillOpacity: 0.95, interactive: false });
     },
-    style: function () { return { color: "#b45309", weight: 5 }; }
+    style: function () { return { color: "#b45309", weight: 5, interactive: false }; }
   });
+  // Markers that open a popup are tap targets: 24 px across at least (WCAG 2.5.8).
   var markers = cases.map(function (c) {
     var link = document.createElement("a");
     link.href = c.url;
     link.textContent = c.label;
-    return L.circleMarker([c.lat, c.lng], { radius: 7, color: "#ffffff", weight: 2, fillColor: "#1d4ed8", fillOpacity: 0.9 })
+    return L.circleMarker([c.lat, c.lng], { radius: 12, color: "#ffffff", weight: 2, fillColor: "#1d4ed8", fillOpacity: 0.9 })
       .bindPopup(link);
   });
   var bounds = site.getBounds();

@@ -86,3 +86,11 @@ def page_factory(browser_instance, tmp_path):
         for m, page in enumerate(context.pages):
             page.screenshot(path=str(tmp_path / f"page-{n}-{m}.png"), full_page=True)
         context.close()
+
+
+def main_menu(page):
+    """Return the main navigation, unfolding it first where it folds (a phone)."""
+    button = page.locator(".site-menu > summary")
+    if button.is_visible() and page.locator(".site-menu[open]").count() == 0:
+        button.click()
+    return page.locator(".main-nav")

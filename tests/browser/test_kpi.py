@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import main_menu
 from tests.kpi_month import build_october
 
 pytestmark = pytest.mark.browser
@@ -22,7 +23,7 @@ def test_the_charts_are_drawn_beside_their_tables(
     label, trend_heading, nav = CASES[locale]
     page = page_factory(viewport, locale=locale)
     page.goto(f"{live_server}/")
-    page.get_by_role("link", name=nav, exact=True).first.click()
+    main_menu(page).get_by_role("link", name=nav, exact=True).click()
     page.get_by_label("月份" if locale == "zh-CN" else "Month", exact=True).fill("2026-10")
     page.get_by_role("button", name="查看" if locale == "zh-CN" else "Show").click()
     page.wait_for_url("**/kpi?month=2026-10")

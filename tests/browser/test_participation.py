@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from portal.models import ConsultationComment, Suggestion, utcnow
 from portal.services import consultations
+from tests.browser.conftest import main_menu
 from tests.factories import make_consultation, make_user
 
 pytestmark = pytest.mark.browser
@@ -18,7 +19,7 @@ def test_comment_on_a_consultation(live_server, page_factory, viewport, db, refe
     consultation = make_consultation(db.session, staff, opened=utcnow() - timedelta(days=1))
     page = page_factory(viewport)
     page.goto(live_server + "/")
-    page.get_by_role("link", name="征求意见").first.click()
+    main_menu(page).get_by_role("link", name="征求意见").click()
     page.get_by_role("link", name=consultation.title).click()
     page.get_by_role("button", name="提交意见").click()  # empty: the error shows by the field
     assert page.locator("#body-error").is_visible()

@@ -32,7 +32,7 @@ def test_report_a_problem_with_a_photo(
     page = page_factory(viewport)
     page.goto(live_server + "/")
     assert page.locator("html").get_attribute("lang") == "zh-Hans-CN"
-    page.get_by_role("link", name="我要反映").first.click()
+    page.locator("main").get_by_role("link", name="我要反映").click()
     page.wait_for_url("**/report/new")
     page.select_option("#category", category(db.session).code)
     page.fill("#description", "小区门口的路灯已经坏了一个星期，晚上很黑。")

@@ -4,7 +4,7 @@ import pyotp
 import pytest
 
 from portal.models import AccountTotp
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, main_menu
 from tests.browser.test_back_office import PASSWORD, staff
 
 pytestmark = pytest.mark.browser
@@ -32,7 +32,7 @@ def test_an_admin_enrolls_on_a_phone_and_signs_in_with_a_recovery_code(
     page.get_by_role("link", name="我已妥善保存，继续").click()
     page.wait_for_url(live_server + "/admin/")
 
-    page.get_by_role("button", name="退出").click()
+    main_menu(page).get_by_role("button", name="退出").click()
     page.goto(live_server + "/login?next=/admin/users")
     page.fill("#email", admin.email)
     page.fill("#password", PASSWORD)

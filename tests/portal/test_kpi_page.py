@@ -44,5 +44,11 @@ def test_english_and_the_nav_link(client, db, reference):
     assert "How each indicator is counted" in page
 
 
-def test_a_bad_month_answers_400(client, reference):
-    assert client.get("/kpi?month=2026-99").status_code == 400
+def test_a_month_out_of_range_is_explained_next_to_the_field(client, reference):
+    for month in ("2026-13", "2026-00", "1999-12", "2026-1x"):
+        response = client.get("/kpi", query_string={"month": month})
+        page = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert 'aria-describedby="kpi-month-error"' in page
+        error = re.search(r'<p class="field-error" id="kpi-month-error">(.*?)</p>', page, re.S)[1]
+        assert month in error and "不是有效的月份" in error

@@ -63,6 +63,7 @@ ROUTES = {
     "public.add_info": PRIVATE_LINK,
     "public.kpi_page": PUBLIC,
     "public.contractor_list": PUBLIC,
+    "public.project_list": PUBLIC,
     "public.project_page": PUBLIC,
     "public.project_notice_feed": PUBLIC,
     "public.notice_list": PUBLIC,
