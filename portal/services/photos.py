@@ -452,6 +452,12 @@ class PhotoStore:
         os.utime(target, ns=(stat.st_atime_ns, max(time.time_ns(), stat.st_mtime_ns + 1)))
         return True
 
+    def keep(self, sha256: str) -> bool:
+        """Claim both files of a stored photo a new row is about to point at; False if either
+        is gone."""
+        with self.locked():
+            return all([self._claim(self.path(sha256)), self._claim(self.path(sha256, "thumb"))])
+
     def write(self, photo: ProcessedPhoto) -> list[Path]:
         """Write both files atomically; return the paths that were newly created."""
         created = []

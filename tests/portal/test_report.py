@@ -146,7 +146,8 @@ def test_nearby_open_case_is_offered_before_a_new_one(client, db, reference):
     assert first.status_code == 422
     assert existing.number in page and f"/cases/{existing.number}/follow" in page
     assert count(db, Case) == 1
-    second = client.post("/report/new", data={**data, "nearby_checked": "1"})
+    declined = re.search(r'name="nearby_declined" type="hidden" value="([^"]+)"', page).group(1)
+    second = client.post("/report/new", data={**data, "nearby_declined": declined})
     assert second.status_code == 303
     assert count(db, Case) == 2
 
