@@ -92,8 +92,10 @@ def remember_tracking(number: str, token: str) -> None:
 
 
 def store() -> photos.PhotoStore:
-    """Return the photo store."""
-    return photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+    """Return the photo store, one per request: it knows which files this request created."""
+    if "report_store" not in g:
+        g.report_store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+    return g.report_store
 
 
 def prepared_form() -> tuple[ReportForm, list[CategoryGroup]]:

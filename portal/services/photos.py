@@ -450,6 +450,9 @@ class PhotoStore:
         except FileNotFoundError:
             return False
         os.utime(target, ns=(stat.st_atime_ns, max(time.time_ns(), stat.st_mtime_ns + 1)))
+        if target in self._stamps:
+            # Still this store's own new file: a rollback must be able to delete it.
+            self._stamps[target] = target.stat().st_mtime_ns
         return True
 
     def keep(self, sha256: str) -> bool:
