@@ -118,5 +118,5 @@ def cases_nearby() -> Response | tuple[Response, int]:
                 "thumb_url": first_photo_thumb(c),
             }
             for c, d in found
-        ]
+        ],
     )

@@ -4,6 +4,7 @@ photos of the form, and a rate limit answers with the form itself."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from datetime import datetime
@@ -23,6 +24,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter import RequestLimit
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -44,15 +46,22 @@ def category_groups() -> list[CategoryGroup]:
     return [group for group in groups if any(c.active for c in group.categories)]
 
 
-def read_photos(form: ReportForm, room: int) -> list[photos.ProcessedPhoto]:
-    """Process the uploaded photos (at most `room` more); return those accepted, with the
-    refusals as errors on the form."""
+def upload_photos(form: ReportForm, room: int | None = None) -> list[photos.ProcessedPhoto]:
+    """Process the uploaded photos (at most `room` more, when some are kept already); return
+    those accepted, with the refusals as errors on the form."""
     files: list[FileStorage] = [f for f in request.files.getlist("photos") if f and f.filename]
     processed, refused = intake.process_uploads(
         ((f.filename, f.stream, f.mimetype) for f in files), limit=room
     )
     form.photos.errors.extend(refused)
     return processed
+
+
+def read_photos(form: FlaskForm) -> list[photos.ProcessedPhoto] | None:
+    """Process the uploaded photos; None (with errors on the form) if any is refused."""
+    errors_before = len(form.photos.errors)
+    processed = upload_photos(form)  # type: ignore[arg-type]
+    return None if len(form.photos.errors) > errors_before else processed
 
 
 def answer_field(category: Category, code: str) -> str:
@@ -118,22 +127,17 @@ def kept_photos(form: ReportForm, now: datetime) -> list[PendingPhoto]:
     return pending_photos.kept(db.session, token, now)
 
 
-def checked_report(
-    form: ReportForm, form_ok: bool, kept: list[PendingPhoto], new: list[photos.ProcessedPhoto]
+def checked_fields(
+    form: FlaskForm, form_ok: bool, gps: list[tuple[float, float]]
 ) -> cases.Report | None:
-    """Check the rest of the form (place, answers, photos), so every mistake shows in one
-    go; return the report, or None with the errors on the form."""
-    gps = [p.gps for p in new if p.gps] + [(k.gps_lat, k.gps_lng) for k in kept if k.gps_lat]
+    """Check the rest of the form (place, answers), so every mistake shows in one go; return
+    the report, or None with the errors on the form."""
     position = None if form.lat.errors else locate(form, gps)  # type: ignore[arg-type]
     category = intake.active_category(db.session, form.category.data or "")
-    answers = read_answers(form, category)
+    answers = read_answers(form, category)  # type: ignore[arg-type]
     if not form_ok or form.photos.errors or position is None or answers is None:
         return None
     if category is None:
-        return None
-    missing_photo = intake.photo_problem(category, [*kept, *new])
-    if missing_photo is not None:
-        form.photos.errors.append(missing_photo)
         return None
     return cases.Report(
         category=category,
@@ -148,6 +152,37 @@ def checked_report(
         hide_name=bool(form.hide_name.data),
         locale=str(get_locale()),
     )
+
+
+def checked_report(
+    form: FlaskForm, **overrides: object
+) -> tuple[cases.Report, list[photos.ProcessedPhoto]] | None:
+    """Check a whole case form at once (fields, photos, place); return the report and its
+    processed photos, or None with the errors on the form. The back office's entry form."""
+    form_ok = form.validate_on_submit()
+    processed = read_photos(form)
+    report = checked_fields(form, form_ok, [p.gps for p in processed or [] if p.gps])
+    if report is None or processed is None:
+        return None
+    return dataclasses.replace(report, **overrides), processed  # type: ignore[arg-type]
+
+
+def checked_resident_report(
+    form: ReportForm,
+    form_ok: bool,
+    kept: list[PendingPhoto],
+    new: list[photos.ProcessedPhoto],
+) -> cases.Report | None:
+    """Check a resident's report, its kept and new photos counted together."""
+    gps = [p.gps for p in new if p.gps] + [(k.gps_lat, k.gps_lng) for k in kept if k.gps_lat]
+    report = checked_fields(form, form_ok, gps)  # type: ignore[arg-type]
+    if report is None:
+        return None
+    missing_photo = intake.photo_problem(report.category, [*kept, *new])
+    if missing_photo is not None:
+        form.photos.errors.append(missing_photo)
+        return None
+    return report
 
 
 def offer_nearby(form: ReportForm, report: cases.Report) -> list[tuple[Case, float]]:
@@ -221,7 +256,7 @@ def limited_form() -> Response:
         form.photos.errors = []
         room = current_app.config["MAX_PHOTOS"] - len(kept)
         kept += pending_photos.keep(
-            db.session, store(), form.upload_token.data, read_photos(form, room), now
+            db.session, store(), form.upload_token.data, upload_photos(form, room), now
         )
     db.session.commit()
     message = _(
@@ -252,8 +287,8 @@ def report_new() -> Response:
     now = utcnow()
     form_ok = form.validate_on_submit()
     kept = kept_photos(form, now)
-    new = read_photos(form, current_app.config["MAX_PHOTOS"] - len(kept))
-    report = checked_report(form, form_ok, kept, new)
+    new = upload_photos(form, current_app.config["MAX_PHOTOS"] - len(kept))
+    report = checked_resident_report(form, form_ok, kept, new)
     nearby = offer_nearby(form, report) if report is not None else []
     token = form.upload_token.data
     if report is None or nearby:
