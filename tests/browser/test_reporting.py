@@ -194,6 +194,11 @@ def test_the_nearby_offer_is_in_view_while_typing(live_server, page_factory, db,
     expect(page.locator("#description")).to_be_focused()
     box = page.locator("#nearby").bounding_box()
     assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 844
+    expect(page.locator("#description-count")).to_contain_text("1995")
+    # A long paste is not cut: the counter says how much is too much.
+    page.fill("#description", "坑" * 2100)
+    assert len(page.input_value("#description")) == 2100
+    expect(page.locator("#description-count")).to_contain_text("100")
     assert existing.number in page.locator("#nearby").inner_text()
     # Going past the offer that was seen sends the report without a second stop.
     page.fill("#description", "路面有个坑，和旁边那个不是同一个。")
