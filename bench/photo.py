@@ -128,9 +128,11 @@ def _submit(client, category: str, data: bytes) -> float:
         "lat": "30.274100",
         "lng": "120.155100",
         "description": "人行道上的井盖松动了，踩上去会翻。",
-        "nearby_checked": "1",
         "photos": [(io.BytesIO(data), "IMG_0001.jpg")],
     }
+    # Every report is at the same place: go past the earlier ones as the page's script does.
+    near = {"lat": form["lat"], "lng": form["lng"], "category": category}
+    form["nearby_declined"] = client.get("/api/v1/cases/nearby", query_string=near).json["offer"]
     answers = []
     elapsed = timed(
         lambda: answers.append(

@@ -85,7 +85,8 @@ def backup_restore(path: str, force: bool) -> None:
     help="Seconds a file may live without a row (uploads in flight write the file first).",
 )
 def photos_cleanup(dry_run: bool, grace: float) -> None:
-    """Delete photo files no row points at (left by a crash); report rows whose file is gone."""
+    """Purge report forms' pending photos older than a day, delete photo files no row points
+    at (left by a crash or by the purge); report rows whose file is gone."""
     from portal.services import photo_cleanup
     from portal.services.photos import PhotoStore
 
@@ -95,6 +96,7 @@ def photos_cleanup(dry_run: bool, grace: float) -> None:
     for path in result.orphans:
         click.echo(f"{verb} {path}")
     click.echo(
+        f"{result.purged} pending photos purged, "
         f"{len(result.orphans)} orphan files {verb}, {result.recent} too recent to judge, "
         f"{result.referenced} photos referenced, {len(result.missing)} missing."
     )

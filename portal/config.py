@@ -116,6 +116,11 @@ class Settings:
             "RATELIMIT_STORAGE_URI": redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
             "RATELIMIT_REPORT": self.get("RATELIMIT_REPORT", "10 per hour;30 per day"),
+            # Tries the form refused (errors, a nearby case offered): many people share one
+            # carrier address, and a mistake must not use up the accepted-report limit.
+            "RATELIMIT_REPORT_FAILED": self.get(
+                "RATELIMIT_REPORT_FAILED", "60 per hour;200 per day"
+            ),
             "RATELIMIT_FOLLOW": self.get("RATELIMIT_FOLLOW", "30 per hour"),
             "RATELIMIT_COMMENT": self.get("RATELIMIT_COMMENT", "10 per hour;30 per day"),
             "RATELIMIT_SUGGESTION": self.get("RATELIMIT_SUGGESTION", "10 per hour;30 per day"),

@@ -418,6 +418,8 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
         413: _("The upload is too large."),
         503: _("The service is temporarily unavailable. Please try again in a minute."),
     }
+    if code == 429 and isinstance(getattr(error, "response", None), Response):
+        return error.response, 429  # a form that answers its own limit with everything kept
     if code == 429:
         messages[429] = _(
             "Too many requests. Nothing was saved. Please try again in %(n)d minutes.",

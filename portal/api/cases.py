@@ -11,9 +11,9 @@ from werkzeug.wrappers import Response
 
 from portal.api import bp
 from portal.extensions import db, limiter
-from portal.models import STATES, Category
+from portal.models import STATES, Case, Category
 from portal.models.base import in_english
-from portal.services import case_search, cases, geo
+from portal.services import case_search, cases, geo, intake
 from portal.web import public_url_for, state_label
 
 
@@ -80,6 +80,12 @@ def cases_geojson() -> Response | tuple[Response, int]:
     return response
 
 
+def first_photo_thumb(case: Case) -> str | None:
+    """Return the link to the thumbnail of a case's first report photo, if it has one."""
+    first = next((p for p in case.photos if p.kind == "report"), None)
+    return url_for("public.photo", sha256=first.sha256, variant="thumb") if first else None
+
+
 @bp.route("/cases/nearby")
 @limiter.limit(lambda: current_app.config["RATELIMIT_API"])
 def cases_nearby() -> Response | tuple[Response, int]:
@@ -98,6 +104,8 @@ def cases_nearby() -> Response | tuple[Response, int]:
     radius = current_app.config["NEARBY_RADIUS_M"]
     found = cases.nearby_open(db.session, category, lat, lng, radius)
     return jsonify(
+        # Sent back with the report: the server does not offer these same cases again.
+        offer=intake.sign_offer(c.id for c, _d in found),
         cases=[
             {
                 "number": c.number,
@@ -107,7 +115,8 @@ def cases_nearby() -> Response | tuple[Response, int]:
                 "distance_m": round(d, 1),
                 "url": url_for("public.case_page", number=c.number),
                 "follow_url": url_for("public.follow", number=c.number),
+                "thumb_url": first_photo_thumb(c),
             }
             for c, d in found
-        ]
+        ],
     )

@@ -13,6 +13,7 @@ from portal.models.case import (
     CaseCounter,
     CaseEvent,
     CaseFollower,
+    PendingPhoto,
     Photo,
 )
 from portal.models.catalog import (
@@ -90,6 +91,7 @@ __all__ = [
     "ListEntry",
     "Notice",
     "OutboxMessage",
+    "PendingPhoto",
     "Photo",
     "Project",
     "RecoveryCode",

@@ -241,6 +241,24 @@ class Photo(Base):
     case: Mapped[Case] = relationship(back_populates="photos")
 
 
+class PendingPhoto(Base):
+    """A checked photo kept for a report form that has not been accepted yet (it had an
+    error): tied to the form's random token, attached to no case, purged after a day."""
+
+    __tablename__ = "pending_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_token: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    # The photo's own GPS, which places a report sent without a pin.
+    gps_lat: Mapped[float | None] = mapped_column(Float)
+    gps_lng: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class CaseFollower(Base):
     """Someone who said "me too" on a case and wants its updates."""
 

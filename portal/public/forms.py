@@ -85,7 +85,10 @@ class ReportForm(FlaskForm):
         ],
     )
     hide_name = BooleanField(_l("Hide my name from the public"), default=True)
-    nearby_checked = HiddenField()
+    # Names this form's pending photos (kept across errors); random, made by the server.
+    upload_token = HiddenField()
+    # The nearby cases this resident was offered and went past, signed by the server.
+    nearby_declined = HiddenField()
     # Answers to the chosen category's questions that were refused, by field name.
     answer_errors: dict = {}
 

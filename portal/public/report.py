@@ -1,35 +1,67 @@
-"""Reporting a problem: the form, its checks and the confirmation."""
+"""Reporting a problem: the form, its checks and the confirmation. Nothing a resident typed
+or picked is lost on a refusal: the text comes back, the checked photos are kept as pending
+photos of the form, and a rate limit answers with the form itself."""
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, session, url_for
+import dataclasses
+import math
+import time
+from datetime import datetime
+
+from flask import (
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_limiter import RequestLimit
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from portal.extensions import db, limiter
-from portal.models import Case, Category, CategoryGroup, utcnow
+from portal.models import Case, Category, CategoryGroup, PendingPhoto, utcnow
 from portal.public import bp
 from portal.public.forms import ReportForm
-from portal.services import blocklist, cases, geo, intake, photos
+from portal.services import blocklist, cases, geo, intake, pending_photos, photos
 
 TRACKED_IN_SESSION = 10
+# The failed-tries limit has its own bucket, told apart from the accepted-report one.
+FAILED_SCOPE = "failed"
 
 
 def category_groups() -> list[CategoryGroup]:
     """Return the groups of active categories, in display order."""
     groups = db.session.scalars(select(CategoryGroup).order_by(CategoryGroup.sort_order)).all()
-    return [g for g in groups if any(c.active for c in g.categories)]
+    return [group for group in groups if any(c.active for c in group.categories)]
 
 
-def read_photos(form: ReportForm) -> list[photos.ProcessedPhoto] | None:
-    """Process the uploaded photos; None (with errors on the form) if any is refused."""
+def upload_photos(form: ReportForm, room: int | None = None) -> list[photos.ProcessedPhoto]:
+    """Process the uploaded photos (at most `room` more, when some are kept already); return
+    those accepted, with the refusals as errors on the form."""
     files: list[FileStorage] = [f for f in request.files.getlist("photos") if f and f.filename]
-    processed, refused = intake.process_uploads((f.filename, f.stream, f.mimetype) for f in files)
+    processed, refused = intake.process_uploads(
+        ((f.filename, f.stream, f.mimetype) for f in files), limit=room
+    )
     form.photos.errors.extend(refused)
-    return None if refused else processed
+    return processed
+
+
+def read_photos(form: FlaskForm) -> list[photos.ProcessedPhoto] | None:
+    """Process the uploaded photos; None (with errors on the form) if any is refused."""
+    errors_before = len(form.photos.errors)
+    processed = upload_photos(form)  # type: ignore[arg-type]
+    return None if len(form.photos.errors) > errors_before else processed
 
 
 def answer_field(category: Category, code: str) -> str:
@@ -51,9 +83,9 @@ def read_answers(form: ReportForm, category: Category | None) -> dict[str, objec
     return None if problems else answers
 
 
-def locate(form: ReportForm, processed: list[photos.ProcessedPhoto]) -> tuple[float, float] | None:
-    """Place the report: the pin, else the photo's GPS, else the geocoded address."""
-    position = form.position() or next((p.gps for p in processed if p.gps), None)
+def locate(form: ReportForm, gps: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Place the report: the pin, else a photo's GPS, else the geocoded address."""
+    position = form.position() or next(iter(gps), None)
     position = position or geo.geocode(form.address.data or "")
     if position is None:
         form.lat.errors.append(
@@ -68,67 +100,223 @@ def remember_tracking(number: str, token: str) -> None:
     session["tracking"] = [[number, token], *tracked][:TRACKED_IN_SESSION]
 
 
+def store() -> photos.PhotoStore:
+    """Return the photo store, one per request: it knows which files this request created."""
+    if "report_store" not in g:
+        g.report_store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+    return g.report_store
+
+
+def prepared_form() -> tuple[ReportForm, list[CategoryGroup]]:
+    """Return the report form with its categories and a form token for its photos."""
+    form = ReportForm()
+    groups = category_groups()
+    form.category.choices = [
+        (c.code, c.name) for group in groups for c in group.categories if c.active
+    ]
+    if not pending_photos.is_form_token(form.upload_token.data):
+        form.upload_token.data = pending_photos.new_form_token()
+    return form, groups
+
+
+def kept_photos(form: ReportForm, now: datetime) -> list[PendingPhoto]:
+    """Drop the pending photos the resident ticked to remove; return the others."""
+    token = form.upload_token.data
+    removed = [int(v) for v in request.form.getlist("remove_photo") if v.isdigit()]
+    pending_photos.remove(db.session, token, removed)
+    return pending_photos.kept(db.session, token, now)
+
+
+def checked_fields(
+    form: FlaskForm, form_ok: bool, gps: list[tuple[float, float]]
+) -> cases.Report | None:
+    """Check the rest of the form (place, answers), so every mistake shows in one go; return
+    the report, or None with the errors on the form."""
+    position = None if form.lat.errors else locate(form, gps)  # type: ignore[arg-type]
+    category = intake.active_category(db.session, form.category.data or "")
+    answers = read_answers(form, category)  # type: ignore[arg-type]
+    if not form_ok or form.photos.errors or position is None or answers is None:
+        return None
+    if category is None:
+        return None
+    return cases.Report(
+        category=category,
+        attributes=answers,
+        lat=position[0],
+        lng=position[1],
+        description=form.description.data,
+        address=form.address.data or "",
+        name=form.name.data or "",
+        phone=form.phone.data or "",
+        email=(form.email.data or "").lower(),
+        hide_name=bool(form.hide_name.data),
+        locale=str(get_locale()),
+    )
+
+
 def checked_report(
-    form: ReportForm, **overrides: object
+    form: FlaskForm, **overrides: object
 ) -> tuple[cases.Report, list[photos.ProcessedPhoto]] | None:
-    """Check the whole form at once (fields, photos, place), so every mistake shows in one
-    go; return the report and its processed photos, or None with the errors on the form."""
+    """Check a whole case form at once (fields, photos, place); return the report and its
+    processed photos, or None with the errors on the form. The back office's entry form."""
     form_ok = form.validate_on_submit()
     processed = read_photos(form)
-    position = None if form.lat.errors else locate(form, processed or [])
-    category = intake.active_category(db.session, form.category.data or "")
-    answers = read_answers(form, category)
-    if not form_ok or processed is None or position is None or answers is None:
+    report = checked_fields(form, form_ok, [p.gps for p in processed or [] if p.gps])
+    if report is None or processed is None:
         return None
-    fields = {
-        "category": category,
-        "attributes": answers,
-        "lat": position[0],
-        "lng": position[1],
-        "description": form.description.data,
-        "address": form.address.data or "",
-        "name": form.name.data or "",
-        "phone": form.phone.data or "",
-        "email": (form.email.data or "").lower(),
-        "hide_name": bool(form.hide_name.data),
-        "locale": str(get_locale()),
-    }
-    return cases.Report(**(fields | overrides)), processed
+    return dataclasses.replace(report, **overrides), processed  # type: ignore[arg-type]
+
+
+def checked_resident_report(
+    form: ReportForm,
+    form_ok: bool,
+    kept: list[PendingPhoto],
+    new: list[photos.ProcessedPhoto],
+) -> cases.Report | None:
+    """Check a resident's report, its kept and new photos counted together."""
+    gps = [p.gps for p in new if p.gps] + [(k.gps_lat, k.gps_lng) for k in kept if k.gps_lat]
+    report = checked_fields(form, form_ok, gps)  # type: ignore[arg-type]
+    if report is None:
+        return None
+    missing_photo = intake.photo_problem(report.category, [*kept, *new])
+    if missing_photo is not None:
+        form.photos.errors.append(missing_photo)
+        return None
+    return report
+
+
+def offer_nearby(form: ReportForm, report: cases.Report) -> list[tuple[Case, float]]:
+    """Return the open cases nearby to offer before this report, unless the resident was
+    shown exactly these (or more) and sent the report anyway; record what is offered now."""
+    radius = current_app.config["NEARBY_RADIUS_M"]
+    nearby = cases.nearby_open(db.session, report.category, report.lat, report.lng, radius)
+    declined = intake.declined_offer(form.nearby_declined.data)
+    offered = {c.id for c, _d in nearby}
+    if offered <= declined:
+        return []
+    form.nearby_declined.data = intake.sign_offer(offered | declined)
+    return nearby
+
+
+def render_form(
+    form: ReportForm,
+    groups: list[CategoryGroup],
+    status: int,
+    nearby: list | None = None,
+    kept: list[PendingPhoto] | None = None,
+    limited: str = "",
+) -> Response:
+    """Render the report form with everything typed, the kept photos and any offer."""
+    page = render_template(
+        "public/report.html",
+        form=form,
+        groups=groups,
+        nearby=nearby or [],
+        kept=kept or [],
+        limited=limited,
+        pending_link=lambda row: url_for(".pending_photo", key=pending_photos.link_key(row)),
+    )
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "no-store"  # the page links to this form's photos
+    return response
+
+
+def accepted(response: Response) -> bool:
+    """Tell whether a report was accepted (it redirects to the confirmation)."""
+    return response.status_code == 303
+
+
+def refused(response: Response) -> bool:
+    """Tell whether a try was refused (errors, an offer or a limit)."""
+    return not accepted(response)
+
+
+def breached_answer(_limit: RequestLimit) -> Response:
+    """Answer a limited try with the form itself: everything typed and picked kept, and when
+    to try again. Rendered once however many limits the try broke."""
+    if "report_limited" not in g:
+        g.report_limited = limited_form()
+    return g.report_limited
+
+
+def limited_form() -> Response:
+    """Render the form of a try refused by a rate limit, keeping what it carried."""
+    breached = [lim for lim in limiter.current_limits if lim.breached]
+    try:
+        seconds = max(lim.reset_at for lim in breached) - time.time()
+    except Exception:  # the limiter's storage may be down: say "about a minute"
+        seconds = 60
+    minutes = max(1, math.ceil(seconds / 60))
+    form, groups = prepared_form()
+    now = utcnow()
+    kept = kept_photos(form, now)
+    # Past the failed-tries limit, new files are no longer processed nor stored: that limit
+    # is what bounds the work and the disk one address can ask of the server.
+    if not any(lim.request_args[-1].endswith(f":{FAILED_SCOPE}") for lim in breached):
+        form.photos.errors = []
+        room = current_app.config["MAX_PHOTOS"] - len(kept)
+        kept += pending_photos.keep(
+            db.session, store(), form.upload_token.data, upload_photos(form, room), now
+        )
+    db.session.commit()
+    message = _(
+        "Too many requests. Nothing was saved. Please try again in %(n)d minutes.", n=minutes
+    )
+    return render_form(form, groups, 429, kept=kept, limited=message)
 
 
 @bp.route("/report/new", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["RATELIMIT_REPORT"], methods=["POST"])
-def report_new() -> Response | tuple[str, int]:
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_REPORT"],
+    methods=["POST"],
+    deduct_when=accepted,
+    on_breach=breached_answer,
+)
+@limiter.limit(
+    lambda: current_app.config["RATELIMIT_REPORT_FAILED"],
+    methods=["POST"],
+    deduct_when=refused,
+    on_breach=breached_answer,
+    scope=FAILED_SCOPE,
+)
+def report_new() -> Response:
     """Show the report form and open a case from it."""
-    form = ReportForm()
-    groups = category_groups()
-    form.category.choices = [(c.code, c.name) for g in groups for c in g.categories if c.active]
-    nearby: list = []
-    checked = checked_report(form) if request.method == "POST" else None
-    if checked is not None:
-        report, processed = checked
-        missing_photo = intake.photo_problem(report.category, processed)
-        if missing_photo is not None:
-            form.photos.errors.append(missing_photo)
-        else:
-            radius = current_app.config["NEARBY_RADIUS_M"]
-            nearby = cases.nearby_open(db.session, report.category, report.lat, report.lng, radius)
-            if not nearby or form.nearby_checked.data:
-                report.held_by = blocklist.match(
-                    db.session,
-                    utcnow(),
-                    ip=request.remote_addr or "",
-                    email=report.email,
-                    phone=report.phone,
-                )
-                store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
-                case, token = cases.submit(db.session, report, processed, store, utcnow())
-                db.session.commit()
-                remember_tracking(case.number, token)
-                return redirect(url_for(".report_done", number=case.number), code=303)
-            form.nearby_checked.data = "1"
-    status = 200 if request.method == "GET" else 422
-    return render_template("public/report.html", form=form, groups=groups, nearby=nearby), status
+    form, groups = prepared_form()
+    if request.method == "GET":
+        return render_form(form, groups, 200)
+    now = utcnow()
+    form_ok = form.validate_on_submit()
+    kept = kept_photos(form, now)
+    new = upload_photos(form, current_app.config["MAX_PHOTOS"] - len(kept))
+    report = checked_resident_report(form, form_ok, kept, new)
+    nearby = offer_nearby(form, report) if report is not None else []
+    token = form.upload_token.data
+    if report is None or nearby:
+        kept += pending_photos.keep(db.session, store(), token, new, now)
+        db.session.commit()
+        return render_form(form, groups, 422, nearby=nearby, kept=kept)
+    report.held_by = blocklist.match(
+        db.session, now, ip=request.remote_addr or "", email=report.email, phone=report.phone
+    )
+    pending_photos.keep(db.session, store(), token, new, now)
+    case, tracking = cases.submit(db.session, report, [], store(), now)
+    pending_photos.attach(db.session, store(), case, token, now)
+    db.session.commit()
+    remember_tracking(case.number, tracking)
+    return redirect(url_for(".report_done", number=case.number), code=303)
+
+
+@bp.route("/report/photos/<key>.jpg")
+@limiter.exempt
+def pending_photo(key: str) -> Response:
+    """Serve the thumbnail of a report form's pending photo to that form (a signed link)."""
+    row = pending_photos.from_link_key(db.session, key, utcnow())
+    path = store().path(row.sha256, "thumb") if row is not None else None
+    if path is None or not path.exists():
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/report/done/<number>")

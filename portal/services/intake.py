@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import BinaryIO
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,9 @@ UPLOAD_TYPES = re.compile(r"^(image/[a-z0-9.+-]+|application/octet-stream)?$")
 DESCRIPTION_MIN = 5
 DESCRIPTION_MAX = 2000
 ANSWER_MAX = {"string": 255, "text": 2000}
+OFFER_SALT = "nearby-offer"
+# How long a resident's "not one of these" holds for the cases they were shown.
+OFFER_MAX_AGE = 86400
 
 
 def text_problem(text: str | None) -> object | None:
@@ -84,13 +88,15 @@ def upload_problem(filename: str, content_type: str = "") -> object | None:
 
 def process_uploads(
     uploads: Iterable[tuple[str, BinaryIO] | tuple[str, BinaryIO, str]],
+    limit: int | None = None,
 ) -> tuple[list[photos.ProcessedPhoto], list[str]]:
     """Process uploaded photos (name, stream and optionally the declared content type) within
-    the configured limits; return them and the refusals, each naming its file."""
+    the configured limits, or `limit` more when some are already kept; return them and the
+    refusals, each naming its file."""
     uploads = list(uploads)
-    limit = current_app.config["MAX_PHOTOS"]
-    if len(uploads) > limit:
-        return [], [str(_l("Attach at most %(n)d photos.", n=limit))]
+    most = current_app.config["MAX_PHOTOS"]
+    if len(uploads) > (most if limit is None else limit):
+        return [], [str(_l("Attach at most %(n)d photos.", n=most))]
     max_bytes = current_app.config["MAX_PHOTO_MB"] * 1024 * 1024
     processed, refused = [], []
     for filename, stream, *declared in uploads:
@@ -104,7 +110,7 @@ def process_uploads(
     return processed, refused
 
 
-def photo_problem(category: Category, processed: list[photos.ProcessedPhoto]) -> object | None:
+def photo_problem(category: Category, processed: Sequence[object]) -> object | None:
     """Return why a report lacks a photo its category requires, or None."""
     if category.photo_required and not processed:
         return _l("This category needs at least one photo.")
@@ -208,3 +214,26 @@ def answers_kept_as_text(category: Category, answers: Mapping[str, object]) -> s
         except ValueError:
             kept.add(question.code)
     return kept
+
+
+def _offer_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=OFFER_SALT)
+
+
+def sign_offer(case_ids: Iterable[int]) -> str:
+    """Return the signed record of the nearby cases a resident was shown and may go past."""
+    return str(_offer_serializer().dumps(sorted(set(case_ids))))
+
+
+def declined_offer(signed: str | None) -> set[int]:
+    """Return the ids of the nearby cases a signed record says the resident was shown; none
+    for a forged, stale or missing record."""
+    if not signed:
+        return set()
+    try:
+        ids = _offer_serializer().loads(signed, max_age=OFFER_MAX_AGE)
+    except BadSignature:
+        return set()
+    if not isinstance(ids, list):
+        return set()
+    return {i for i in ids if isinstance(i, int)}

@@ -1,20 +1,30 @@
 """Photo files and the rows that point at them: find files no row points at (left by a
-crash between writing a file and committing its row) and rows whose file is missing."""
+crash between writing a file and committing its row, or by a report form's pending photos
+once purged) and rows whose file is missing."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import InspectionPhoto, Notice, Photo, SiteCheckPhoto
+from portal.models import InspectionPhoto, Notice, PendingPhoto, Photo, SiteCheckPhoto, utcnow
+from portal.services import pending_photos
 from portal.services.photos import PART_SUFFIX, SHA256, PhotoStore
 
 # Every column that holds the hash of a stored photo.
-REFERENCES = (Photo.sha256, InspectionPhoto.sha256, SiteCheckPhoto.sha256, Notice.cover_sha256)
+# A report form's pending photos count too, until they are purged (a day after upload).
+REFERENCES = (
+    Photo.sha256,
+    InspectionPhoto.sha256,
+    SiteCheckPhoto.sha256,
+    Notice.cover_sha256,
+    PendingPhoto.sha256,
+)
 # An upload in flight writes its file before its row is committed: leave young files alone.
 GRACE_SECONDS = 3600
 
@@ -27,6 +37,7 @@ class Sweep:
     recent: int = 0
     missing: list[str] = field(default_factory=list)
     referenced: int = 0
+    purged: int = 0
 
 
 def referenced(session: Session) -> set[str]:
@@ -50,12 +61,22 @@ def _sha(path: Path) -> str | None:
 
 
 def sweep(
-    session: Session, store: PhotoStore, *, grace: float = GRACE_SECONDS, dry_run: bool = False
+    session: Session,
+    store: PhotoStore,
+    *,
+    grace: float = GRACE_SECONDS,
+    dry_run: bool = False,
+    now: datetime | None = None,
 ) -> Sweep:
-    """Delete files no row points at and older than the grace period (unfinished temporary
-    files included); list rows whose file is missing."""
+    """Purge report forms' pending photos older than a day, then delete files no row points
+    at and older than the grace period (unfinished temporary files included); list rows
+    whose file is missing. The purge is committed before the files are judged."""
+    purged = 0
+    if not dry_run:
+        purged = pending_photos.purge(session, now or utcnow())
+        session.commit()
     hashes = referenced(session)
-    result = Sweep(referenced=len(hashes))
+    result = Sweep(referenced=len(hashes), purged=purged)
     result.missing = sorted(h for h in hashes if not store.exists(h))
     if not store.root.is_dir():
         return result

@@ -450,7 +450,16 @@ class PhotoStore:
         except FileNotFoundError:
             return False
         os.utime(target, ns=(stat.st_atime_ns, max(time.time_ns(), stat.st_mtime_ns + 1)))
+        if target in self._stamps:
+            # Still this store's own new file: a rollback must be able to delete it.
+            self._stamps[target] = target.stat().st_mtime_ns
         return True
+
+    def keep(self, sha256: str) -> bool:
+        """Claim both files of a stored photo a new row is about to point at; False if either
+        is gone."""
+        with self.locked():
+            return all([self._claim(self.path(sha256)), self._claim(self.path(sha256, "thumb"))])
 
     def write(self, photo: ProcessedPhoto) -> list[Path]:
         """Write both files atomically; return the paths that were newly created."""

@@ -11,7 +11,8 @@
   var statusLine = document.getElementById("location-status");
   var nearby = document.getElementById("nearby");
   var nearbyList = document.getElementById("nearby-list");
-  var nearbyChecked = document.getElementById("nearby-checked");
+  var nearbyDeclined = document.getElementById("nearby-declined");
+  var reportForm = document.querySelector("form.report-form");
   var map = null;
   var marker = null;
   var placedByPhoto = false;
@@ -91,16 +92,37 @@
     }
   }
 
-  /* Characters left in the description. */
-  var counter = document.getElementById("description-count");
-  if (description && counter) {
-    var max = Number(description.getAttribute("maxlength")) || 2000;
+  /* Characters left, for every field with a limit. Nothing is cut: past the limit the
+   * counter says how many to remove, and the server refuses and keeps the text. */
+  function attachCounter(input) {
+    var max = Number(input.dataset.maxChars);
+    if (!max || !reportForm) return;
+    var counter = document.createElement("p");
+    counter.className = "hint char-count";
+    counter.id = input.id + "-count";
+    counter.setAttribute("aria-live", "polite");
+    input.insertAdjacentElement("afterend", counter);
+    var described = input.getAttribute("aria-describedby");
+    input.setAttribute("aria-describedby", (described ? described + " " : "") + counter.id);
     var update = function () {
-      counter.textContent = Portal.t("chars_left").replace("%(n)s", String(max - description.value.length));
+      var left = max - input.value.length;
+      var over = left < 0;
+      counter.classList.toggle("over", over);
+      counter.textContent = (over ? reportForm.dataset.charsOver : reportForm.dataset.charsLeft)
+        .replace("%(n)s", String(Math.abs(left)));
     };
-    description.addEventListener("input", update);
+    input.addEventListener("input", update);
     update();
   }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-max-chars]"), attachCounter);
+
+  /* Kept photos: a ticked "Remove" dims its thumbnail (the server drops it on send). */
+  Array.prototype.forEach.call(document.querySelectorAll('.kept-photos input[name="remove_photo"]'), function (box) {
+    box.addEventListener("change", function () {
+      var item = box.closest("li");
+      if (item) item.classList.toggle("removed", box.checked);
+    });
+  });
 
   /* Photos: previews, count, and the place from the first photo with GPS. */
   if (photos) {
@@ -140,40 +162,45 @@
   var nearbyTimer = null;
   var nearbyRequest = null;
 
-  function renderNearby(found) {
+  function renderNearby(found, offer) {
     nearbyList.textContent = "";
     found.forEach(function (item) {
       var li = document.createElement("li");
+      if (item.thumb_url) {
+        var img = document.createElement("img");
+        img.src = item.thumb_url;
+        img.alt = item.number;
+        img.width = 56;
+        img.height = 56;
+        li.appendChild(img);
+      }
+      var body = document.createElement("div");
       var link = document.createElement("a");
       link.href = item.url;
       link.textContent = item.number;
-      li.appendChild(link);
-      li.appendChild(document.createTextNode(" " + item.category + " · " + item.state_label));
-      var text = document.createElement("p");
-      text.textContent = item.description.length > 140 ? item.description.slice(0, 140) + "…" : item.description;
-      li.appendChild(text);
-      var distance = document.createElement("p");
+      body.appendChild(link);
+      body.appendChild(document.createTextNode(" " + item.state_label + " "));
+      var distance = document.createElement("span");
       distance.className = "hint";
       distance.textContent = Portal.t("meters_away").replace("%(n)s", String(Math.round(item.distance_m)));
-      li.appendChild(distance);
-      var form = document.createElement("form");
-      form.method = "post";
-      form.action = item.follow_url;
-      var token = document.createElement("input");
-      token.type = "hidden";
-      token.name = "csrf_token";
-      token.value = Portal.csrfToken();
+      body.appendChild(distance);
+      var text = document.createElement("p");
+      text.textContent = item.description.length > 60 ? item.description.slice(0, 60) + "…" : item.description;
+      body.appendChild(text);
+      li.appendChild(body);
+      /* Posted through the separate follow form: forms cannot nest. */
       var button = document.createElement("button");
       button.type = "submit";
       button.className = "button secondary";
+      button.setAttribute("form", "follow-form");
+      button.setAttribute("formaction", item.follow_url);
       button.textContent = Portal.t("me_too");
-      form.appendChild(token);
-      form.appendChild(button);
-      li.appendChild(form);
+      li.appendChild(button);
       nearbyList.appendChild(li);
     });
     nearby.hidden = found.length === 0;
-    if (nearbyChecked) nearbyChecked.value = "1";
+    /* What was shown is declined by sending the report; the server offers anything else. */
+    if (nearbyDeclined && found.length && offer) nearbyDeclined.value = offer;
   }
 
   function checkNearby() {
@@ -189,7 +216,7 @@
         signal: nearbyRequest.signal, headers: { Accept: "application/json" }
       })
         .then(function (response) { return response.ok ? response.json() : { cases: [] }; })
-        .then(function (data) { renderNearby(data.cases || []); })
+        .then(function (data) { renderNearby(data.cases || [], data.offer); })
         .catch(function () { /* the server checks again on submit */ });
     }, 400);
   }

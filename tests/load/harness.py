@@ -170,10 +170,22 @@ class Resident:
                 if form.status_code != 200:
                     return _answered(outcome, form)
                 token = CSRF.search(form.text)
+                fields = self._fields(token.group(1) if token else "")
                 started = time.perf_counter()
+                # As the page's script does: the cases nearby it showed, so that sending the
+                # report goes past them (a retry after a lost answer finds its own case).
+                shown = session.get(
+                    f"{self.base}/api/v1/cases/nearby",
+                    params={k: fields[k] for k in ("lat", "lng", "category")},
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+                outcome.requests += 1
+                if shown.status_code == 200:
+                    fields["nearby_declined"] = shown.json().get("offer", "")
                 answer = session.post(
                     f"{self.base}/report/new",
-                    data=self._fields(token.group(1) if token else ""),
+                    data=fields,
                     files=[
                         ("photos", (f"photo{n}.jpg", content, "image/jpeg"))
                         for n, content in enumerate(self.photos)
@@ -214,7 +226,6 @@ class Resident:
             "lng": f"{lng:.6f}",
             "description": f"路面塌陷，第 {self.index} 位居民在此报告，请尽快处理。",
             "email": self.email,
-            "nearby_checked": "1",
         }
 
 

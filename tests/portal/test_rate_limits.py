@@ -34,6 +34,7 @@ def app_config():
         key: f"{LIMIT} per hour"
         for key in (
             "RATELIMIT_REPORT",
+            "RATELIMIT_REPORT_FAILED",
             "RATELIMIT_FOLLOW",
             "RATELIMIT_SUGGESTION",
             "RATELIMIT_COMMENT",
@@ -199,6 +200,7 @@ def test_two_apps_share_the_limit_through_redis(app, db, migrated, tmp_path, ref
         tmp_path / "other",
         RATELIMIT_ENABLED=True,
         RATELIMIT_REPORT=f"{LIMIT} per hour",
+        RATELIMIT_REPORT_FAILED=f"{LIMIT} per hour",  # the empty posts below are refused tries
         WTF_CSRF_ENABLED=False,
         RATELIMIT_STORAGE_URI=REDIS_URL,
     )

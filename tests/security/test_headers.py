@@ -186,6 +186,7 @@ def district(app, db):
                 "token": password_links.link(staff, password_links.RESET).rsplit("/", 1)[1]
             },
             "public.switch_language": {"code": "en"},
+            "public.pending_photo": {"key": "not-a-signed-link"},
             "admin.department": {"code": db.session.scalar(select(Department.code))},
             # The demo dispatcher is enrolled in two-factor sign-in: its reset page is there.
             "admin.reset_two_factor": {

@@ -26,6 +26,7 @@ from portal.models import (
     Department,
     Inspection,
     InspectionPhoto,
+    PendingPhoto,
     Photo,
     Project,
     utcnow,
@@ -76,7 +77,7 @@ def stored(db, upload_dir: Path) -> dict:
     """Return everything an upload could have stored: rows by kind and files on disk."""
     rows = {
         model.__name__: db.session.scalar(select(func.count()).select_from(model))
-        for model in (Case, CaseEvent, Photo, Inspection, InspectionPhoto)
+        for model in (Case, CaseEvent, Photo, PendingPhoto, Inspection, InspectionPhoto)
     }
     files = sorted(str(p.relative_to(upload_dir)) for p in upload_dir.rglob("*") if p.is_file())
     return {**rows, "files": files} if upload_dir.exists() else {**rows, "files": []}
@@ -312,7 +313,14 @@ def test_one_bad_photo_among_good_ones_refuses_the_whole_report(app, client, db,
     before = stored(db, Path(app.config["UPLOAD_DIR"]))
     status, text = resident_form.send([*good, bomb])
     assert status == 422 and "bomb.png" in text
-    assert stored(db, Path(app.config["UPLOAD_DIR"])) == before
+    after = stored(db, Path(app.config["UPLOAD_DIR"]))
+    # No case and no public photo; the two good photos, cleaned, wait as the form's pending
+    # photos (so the resident need not pick them again); nothing of the bomb is kept.
+    assert {**after, "PendingPhoto": 0, "files": []} == {**before, "files": []}
+    assert after["PendingPhoto"] == 2
+    pending = db.session.scalars(select(PendingPhoto.sha256)).all()
+    kept_files = {f for f in after["files"] if not f.endswith(".lock")}
+    assert kept_files == {f"{h[:2]}/{h}{suffix}" for h in pending for suffix in (".jpg", "_t.jpg")}
 
 
 def test_a_request_over_the_total_limit_is_refused_with_a_page(app, client, db, resident_form):

@@ -125,7 +125,6 @@ REPORT = {
     "phone": "13800000000",
     "email": "zhang@example.cn",
     "hide_name": "y",
-    "nearby_checked": "1",
 }
 # Fields kept as given when the report is saved (stripped of surrounding space).
 KEPT = {"address": "address", "description": "description"}

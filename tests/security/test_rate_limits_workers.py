@@ -121,7 +121,6 @@ def test_the_report_limit_is_shared_by_two_workers(server, db):
             "lat": f"{30.2741 + i * 0.01:.6f}",
             "lng": "120.155100",
             "description": "人行道上的井盖松动了，踩上去会翻。",
-            "nearby_checked": "1",
         }
         headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
         return request(port, "POST", "/report/new", urlencode(form), headers)[0]

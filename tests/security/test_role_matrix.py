@@ -50,6 +50,8 @@ ROUTES = {
     "public.photo": PUBLIC,
     "public.report_new": PUBLIC,
     "public.report_done": PUBLIC,
+    # A report form's pending photo: only through the signed link that form was given.
+    "public.pending_photo": access(NOT_FOUND),
     "public.track": PRIVATE_LINK,
     "public.erase_contact": PRIVATE_LINK,
     "public.privacy_page": PUBLIC,

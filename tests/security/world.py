@@ -355,6 +355,8 @@ def concrete(rule: Rule, world: World, **replace: str) -> str:
         values["sha256"] = world.finding.photos[0].sha256
     if rule.endpoint == "admin.site_check_photo":
         values["sha256"] = world.check_sha
+    if rule.endpoint == "public.pending_photo":
+        values["key"] = replace.get("key", "not-a-signed-link")
     path = re.sub(
         r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_0-9]+)>",
         lambda m: values[m.group(1)],
