@@ -124,6 +124,16 @@ class Settings:
                 "RATELIMIT_SUPERVISOR_APPLY", "5 per hour;10 per day"
             ),
             "RATELIMIT_PRIVACY": self.get("RATELIMIT_PRIVACY", "5 per hour;20 per day"),
+            # Query-code lookups on /track, per address and per case number tried.
+            "RATELIMIT_TRACK_LOOKUP": self.get("RATELIMIT_TRACK_LOOKUP", "10 per hour;30 per day"),
+            "RATELIMIT_TRACK_LOOKUP_CASE": self.get(
+                "RATELIMIT_TRACK_LOOKUP_CASE", "5 per hour;10 per day"
+            ),
+            # Private links mailed on request, per address and per case.
+            "RATELIMIT_TRACK_LINK": self.get("RATELIMIT_TRACK_LINK", "5 per hour;20 per day"),
+            "RATELIMIT_TRACK_LINK_CASE": self.get(
+                "RATELIMIT_TRACK_LINK_CASE", "3 per hour;10 per day"
+            ),
             # Password reset requests, per address and per e-mail asked for.
             "RATELIMIT_PASSWORD_RESET": self.get(
                 "RATELIMIT_PASSWORD_RESET", "5 per hour;20 per day"

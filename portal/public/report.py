@@ -12,8 +12,8 @@ from werkzeug.wrappers import Response
 from portal.extensions import db, limiter
 from portal.models import Case, Category, CategoryGroup, utcnow
 from portal.public import bp
-from portal.public.forms import ReportForm
-from portal.services import blocklist, cases, geo, intake, photos
+from portal.public.forms import ReportForm, SendLinkForm
+from portal.services import blocklist, case_links, cases, geo, intake, photos
 
 TRACKED_IN_SESSION = 10
 
@@ -133,9 +133,23 @@ def report_new() -> Response | tuple[str, int]:
 
 @bp.route("/report/done/<number>")
 def report_done(number: str) -> Response | str:
-    """Confirm a report with its case number and private link."""
+    """Confirm a report with its case number, query code and private link."""
+    context = confirmation_context(number)
+    if context is None:
+        return redirect(url_for(".case_page", number=number))
+    return render_template("public/report_done.html", **context)
+
+
+def confirmation_context(number: str) -> dict | None:
+    """Return what the confirmation shows, if this browser reported the case (else None)."""
     token = dict(session.get("tracking", [])).get(number)
     case = db.session.scalar(select(Case).where(Case.number == number))
     if case is None or token is None:
-        return redirect(url_for(".case_page", number=number))
-    return render_template("public/report_done.html", case=case, token=token)
+        return None
+    return {
+        "case": case,
+        "token": token,
+        "query_code": case_links.query_code(token),
+        "send_form": SendLinkForm(),
+        "sent": request.args.get("sent") == "1",
+    }
