@@ -83,6 +83,11 @@ class Settings:
         return {
             "PORTAL_ENV": env,
             "SECRET_KEY": secret,
+            # Earlier keys, comma-separated: links signed with them (mailed private links,
+            # unsubscribe links) and query codes hashed with them keep working.
+            "SECRET_KEY_FALLBACKS": [
+                k.strip() for k in (self.get("SECRET_KEY_FALLBACKS") or "").split(",") if k.strip()
+            ],
             "SQLALCHEMY_DATABASE_URI": database_url,
             # Pooled connections are checked before use: a restarted database left them dead.
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -74,3 +74,11 @@ def test_the_unsubscribe_link_stands_for_one_follower(app, db, reference):
     db.session.commit()
     assert db.session.scalar(select(CaseFollower.email)) == ""
     assert case.followers_count == 1
+
+
+def test_earlier_secret_keys_are_a_setting(tmp_path):
+    from portal.config import Settings
+
+    loaded = Settings({"SECRET_KEY_FALLBACKS": "old-one, older-one"}).load(str(tmp_path))
+    assert loaded["SECRET_KEY_FALLBACKS"] == ["old-one", "older-one"]
+    assert Settings({}).load(str(tmp_path))["SECRET_KEY_FALLBACKS"] == []
