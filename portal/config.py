@@ -83,6 +83,11 @@ class Settings:
         return {
             "PORTAL_ENV": env,
             "SECRET_KEY": secret,
+            # Earlier keys, comma-separated: links signed with them (mailed private links,
+            # unsubscribe links) and query codes hashed with them keep working.
+            "SECRET_KEY_FALLBACKS": [
+                k.strip() for k in (self.get("SECRET_KEY_FALLBACKS") or "").split(",") if k.strip()
+            ],
             "SQLALCHEMY_DATABASE_URI": database_url,
             # Pooled connections are checked before use: a restarted database left them dead.
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -129,6 +134,16 @@ class Settings:
                 "RATELIMIT_SUPERVISOR_APPLY", "5 per hour;10 per day"
             ),
             "RATELIMIT_PRIVACY": self.get("RATELIMIT_PRIVACY", "5 per hour;20 per day"),
+            # Query-code lookups on /track, per address and per case number tried.
+            "RATELIMIT_TRACK_LOOKUP": self.get("RATELIMIT_TRACK_LOOKUP", "10 per hour;30 per day"),
+            "RATELIMIT_TRACK_LOOKUP_CASE": self.get(
+                "RATELIMIT_TRACK_LOOKUP_CASE", "5 per hour;10 per day"
+            ),
+            # Private links mailed on request, per address and per case.
+            "RATELIMIT_TRACK_LINK": self.get("RATELIMIT_TRACK_LINK", "5 per hour;20 per day"),
+            "RATELIMIT_TRACK_LINK_CASE": self.get(
+                "RATELIMIT_TRACK_LINK_CASE", "3 per hour;10 per day"
+            ),
             # Password reset requests, per address and per e-mail asked for.
             "RATELIMIT_PASSWORD_RESET": self.get(
                 "RATELIMIT_PASSWORD_RESET", "5 per hour;20 per day"

@@ -104,6 +104,8 @@ class Case(Base):
     reporter_email: Mapped[str] = mapped_column(String(255), default="")
     reporter_hide_name: Mapped[bool] = mapped_column(Boolean, default=True)
     tracking_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The 6-digit query code (查询码) given at submission, keyed-hashed: see case_links.
+    query_code_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

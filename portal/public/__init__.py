@@ -15,6 +15,7 @@ from portal.public import (  # noqa: E402,F401
     privacy,
     report,
     suggestions,
+    track,
     works,
 )
 

@@ -26,9 +26,16 @@ from werkzeug.wrappers import Response
 
 from portal import date_filters
 from portal.extensions import db, limiter
-from portal.models import STATES, Case, Category, Photo, Zone, utcnow
+from portal.models import STATES, Case, CaseFollower, Category, Photo, Zone, utcnow
 from portal.public import bp, page_cache
-from portal.public.forms import CaseFilterForm, FollowForm, InfoForm, RatingForm, ReopenForm
+from portal.public.forms import (
+    CaseFilterForm,
+    FollowEmailForm,
+    FollowForm,
+    InfoForm,
+    RatingForm,
+    ReopenForm,
+)
 from portal.services import case_search, cases, sla, workflow
 from portal.services.photos import PhotoStore
 from portal.web import page_number
@@ -65,7 +72,19 @@ def case_context(case: Case, now: datetime | None = None) -> dict:
         else sla.clock_status(case.resolve_due_at, case.resolved_at, now),
         "follow_form": FollowForm(),
         "followed": case.id in session.get("followed", []),
+        "follow_email_form": FollowEmailForm() if _follower_without_email(case) else None,
     }
+
+
+def _follower_without_email(case: Case) -> CaseFollower | None:
+    """Return this visitor's "me too" on the case if it left no e-mail yet."""
+    follower_id = dict(session.get("follows", [])).get(case.id)
+    follower = db.session.get(CaseFollower, follower_id) if follower_id else None
+    return (
+        follower
+        if follower is not None and follower.case_id == case.id and not follower.email
+        else None
+    )
 
 
 @bp.route("/cases/<number>")
@@ -132,7 +151,7 @@ def follow(number: str) -> Response:
     elif not case.is_open:
         flash(_("This case is no longer open."), "error")
     else:
-        cases.follow(
+        follower = cases.follow(
             db.session,
             case,
             utcnow(),
@@ -141,7 +160,29 @@ def follow(number: str) -> Response:
         )
         db.session.commit()
         session["followed"] = [case.id, *followed][:200]
-        flash(_("Thank you. You now follow this case."), "success")
+        session["follows"] = [[case.id, follower.id], *session.get("follows", [])][:200]
+        if follower.email:
+            flash(_("Thank you. You now follow this case."), "success")
+        else:
+            flash(_("Thank you. Leave your e-mail below to get the case's updates."), "success")
+    return redirect(url_for(".case_page", number=number), code=303)
+
+
+@bp.route("/cases/<number>/follow/email", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_FOLLOW"])
+def follow_email(number: str) -> Response | tuple[str, int]:
+    """Add an e-mail to this visitor's "me too", for the case's updates."""
+    case = public_case_or_404(number)
+    follower = _follower_without_email(case)
+    if follower is None:
+        return redirect(url_for(".case_page", number=number), code=303)
+    form = FollowEmailForm()
+    if not form.validate():
+        context = case_context(public_case_or_404(number, *PAGE_LOADS))
+        return render_template("public/case.html", **context | {"follow_email_form": form}), 422
+    cases.add_follower_email(follower, form.email.data.lower(), str(get_locale()))
+    db.session.commit()
+    flash(_("Thank you. The case's updates will come to this address."), "success")
     return redirect(url_for(".case_page", number=number), code=303)
 
 

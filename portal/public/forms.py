@@ -290,3 +290,59 @@ class PrivacyForm(FlaskForm):
 
 class EraseForm(FlaskForm):
     """A button that confirms an erasure (CSRF only)."""
+
+
+class TrackLookupForm(FlaskForm):
+    """A case number and its query code (查询码), to open the private page."""
+
+    number = StringField(
+        _l("Case number"),
+        filters=[strip],
+        validators=[DataRequired(_l("Enter the case number.")), Length(max=20)],
+    )
+    code = StringField(
+        _l("Query code"),
+        filters=[strip],
+        validators=[DataRequired(_l("Enter the 6-digit query code.")), Length(max=20)],
+    )
+
+
+class LinkRequestForm(FlaskForm):
+    """A case number and the e-mail given with it, to have the private link mailed again."""
+
+    case_number = StringField(
+        _l("Case number"),
+        filters=[strip],
+        validators=[DataRequired(_l("Enter the case number.")), Length(max=20)],
+    )
+    email = StringField(
+        _l("The e-mail you gave with the report"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter your e-mail address.")),
+            Length(max=255),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+
+
+class SendLinkForm(FlaskForm):
+    """An address to mail the private link of the case just reported to."""
+
+    email = StringField(
+        _l("E-mail"),
+        filters=[strip],
+        validators=[
+            DataRequired(_l("Enter your e-mail address.")),
+            Length(max=255),
+            Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+
+
+class FollowEmailForm(SendLinkForm):
+    """The e-mail of someone who said "me too" without one, for the case's updates."""
+
+
+class UnsubscribeForm(FlaskForm):
+    """A button that confirms stopping a follower's mail (CSRF only)."""

@@ -32,8 +32,8 @@ from werkzeug.wrappers import Response
 from portal.extensions import db, limiter
 from portal.models import Case, Category, CategoryGroup, PendingPhoto, utcnow
 from portal.public import bp
-from portal.public.forms import ReportForm
-from portal.services import blocklist, cases, geo, intake, pending_photos, photos
+from portal.public.forms import ReportForm, SendLinkForm
+from portal.services import blocklist, case_links, cases, geo, intake, pending_photos, photos
 
 TRACKED_IN_SESSION = 10
 # The failed-tries limit has its own bucket, told apart from the accepted-report one.
@@ -321,9 +321,23 @@ def pending_photo(key: str) -> Response:
 
 @bp.route("/report/done/<number>")
 def report_done(number: str) -> Response | str:
-    """Confirm a report with its case number and private link."""
+    """Confirm a report with its case number, query code and private link."""
+    context = confirmation_context(number)
+    if context is None:
+        return redirect(url_for(".case_page", number=number))
+    return render_template("public/report_done.html", **context)
+
+
+def confirmation_context(number: str) -> dict | None:
+    """Return what the confirmation shows, if this browser reported the case (else None)."""
     token = dict(session.get("tracking", [])).get(number)
     case = db.session.scalar(select(Case).where(Case.number == number))
     if case is None or token is None:
-        return redirect(url_for(".case_page", number=number))
-    return render_template("public/report_done.html", case=case, token=token)
+        return None
+    return {
+        "case": case,
+        "token": token,
+        "query_code": case_links.query_code(token),
+        "send_form": SendLinkForm(),
+        "sent": request.args.get("sent") == "1",
+    }

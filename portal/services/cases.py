@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from portal.models import (
     Category,
     Photo,
 )
-from portal.services import geo, notify, routing, sla
+from portal.services import case_links, geo, notify, routing, sla
 from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
 
 RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
@@ -144,9 +144,10 @@ def submit(
     event = CaseEvent(case=case, kind="submitted", to_state="submitted", created_at=now)
     session.add(event)
     attach_photos(session, case, photos, store, kind="report", now=now)
+    code = case_links.set_query_code(case, token)
     session.flush()
     if not case.held:
-        notify.case_changed(session, case, event)
+        notify.case_changed(session, case, event, query_code=code)
     return case, token
 
 
@@ -176,9 +177,11 @@ def attach_photos(
 
 
 def find_by_token(session: Session, token: str) -> Case | None:
-    """Return the case a private tracking token belongs to."""
+    """Return the case a private tracking token (or a mail's signed link) belongs to."""
     if not is_tracking_token(token):
         return None
+    if case_links.is_signed_link(token):
+        return case_links.case_of_private_token(session, token)
     return session.scalar(select(Case).where(Case.tracking_token_hash == hash_token(token)))
 
 
@@ -207,22 +210,30 @@ def follow(
     email: str = "",
     phone: str = "",
     locale: str = "zh_Hans_CN",
-) -> None:
-    """Record a "me too" on an open case."""
+) -> CaseFollower:
+    """Record a "me too" on an open case; return the follower (to add an e-mail later)."""
     if not case.is_open or not case.is_public:
         raise CaseError("closed")
-    session.execute(
-        insert(CaseFollower).values(
-            case_id=case.id, email=email, phone=phone, locale=locale, created_at=now
-        )
+    follower = CaseFollower(
+        case_id=case.id, email=email, phone=phone, locale=locale, created_at=now
     )
+    session.add(follower)
     session.execute(
         update(Case)
         .where(Case.id == case.id)
         .values(followers_count=Case.followers_count + 1)
         .execution_options(synchronize_session=False)
     )
+    session.flush()
     session.expire(case, ["followers_count"])
+    return follower
+
+
+def add_follower_email(follower: CaseFollower, email: str, locale: str) -> None:
+    """Give the updates of a case to someone who said "me too" without an e-mail."""
+    if follower.email:
+        raise CaseError("has_email")
+    follower.email, follower.locale = email, locale
 
 
 def rate(session: Session, case: Case, rating: str, comment: str, now: datetime) -> None:
@@ -261,13 +272,14 @@ def reopen(session: Session, case: Case, reason: str, now: datetime) -> None:
     case.resolved_at = None
     sla.start_clocks(session, case, now, respond=False)
     case.updated_at = now
-    session.add(
-        CaseEvent(
-            case=case,
-            kind="reopened",
-            from_state=previous,
-            to_state=case.state,
-            body=reason,
-            created_at=now,
-        )
+    event = CaseEvent(
+        case=case,
+        kind="reopened",
+        from_state=previous,
+        to_state=case.state,
+        body=reason,
+        created_at=now,
     )
+    session.add(event)
+    session.flush()
+    notify.case_changed(session, case, event)

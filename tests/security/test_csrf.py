@@ -40,6 +40,8 @@ PLAUSIBLE = {
     "department": "LIGHT",
     "action": "accept",
     "numbers": "2026-000001",
+    "number": "2026-000001",
+    "case_number": "2026-000001",
     "agree": "y",
     "display_name": "老王",
     "password": "correct horse battery staple",

@@ -25,7 +25,16 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import accounts, consultations, demo, password_links, privacy, suggestions
+from portal.services import (
+    accounts,
+    case_links,
+    cases,
+    consultations,
+    demo,
+    password_links,
+    privacy,
+    suggestions,
+)
 from portal.services.photos import PhotoStore
 from tests.conftest import make_app
 from tests.factories import make_case, make_consultation, make_user, totp_code
@@ -153,6 +162,7 @@ def district(app, db):
     suggestion, suggestion_token = suggestions.send(
         db.session, "建议增加路灯", "小区门口晚上太暗了，建议增加两盏路灯。", utcnow()
     )
+    follower = cases.follow(db.session, case, utcnow(), email="metoo@example.cn")
     db.session.commit()
     site = db.session.scalar(select(Project).where(Project.active_site).order_by(Project.code))
     published = select(Notice).where(Notice.publish_at <= utcnow(), Notice.withdrawn_at.is_(None))
@@ -182,6 +192,7 @@ def district(app, db):
             "public.suggestion_track": {"token": suggestion_token},
             "open311.token": {"token": "no-such-token"},
             "public.privacy_erase": {"token": privacy._serializer().dumps("wang@example.cn")},
+            "public.unsubscribe": {"token": case_links.unsubscribe_token(follower)},
             "auth.set_password": {
                 "token": password_links.link(staff, password_links.RESET).rsplit("/", 1)[1]
             },

@@ -56,6 +56,12 @@ ROUTES = {
     "public.erase_contact": PRIVATE_LINK,
     "public.privacy_page": PUBLIC,
     "public.privacy_erase": PRIVATE_LINK,  # the signed link mailed to the resident
+    "public.track_lookup": PUBLIC,
+    "public.track_open": PUBLIC,  # a case number and its query code
+    "public.track_link": PUBLIC,  # mails only to the address given with the case
+    "public.report_send_link": PUBLIC,  # mails only for the browser that reported
+    "public.follow_email": PUBLIC,  # only to this browser's own "me too"
+    "public.unsubscribe": PRIVATE_LINK,  # the signed link in a follower's mail
     "admin.block_list": DISPATCH,
     "admin.unblock": DISPATCH,
     "admin.review_queue": DISPATCH,

@@ -30,6 +30,8 @@ from portal.models import (
 from portal.services import (
     apikeys,
     blocklist,
+    case_links,
+    cases,
     consultations,
     inspections,
     notices,
@@ -107,6 +109,7 @@ class World:
     entry_id: int
     blocked_id: int  # a block-list entry
     erase_token: str  # the resident's signed link that erases their contacts
+    unsubscribe_token: str  # a "me too" follower's signed link that stops the case's mail
     password_token: str  # a mailed set-password link (an account holder's, opened by them)
     template_id: int
     rule_id: int
@@ -236,6 +239,7 @@ def build_world(app, db) -> World:
     template = replies.add(s, users["admin"], "已派员", "已派员现场查看。")
     rule_id = s.scalar(select(func.min(RoutingRule.id)))
     blocked = blocklist.add(s, dispatcher, "email", "spam@example.cn", "广告", utcnow())
+    follower = cases.follow(s, case, utcnow(), email="metoo@example.cn")
     s.commit()
     erase_token = privacy._serializer().dumps(REPORTER["email"])
     password_link = password_links.link(users["other_supervisor"], password_links.RESET)
@@ -272,6 +276,7 @@ def build_world(app, db) -> World:
         entry_id=entry.id,
         blocked_id=blocked.id,
         erase_token=erase_token,
+        unsubscribe_token=case_links.unsubscribe_token(follower),
         password_token=password_link.rsplit("/", 1)[1],
         template_id=template.id,
         rule_id=rule_id,
@@ -328,6 +333,7 @@ TOKENS = {
     "public.comment_status": "comment_token",
     "public.suggestion_track": "suggestion_token",
     "public.privacy_erase": "erase_token",
+    "public.unsubscribe": "unsubscribe_token",
     "auth.set_password": "password_token",
     "open311.token": None,  # Open311 tokens are case numbers here
 }
