@@ -13,7 +13,7 @@ from portal.extensions import db, limiter
 from portal.models import Case, Category, CategoryGroup, utcnow
 from portal.public import bp
 from portal.public.forms import ReportForm
-from portal.services import blocklist, cases, geo, intake, photos
+from portal.services import blocklist, cases, geo, intake, photos, service_area
 
 TRACKED_IN_SESSION = 10
 
@@ -59,6 +59,11 @@ def locate(form: ReportForm, processed: list[photos.ProcessedPhoto]) -> tuple[fl
         form.lat.errors.append(
             _("Choose the place: click the map, use your location, or type coordinates.")
         )
+        return None
+    outside = service_area.refusal(db.session, *position)
+    if outside is not None:
+        form.lat.errors.append(outside)
+        return None
     return position
 
 
