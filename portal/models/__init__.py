@@ -7,12 +7,14 @@ from portal.models.calendar import CalendarDay
 from portal.models.case import (
     CASE_FLAGS,
     OPEN_STATES,
+    RATINGS,
     SOURCES,
     STATES,
     Case,
     CaseCounter,
     CaseEvent,
     CaseFollower,
+    CaseRating,
     Photo,
 )
 from portal.models.catalog import (
@@ -62,6 +64,7 @@ __all__ = [
     "OPEN_STATES",
     "PHASES",
     "PRIORITIES",
+    "RATINGS",
     "ROLES",
     "SOURCES",
     "STATES",
@@ -77,6 +80,7 @@ __all__ = [
     "CaseCounter",
     "CaseEvent",
     "CaseFollower",
+    "CaseRating",
     "Category",
     "CategoryAttribute",
     "CategoryGroup",
