@@ -80,6 +80,14 @@ class Settings:
         database_url = self.get("DATABASE_URL", f"sqlite:///{instance / 'portal.db'}")
         redis_url = self.get("REDIS_URL")
         public_url = self.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
+        service_area = self.get("SERVICE_AREA")
+        if service_area:
+            from portal.services.service_area import ServiceAreaError, read_setting
+
+            try:
+                read_setting(service_area)
+            except ServiceAreaError as error:
+                raise ConfigError(str(error)) from error
         return {
             "PORTAL_ENV": env,
             "SECRET_KEY": secret,
@@ -203,6 +211,11 @@ class Settings:
             "POSITION_MAX_AGE_S": int(self.get("POSITION_MAX_AGE_S", "600")),
             "PHOTO_TIME_WINDOW_MIN": int(self.get("PHOTO_TIME_WINDOW_MIN", "120")),
             "NEARBY_RADIUS_M": float(self.get("NEARBY_RADIUS_M", "50")),
+            # Where reports are accepted: a GeoJSON polygon (a file path, or the GeoJSON
+            # itself); empty: the union of the district zones; no districts either: anywhere.
+            "SERVICE_AREA": service_area,
+            # Outside the area but this close to it, the refusal names the nearest district.
+            "SERVICE_AREA_MARGIN_KM": float(self.get("SERVICE_AREA_MARGIN_KM", "2")),
             "DESCRIPTION_MAX": 2000,
             # What an adopted suggestion earns its resident (the office's rewards).
             "SUGGESTION_POINTS": int(self.get("SUGGESTION_POINTS", "5")),

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from portal.models import CaseEvent, Department, Inspection, Project
+from portal.services import cases
 from tests.factories import CENTRE, make_case, make_user
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -71,20 +72,26 @@ def build_october(db) -> None:
     # 5: rejected in time (a major-hazard category, but rejected ones do not count there).
     c = utc(10, 6)
     build(db, c, state="rejected", responded_at=c + H, major_hazard=True)
-    # 9: a major hazard fixed in time and closed, then sent back once by the office.
+    # 9: a major hazard fixed in time and closed, then sent back once by the office. At
+    # 已处置 the resident said it was fixed and satisfied; the office's check found it was
+    # not, and sent it back (a second cycle); fixed again and closed, the resident rated the
+    # second cycle dissatisfied, after the window (no reopening). The latest rating counts.
     c = utc(10, 8)
-    build(
+    nine = build(
         db,
         c,
         department="LIGHT",
-        state="closed",
+        state="resolved",
         responded_at=c + H,
-        resolved_at=c + 10 * H,
-        closed_at=c + 12 * H,
-        rating="dissatisfied",
+        resolved_at=c + 5 * H,
         major_hazard=True,
-        events=("rework",),
     )
+    cases.rate(db.session, nine, "satisfied", "修好了", c + 6 * H)
+    db.session.add(CaseEvent(case=nine, kind="rework", created_at=c + 7 * H))
+    nine.cycle += 1
+    nine.state, nine.resolved_at, nine.closed_at = "closed", c + 10 * H, c + 12 * H
+    cases.rate(db.session, nine, "dissatisfied", "又坏了", c + 12 * H + timedelta(days=8))
+    db.session.commit()
     # 10: a supervisor's finding answered within its 48 hours.
     c = utc(10, 9)
     build(

@@ -36,6 +36,7 @@ STATES = (
     "duplicate",
 )
 OPEN_STATES = ("submitted", "accepted", "dispatched", "in_progress", "resolved")
+RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
 SOURCES = ("web", "api", "inspection", "phone", "letter", "visit")
 # Why staff must look at a case first (its flags), each accepted instead of refused.
 CASE_FLAGS = (
@@ -150,9 +151,14 @@ class Case(Base):
     account_id: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
     followers_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The latest rating the resident gave, whatever its cycle: what the KPIs count. Each
+    # cycle's own rating is a CaseRating.
     rating: Mapped[str | None] = mapped_column(String(20))
     rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The resolution cycle the case is in: 1, then one more each time it goes back for
+    # rework (sent back by staff or reopened by the resident).
+    cycle: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     version_id: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -172,6 +178,9 @@ class Case(Base):
     )
     photos: Mapped[list[Photo]] = relationship(
         back_populates="case", order_by="Photo.position, Photo.id"
+    )
+    ratings: Mapped[list[CaseRating]] = relationship(
+        back_populates="case", order_by="CaseRating.cycle"
     )
 
     @hybrid_property
@@ -222,6 +231,29 @@ class CaseEvent(Base):
     case: Mapped[Case] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
     api_key: Mapped[ApiKey | None] = relationship()
+
+
+class CaseRating(Base):
+    """The resident's rating of one resolution cycle of a case (满意 / 基本满意 / 不满意)."""
+
+    __tablename__ = "case_rating"
+    __table_args__ = (
+        # One rating per cycle, even when two tabs send one at once.
+        UniqueConstraint("case_id", "cycle"),
+        CheckConstraint(_in("rating", RATINGS), name="rating"),
+        CheckConstraint(_in("case_state", ("resolved", "closed")), name="case_state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    cycle: Mapped[int] = mapped_column(Integer)
+    rating: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # "resolved": the resident said it is fixed before staff verified the work; "closed": after.
+    case_state: Mapped[str] = mapped_column(String(20), default="closed", server_default="closed")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="ratings")
 
 
 class Photo(Base):

@@ -176,8 +176,9 @@ UPDATE_FIELDS = {
     "status": {
         "type": "string",
         "description": "OPEN or REOPEN on a resolved or closed case asks to reopen it, by "
-        "the resident's own rules (closed within 7 days, once, by the system that posted "
-        "the case); refused, the comment is still stored. Other values are recorded.",
+        "the resident's own rules (resolved, or closed within 7 days; once; by the system "
+        "that posted the case; the comment is the reason); refused, the comment is still "
+        "stored. Other values are recorded.",
     },
     "updated_datetime": {"type": "string", "description": "W3C date-time, kept for reference."},
     "description": {"type": "string", "description": "The comment, stored as plain text."},

@@ -132,9 +132,18 @@ def track(token: str) -> str:
         rating_form=RatingForm(),
         reopen_form=ReopenForm(),
         info_form=InfoForm(),
-        can_reopen=cases.can_reopen(case, utcnow()),
+        **feedback_context(case),
         **case_context(case),
     )
+
+
+def feedback_context(case: Case) -> dict:
+    """Return what the private page needs to ask "fixed / not fixed" and for a rating."""
+    return {
+        "can_reopen": cases.can_reopen(case, utcnow()),
+        "can_rate": cases.can_rate(case),
+        "rating_of_cycle": cases.rating_of_cycle(case),
+    }
 
 
 @bp.route("/cases/<number>/follow", methods=["POST"])
@@ -244,18 +253,21 @@ def _resident_action(
     case = cases.find_by_token(db.session, token) or abort(404)
     forms = {name: form(formdata=None) for name, form in TRACKING_FORMS.items()}
     form = forms[form_name] = TRACKING_FORMS[form_name]()
-    if not form.validate():
-        context = case_context(case) | forms
-        context |= {"token": token, "can_reopen": cases.can_reopen(case, utcnow())}
-        return render_template("public/case.html", **context), 422
-    try:
-        act(case, form)
-    except cases.CaseError:
-        flash(refused, "error")
-    else:
-        db.session.commit()
-        flash(done, "success")
-    return redirect(url_for(".track", token=token), code=303)
+    status = 422
+    if form.validate():
+        try:
+            act(case, form)
+        except cases.CaseError:
+            # Refused (the case moved on meanwhile): the page comes back with what was typed.
+            db.session.rollback()
+            flash(refused, "error")
+            status = 409
+        else:
+            db.session.commit()
+            flash(done, "success")
+            return redirect(url_for(".track", token=token), code=303)
+    context = case_context(case) | forms | feedback_context(case) | {"token": token}
+    return render_template("public/case.html", **context), status
 
 
 def list_filters() -> tuple[CaseFilterForm, case_search.CaseFilters, ZoneInfo]:

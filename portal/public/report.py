@@ -33,7 +33,16 @@ from portal.extensions import db, limiter
 from portal.models import Case, Category, CategoryGroup, PendingPhoto, utcnow
 from portal.public import bp
 from portal.public.forms import ReportForm, SendLinkForm
-from portal.services import blocklist, case_links, cases, geo, intake, pending_photos, photos
+from portal.services import (
+    blocklist,
+    case_links,
+    cases,
+    geo,
+    intake,
+    pending_photos,
+    photos,
+    service_area,
+)
 
 TRACKED_IN_SESSION = 10
 # The failed-tries limit has its own bucket, told apart from the accepted-report one.
@@ -91,6 +100,11 @@ def locate(form: ReportForm, gps: list[tuple[float, float]]) -> tuple[float, flo
         form.lat.errors.append(
             _("Choose the place: click the map, use your location, or type coordinates.")
         )
+        return None
+    outside = service_area.refusal(db.session, *position)
+    if outside is not None:
+        form.lat.errors.append(outside)
+        return None
     return position
 
 

@@ -20,13 +20,14 @@ from portal.models import (
     CaseCounter,
     CaseEvent,
     CaseFollower,
+    CaseRating,
     Category,
     Photo,
 )
-from portal.services import case_links, geo, notify, routing, sla
+from portal.models.case import RATINGS
+from portal.services import case_links, geo, notify, routing, sla, workflow
 from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
 
-RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
 REOPEN_WINDOW = timedelta(days=7)
 
 
@@ -236,50 +237,61 @@ def add_follower_email(follower: CaseFollower, email: str, locale: str) -> None:
     follower.email, follower.locale = email, locale
 
 
-def rate(session: Session, case: Case, rating: str, comment: str, now: datetime) -> None:
-    """Record the resident's rating of a closed case; dissatisfaction reopens it once."""
+def rating_of_cycle(case: Case) -> CaseRating | None:
+    """Return the resident's rating of the cycle the case is in, if given."""
+    return next((r for r in case.ratings if r.cycle == case.cycle), None)
+
+
+def can_rate(case: Case) -> bool:
+    """Tell whether the resident may rate now: the work is done (已处置, or closed after
+    verification) and this cycle is not rated yet; a reworked case asks again."""
+    return case.state in ("resolved", "closed") and rating_of_cycle(case) is None
+
+
+def rate(session: Session, case: Case, rating: str, comment: str, now: datetime) -> CaseRating:
+    """Record the resident's rating of this cycle's answer, on a resolved case (it is
+    fixed, before staff verify it) or a closed one. The latest rating is the one the KPIs
+    count. "Not satisfied" with a closed case reopens it once, within the window."""
     if rating not in RATINGS:
         raise CaseError("rating")
-    if case.state != "closed" or case.rating is not None:
+    if not can_rate(case):
         raise CaseError("state")
+    given = CaseRating(
+        case=case,
+        cycle=case.cycle,
+        rating=rating,
+        comment=comment,
+        case_state=case.state,
+        created_at=now,
+    )
+    session.add(given)
     case.rating = rating
     case.rated_at = now
     session.add(
-        CaseEvent(case=case, kind="rated", body=comment, data={"rating": rating}, created_at=now)
+        CaseEvent(
+            case=case,
+            kind="rated",
+            body=comment,
+            data={"rating": rating, "cycle": case.cycle},
+            created_at=now,
+        )
     )
-    if rating == "dissatisfied" and can_reopen(case, now):
+    if rating == "dissatisfied" and case.state == "closed" and can_reopen(case, now):
         reopen(session, case, comment, now)
+    return given
 
 
 def can_reopen(case: Case, now: datetime) -> bool:
-    """Tell whether the resident may still send the case back as not fixed."""
-    return (
-        case.state == "closed"
-        and case.reopen_count == 0
-        and case.closed_at is not None
-        and now - case.closed_at <= REOPEN_WINDOW
-    )
+    """Tell whether the resident may still send the case back as not fixed: once, from the
+    moment it is 已处置 until 7 days after it is closed."""
+    return workflow.may_reopen_for_resident(case, now, REOPEN_WINDOW)
 
 
 def reopen(session: Session, case: Case, reason: str, now: datetime) -> None:
-    """Send a closed case back to its department for rework, with a new deadline."""
+    """Send a resolved or closed case back to its department for rework, with a new
+    deadline, because its resident says it is not fixed."""
     if not can_reopen(case, now):
         raise CaseError("reopen")
-    previous = case.state
-    case.state = "dispatched" if case.department_id else "accepted"
-    case.reopen_count += 1
-    case.closed_at = None
-    case.resolved_at = None
-    sla.start_clocks(session, case, now, respond=False)
-    case.updated_at = now
-    event = CaseEvent(
-        case=case,
-        kind="reopened",
-        from_state=previous,
-        to_state=case.state,
-        body=reason,
-        created_at=now,
-    )
-    session.add(event)
+    event = workflow.reopen_for_resident(session, case, reason, now)
     session.flush()
     notify.case_changed(session, case, event)

@@ -16,6 +16,7 @@ from portal.models import (
     Case,
     CaseEvent,
     CaseFollower,
+    CaseRating,
     Category,
     CategoryGroup,
     Department,
@@ -418,8 +419,9 @@ def _advance(
             rating = rng.choices(["satisfied", "basically_satisfied", "dissatisfied"], [80, 15, 5])[
                 0
             ]
-            step("rated", None, details={"rating": rating})
+            step("rated", None, details={"rating": rating, "cycle": case.cycle})
             case.rating, case.rated_at = rating, clock
+            session.add(CaseRating(case=case, cycle=case.cycle, rating=rating, created_at=clock))
     if case.is_open and rng.random() < 0.3:
         followers = rng.randint(1, 4)
         session.add_all(CaseFollower(case=case, created_at=clock) for _ in range(followers))

@@ -120,6 +120,11 @@ def _rework(session: Session, store: PhotoStore, dispatcher: User, now: datetime
         workflow.close(
             session, case, dispatcher, "返工后核查合格，予以结案。", rated + timedelta(days=3)
         )
+        # The rework asks for a new rating; one resident has not answered yet.
+        if case is not chosen[-1]:
+            cases.rate(
+                session, case, "basically_satisfied", "返工后修好了。", rated + timedelta(days=4)
+            )
     return len(chosen)
 
 

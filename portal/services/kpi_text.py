@@ -27,8 +27,9 @@ DEFINITIONS = {
         "resolution deadline unresolved), the share resolved by the deadline."
     ),
     "satisfaction_rate": _l(
-        "Of the month's cases rated by the resident, the share rated satisfied or basically "
-        "satisfied."
+        "Of the month's cases rated by the resident, the share whose latest rating is "
+        "satisfied or basically satisfied (a case sent back for rework and fixed again is "
+        "rated again, and the new rating replaces the old one)."
     ),
     "rework_rate": _l(
         "Of the month's cases not rejected that were resolved at least once, the share sent back "

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from portal.models import ApiKey, Case
-from portal.services import apikeys, blocklist, cases, geo, intake
+from portal.services import apikeys, blocklist, cases, geo, intake, service_area
 from portal.services.open311 import BadArguments
 from portal.services.photos import PhotoStore
 
@@ -106,6 +106,17 @@ class UnknownService(LookupError):
 
 
 def _position(session: Session, posted: Posted, problems: list[str]) -> tuple[float, float] | None:
+    position = _given_position(session, posted, problems)
+    outside = None if position is None else service_area.refusal(session, *position)
+    if outside is not None:
+        problems.append("lat/long: " + outside)
+        return None
+    return position
+
+
+def _given_position(
+    session: Session, posted: Posted, problems: list[str]
+) -> tuple[float, float] | None:
     lat_text, lng_text = posted.get("lat"), posted.get("long")
     address = intake.plain_text(posted.get("address_string"), ADDRESS_MAX)
     if lat_text or lng_text:

@@ -199,7 +199,7 @@ def post_update(session: Session, key: ApiKey, posted: Mapping[str, str], now: d
             raise
         return Stored(found, created=False)
     if asked in REOPEN_ASKS and case.state in ("resolved", "closed"):
-        event.data = data | {"reopened": _reopen(session, key, case, now)}
+        event.data = data | {"reopened": _reopen(session, key, case, event.body, now)}
     case.updated_at = now
     session.flush()
     if not case.held:
@@ -207,11 +207,12 @@ def post_update(session: Session, key: ApiKey, posted: Mapping[str, str], now: d
     return Stored(event, created=True)
 
 
-def _reopen(session: Session, key: ApiKey, case: Case, now: datetime) -> bool:
-    """Reopen a case as its reporter would on the tracking page; tell whether it was."""
+def _reopen(session: Session, key: ApiKey, case: Case, reason: str, now: datetime) -> bool:
+    """Reopen a case as its reporter would on the tracking page (already at 已处置, or within
+    the window after closing, once), the comment as the reason; tell whether it was."""
     # Only the system that posted the case speaks for its reporter: FixMyStreet itself lets
     # only the reporter say "not fixed", and another system's users reported nothing here.
     if case.api_key_id != key.id or not cases.can_reopen(case, now):
         return False
-    cases.reopen(session, case, "", now)
+    cases.reopen(session, case, reason, now)
     return True

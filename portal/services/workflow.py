@@ -5,7 +5,7 @@ The same functions serve the back office, the CLI and the API."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -467,16 +467,56 @@ def rework(
 
     def change() -> CaseEvent:
         case.resolved_at = None
+        case.cycle += 1
         sla.start_clocks(session, case, now, respond=False)
         return _state(case, "dispatched", "rework", reason.strip())
 
     return _act(session, case, user, "rework", now, version, change)
 
 
+# Where the resident may say "not fixed": as soon as the department says it is done
+# (已处置), and after staff closed it.
+RESIDENT_REOPEN_STATES = ("resolved", "closed")
+
+
+def may_reopen_for_resident(case: Case, now: datetime, window: timedelta) -> bool:
+    """Tell whether the resident may send the case back as not fixed: once per case, while
+    it is resolved, or within the window after it was closed."""
+    if case.held or case.reopen_count > 0 or case.state not in RESIDENT_REOPEN_STATES:
+        return False
+    if case.state == "closed":
+        return case.closed_at is not None and now - case.closed_at <= window
+    return True
+
+
+def reopen_for_resident(session: Session, case: Case, reason: str, now: datetime) -> CaseEvent:
+    """Send the case back for rework because its resident says it is not fixed (返工): back to
+    its department with a new resolve deadline, in a new cycle that asks for a new rating.
+    The caller checks `may_reopen_for_resident` (the web page and Open311 alike)."""
+    if case.state not in RESIDENT_REOPEN_STATES:
+        raise WorkflowError("state")
+    previous = case.state
+    case.state = "dispatched" if case.department_id else "accepted"
+    case.reopen_count += 1
+    case.cycle += 1
+    case.closed_at = None
+    case.resolved_at = None
+    sla.start_clocks(session, case, now, respond=False)
+    case.updated_at = now
+    event = CaseEvent(
+        case=case,
+        kind="reopened",
+        from_state=previous,
+        to_state=case.state,
+        body=reason.strip(),
+        created_at=now,
+    )
+    session.add(event)
+    return event
+
+
 def similar(session: Session, case: Case, radius_m: float = 50, days: int = 90) -> list[Case]:
     """Return cases of the same category nearby in the last days, for triage."""
-    from datetime import timedelta
-
     from portal.services import geo
 
     min_lat, min_lng, max_lat, max_lng = geo.bbox_around(case.lat, case.lng, radius_m)

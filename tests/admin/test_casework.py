@@ -5,7 +5,8 @@ import io
 import pytest
 from sqlalchemy import select
 
-from portal.models import AuditEntry, Case, Department, OutboxMessage
+from portal.models import AuditEntry, Case, Department, OutboxMessage, utcnow
+from portal.services import cases
 from tests.factories import jpeg_bytes, make_case
 
 
@@ -148,3 +149,19 @@ def test_escalation_mail_goes_to_the_outbox_not_the_request(client, db, login_as
     act(client, case, "accept", priority="normal")
     mails = db.session.scalars(select(OutboxMessage.recipient)).all()
     assert mails.count("r@example.cn") == 2  # received, then accepted
+
+
+def test_staff_see_each_cycles_rating_itself(client, db, login_as, road):
+    case, _ = make_case(db.session)
+    case.state, case.resolved_at = "resolved", utcnow()
+    cases.rate(db.session, case, "basically_satisfied", "", utcnow())
+    case.cycle, case.state, case.closed_at = 2, "closed", utcnow()
+    cases.rate(db.session, case, "dissatisfied", "路面又裂了", utcnow())
+    db.session.commit()
+    login_as("dispatcher")
+    page = client.get(f"/admin/cases/{case.number}").get_data(as_text=True)
+    ratings = page[
+        page.index('class="ratings"') : page.index("</table>", page.index('class="ratings"'))
+    ]
+    assert "基本满意" in ratings and "不满意" in ratings and "路面又裂了" in ratings
+    assert "核查前已确认修好" in ratings  # the first was given at 已处置

@@ -20,7 +20,7 @@ from portal.models import (
     OutboxMessage,
     utcnow,
 )
-from portal.services import apikeys, open311_updates, workflow
+from portal.services import apikeys, cases, open311_updates, workflow
 from portal.services.photos import PhotoStore
 from tests.factories import jpeg_photo, make_case, make_user
 from tests.open311.conftest import BASE, errors_in, json_of, xml_of
@@ -309,14 +309,17 @@ def test_not_fixed_on_a_closed_case_reopens_it_by_the_residents_rules(app, clien
     assert case.state == "closed" and case.events[-1].data["reopened"] is False
 
 
-def test_not_fixed_on_a_resolved_case_is_a_comment_the_workflow_refuses(app, client, db, fms):
+def test_not_fixed_on_a_resolved_case_sends_it_back_as_on_the_private_page(app, client, db, fms):
     case = _resolve(db, fms, app)
     response = send(client, fms["key"], case.number, "400", status="OPEN")
-    assert response.status_code == 201  # the comment is FixMyStreet's to keep sending
+    assert response.status_code == 201
     db.session.expire_all()
-    # The resident may reopen only what was verified and closed; the office verifies first.
-    assert case.state == "resolved" and case.reopen_count == 0
-    assert case.events[-1].kind == "comment" and case.events[-1].data["reopened"] is False
+    # The resident may say "not fixed" as soon as the case is 已处置, once, by either door.
+    assert case.state == "dispatched" and case.reopen_count == 1 and case.cycle == 2
+    assert [e.kind for e in case.events[-2:]] == ["comment", "reopened"]
+    assert case.events[-2].data["reopened"] is True
+    assert case.events[-1].body == case.events[-2].body  # the comment is the reason
+    assert cases.can_reopen(case, utcnow()) is False
 
 
 def test_not_fixed_after_the_reopening_window_is_a_comment(app, client, db, fms):

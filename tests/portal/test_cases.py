@@ -132,6 +132,7 @@ def test_resident_answers_the_offices_question(client, db, reference):
     assert client.post(f"/track/{token}/info", data={"body": "湖墅南路128号"}).status_code == 303
     db.session.refresh(case)
     assert case.paused_at is None and case.events[-1].body == "湖墅南路128号"
-    client.post(f"/track/{token}/info", data={"body": "again"})
+    again = client.post(f"/track/{token}/info", data={"body": "补充：靠近公交站"})
     db.session.refresh(case)
     assert case.events[-1].body == "湖墅南路128号"  # nothing is paused any more
+    assert again.status_code == 409 and "补充：靠近公交站" in again.get_data(as_text=True)

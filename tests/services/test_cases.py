@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from portal.models import Case, CaseEvent, CaseFollower, Photo, utcnow
+from portal.models import Case, CaseEvent, CaseFollower, CaseRating, Photo, utcnow
 from portal.services import cases
 from portal.services.photos import PhotoStore
 from tests.factories import make_case
@@ -130,9 +131,79 @@ def test_rating_after_the_window_does_not_reopen(db, reference):
         cases.rate(db.session, case, "satisfied", "", utcnow())
 
 
-def test_only_closed_cases_can_be_rated(db, reference):
+def test_only_cases_whose_work_is_done_can_be_rated(db, reference):
     case, _ = make_case(db.session)
     with pytest.raises(cases.CaseError):
         cases.rate(db.session, case, "satisfied", "", utcnow())
     with pytest.raises(cases.CaseError):
         cases.rate(db.session, _closed(db), "great", "", datetime.now(UTC))
+    resolved = _resolved(db)
+    assert cases.can_rate(resolved)
+    cases.rate(db.session, resolved, "satisfied", "", utcnow())
+    assert not cases.can_rate(resolved)
+
+
+def _resolved(db) -> Case:
+    case, _ = make_case(db.session)
+    case.state, case.resolved_at = "resolved", utcnow()
+    db.session.commit()
+    return case
+
+
+def test_fixed_at_resolved_rates_the_cycle_and_leaves_verification_to_staff(db, reference):
+    case = _resolved(db)
+    given = cases.rate(db.session, case, "dissatisfied", "修得慢", utcnow())
+    db.session.commit()
+    # Said fixed: the case waits for the office's check, even when the resident is unhappy.
+    assert case.state == "resolved" and case.reopen_count == 0
+    assert (given.cycle, given.rating, given.case_state) == (1, "dissatisfied", "resolved")
+    assert case.rating == "dissatisfied"
+    case.state, case.closed_at = "closed", utcnow()
+    db.session.commit()
+    assert not cases.can_rate(case)  # this cycle has its rating
+    assert cases.can_reopen(case, utcnow())  # but "not fixed" stays possible
+
+
+def test_not_fixed_at_resolved_sends_the_case_back_in_a_new_cycle(db, reference):
+    case = _resolved(db)
+    assert cases.can_reopen(case, utcnow())
+    cases.reopen(db.session, case, "井盖还是松的", utcnow())
+    db.session.commit()
+    assert case.state in ("accepted", "dispatched") and case.cycle == 2
+    assert case.resolved_at is None and case.resolve_due_at > utcnow()
+    [event] = [e for e in case.events if e.kind == "reopened"]
+    assert (event.from_state, event.body) == ("resolved", "井盖还是松的")
+    # Once per case, by the resident's rules.
+    case.state, case.resolved_at = "resolved", utcnow()
+    db.session.commit()
+    assert not cases.can_reopen(case, utcnow())
+    with pytest.raises(cases.CaseError):
+        cases.reopen(db.session, case, "还是不行", utcnow())
+
+
+def test_each_cycle_gets_its_own_rating_and_the_latest_is_kept(db, reference):
+    case = _closed(db)
+    cases.rate(db.session, case, "dissatisfied", "还是坏的", utcnow())
+    db.session.commit()
+    assert case.cycle == 2 and not cases.can_rate(case)  # reopened: nothing to rate yet
+    case.state, case.resolved_at, case.closed_at = "closed", utcnow(), utcnow()
+    db.session.commit()
+    assert cases.can_rate(case)  # fixed again: asked again
+    cases.rate(db.session, case, "satisfied", "这次修好了", utcnow() + timedelta(minutes=1))
+    db.session.commit()
+    assert [(r.cycle, r.rating, r.comment) for r in case.ratings] == [
+        (1, "dissatisfied", "还是坏的"),
+        (2, "satisfied", "这次修好了"),
+    ]
+    assert case.rating == "satisfied"  # the one the KPIs count
+    with pytest.raises(cases.CaseError):
+        cases.rate(db.session, case, "dissatisfied", "", utcnow())
+
+
+def test_one_rating_per_cycle_even_from_two_tabs(db, reference):
+    case = _closed(db)
+    db.session.add(CaseRating(case=case, cycle=1, rating="satisfied", created_at=utcnow()))
+    db.session.add(CaseRating(case=case, cycle=1, rating="dissatisfied", created_at=utcnow()))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()

@@ -8,8 +8,8 @@ import pytest
 from shapely.geometry import Point, shape
 from sqlalchemy import func, select
 
-from portal.models import Case, Category, Zone, utcnow
-from portal.services import contractors, demo, routing
+from portal.models import Case, Category, Project, Zone, utcnow
+from portal.services import contractors, demo, routing, service_area
 from portal.services.photos import PhotoStore
 
 
@@ -85,6 +85,13 @@ def test_every_case_lies_in_one_grid_cell(db, loaded):
         point = Point(case.lng, case.lat)
         inside = [c for c in cells if shape(c.geometry).covers(point)]
         assert len(inside) >= 1 and case.zone in inside
+
+
+def test_every_demo_place_is_inside_the_service_area(db, loaded):
+    places = [(c.lat, c.lng) for c in db.session.scalars(select(Case))]
+    places += [(p.lat, p.lng) for p in db.session.scalars(select(Project))]
+    assert len(places) >= 60
+    assert [p for p in places if service_area.refusal(db.session, *p) is not None] == []
 
 
 def test_photos_are_stored(db, loaded):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
+from portal.models import Case, Department
 from portal.services import kpi
 from tests.kpi_month import NOW, OCTOBER, TZ, build_october
 
@@ -36,6 +38,18 @@ def test_each_rate_matches_the_hand_count(db, october):
     assert card.rates["satisfaction_rate"].target == 0.9
     assert card.rates["satisfaction_rate"].met is False
     assert card.rates["rework_rate"].target is None
+
+
+def test_the_latest_rating_of_a_reworked_case_counts(db, october):
+    # Case 9 (the lighting unit's only case): satisfied at 已处置 in its first cycle,
+    # dissatisfied once fixed again and closed.
+    nine = db.session.scalar(select(Case).join(Case.department).where(Department.code == "LIGHT"))
+    assert [(r.cycle, r.rating, r.case_state) for r in nine.ratings] == [
+        (1, "satisfied", "resolved"),
+        (2, "dissatisfied", "closed"),
+    ]
+    card = kpi.scorecard(db.session, OCTOBER, NOW, TZ, department="LIGHT")
+    assert counts(card)["satisfaction_rate"] == (0, 1)
 
 
 def test_a_department_counts_only_its_own(db, october):

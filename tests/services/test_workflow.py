@@ -151,6 +151,7 @@ def test_rework_sends_resolved_work_back_with_a_new_deadline(db, people):
     workflow.rework(db.session, case, d, "现场仍有积水", later)
     assert case.state == "dispatched" and case.resolved_at is None
     assert case.resolve_due_at > later
+    assert case.cycle == 2  # fixed again, it asks the resident for a new rating
 
 
 def test_priority_change_recomputes_the_deadlines(db, people):
