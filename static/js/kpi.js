@@ -43,7 +43,6 @@
     } catch (e) {
       return;
     }
-    el.classList.add("kpi-chart-drawn"); // gives the chart its height before drawing
     var chart = echarts.init(el, null, { renderer: "canvas" });
     chart.setOption(el.dataset.kpiChart === "trend" ? trendOption(data) : monthOption(data));
     charts.push(chart);

@@ -217,7 +217,7 @@ def test_a_database_error_before_flask_leaves_the_request_to_flask(
     path = f"/cases/{case.number}"
     app.test_client().get(path)
     layer = app.extensions[page_cache.LAYER]
-    assert layer is app.wsgi_app
+    assert app.wsgi_app.application is layer  # right behind the static files
     monkeypatch.setattr(layer, "engine", create_engine("sqlite:////nonexistent/folder/x.db"))
     assert app.test_client().get(path).status_code == 200
     assert dispatched == [path, path]
