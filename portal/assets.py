@@ -237,7 +237,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("COMPRESS_STREAMS", True)
     app.config.setdefault("COMPRESS_ALGORITHM_STREAMING", ["br", "gzip"])
     Compress(app)
-    cache_dir = Path(app.config.get("STATIC_CACHE_DIR") or Path(app.instance_path) / "static")
+    cache_dir = Path(app.config["STATIC_CACHE_DIR"])
     static = StaticFiles(
         app.wsgi_app,
         app.static_folder or "",
