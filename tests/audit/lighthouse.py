@@ -177,6 +177,7 @@ def main() -> int:
     """Audit every public page; print the table; return 1 when a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", nargs="*", help="audit only these paths")
+    parser.add_argument("--keep", type=Path, help="keep each page's JSON report in this folder")
     args = parser.parse_args()
     if not LIGHTHOUSE.exists():
         raise SystemExit(f"Lighthouse is not installed at {LIGHTHOUSE}: run make audit")
@@ -199,8 +200,11 @@ def main() -> int:
             wait_until_up(base, server)
             pages = args.pages or public_pages(base)
             rows = {}
-            for path in pages:
-                rows[path] = figures(lighthouse(base + path, instance / "report.json"))
+            for number, path in enumerate(pages):
+                folder = args.keep or instance
+                folder.mkdir(parents=True, exist_ok=True)
+                report = lighthouse(base + path, folder / f"{number:02d}.json")
+                rows[path] = figures(report)
                 print(f"audited {path}", file=sys.stderr)
         finally:
             server.terminate()
