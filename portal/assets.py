@@ -31,6 +31,7 @@ from werkzeug.http import parse_accept_header
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
 from whitenoise.responders import StaticFile
+from whitenoise.string_utils import decode_path_info
 
 ONE_YEAR = 31_536_000
 # Shorter bodies are sent as they are (Flask-Compress's default floor).
@@ -40,7 +41,7 @@ SHORT_AGE = 300
 DIGITS = 12
 VERSIONED = re.compile(rf"(?P<stem>.+)\.[0-9a-f]{{{DIGITS}}}(?P<suffix>\.[A-Za-z0-9]+)")
 # Text formats: images (PNG, JPEG) are compressed already.
-COMPRESSIBLE = (".css", ".js", ".json", ".geojson", ".svg", ".ico", ".txt", ".map")
+COMPRESSIBLE = (".css", ".js", ".json", ".geojson", ".svg", ".ico", ".txt")
 # Answers Flask-Compress compresses: its defaults, with GeoJSON.
 DYNAMIC_TYPES = [
     "text/html",
@@ -148,7 +149,10 @@ def compressed_copies(path: str, digest: str, cache_dir: Path) -> dict[str, str]
 
 class StaticFiles(WhiteNoise):
     """WhiteNoise with versioned addresses, compressed copies kept out of the source tree
-    and the portal's security headers on every file."""
+    and the portal's security headers on every file.
+
+    Static files are public and the same for every host: they are served before the
+    TRUSTED_HOSTS check, which only guards what builds links."""
 
     def __init__(
         self,
@@ -200,7 +204,7 @@ class StaticFiles(WhiteNoise):
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """Serve a static file (an outdated version as the current file, cached briefly),
         with HSTS over HTTPS; pass anything else on."""
-        path = environ.get("PATH_INFO", "")
+        path = decode_path_info(environ.get("PATH_INFO", ""))
         if not path.startswith(self.prefix):
             return self.application(environ, start_response)
         static_file = self.files.get(path)

@@ -1,9 +1,8 @@
 /* KPI charts: draws each [data-kpi-chart] element from the JSON in its data-chart attribute.
  * The table beside each chart holds the same numbers; without JavaScript it is all there is.
  * ECharts (the reduced build named by this script's data-echarts) is fetched only when a
- * chart comes near the screen, and each chart is drawn in its own task, at once rather than
- * animated: a phone opening the page is not held up by the charts. The chart's room is
- * kept by the CSS meanwhile. */
+ * chart comes near the screen, and each chart is drawn in its own task: a phone opening
+ * the page is not held up by the charts. The chart's room is kept by the CSS meanwhile. */
 (function () {
   "use strict";
   var library = document.currentScript && document.currentScript.dataset.echarts;
@@ -16,7 +15,7 @@
 
   function monthOption(data) {
     return {
-      animation: false,
+      animation: animate,
       grid: { left: 8, right: 48, top: 40, bottom: 8, containLabel: true },
       legend: { top: 0, data: [data.value_name, data.target_name] },
       tooltip: { trigger: "axis", valueFormatter: percent },
@@ -31,7 +30,7 @@
 
   function trendOption(data) {
     return {
-      animation: false,
+      animation: animate,
       grid: { left: 8, right: 16, top: 72, bottom: 8, containLabel: true },
       legend: { type: "scroll", top: 0 },
       tooltip: { trigger: "axis", valueFormatter: percent },
@@ -44,6 +43,8 @@
   }
 
   var charts = [];
+  // Drawn at once for those who ask for less motion; animated (spread over frames) otherwise.
+  var animate = !(window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches);
 
   function draw(el) {
     var data;

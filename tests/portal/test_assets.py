@@ -215,3 +215,18 @@ def test_the_public_csv_stays_streamed_and_is_compressed_chunk_by_chunk(client, 
     answer.close()
     assert brotli.decompress(body) == plain.data
     assert plain.data.count(b"\n") > len(cases)
+
+
+@pytest.mark.parametrize("tiles", ["", "https://tile.example.cn/{z}/{x}/{y}.png"])
+def test_without_a_tile_server_the_no_tiles_notice_is_there_from_the_first_paint(
+    app, client, cases, tiles
+):
+    # Shown by the server, not switched on by a script after the page has painted (a late
+    # notice and a map that shrinks under the reader).
+    app.config["MAP_TILE_URL"] = tiles
+    for path in ("/", "/report/new", f"/cases/{cases[0].number}"):
+        html = client.get(path).get_data(as_text=True)
+        notice = re.search(r'<p id="map-fallback" class="map-fallback"( hidden)?>', html)
+        assert notice is not None, path
+        assert (notice.group(1) is None) == (not tiles), path
+        assert ("tiles-failed" in html) == (not tiles), path
