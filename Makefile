@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 5000
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: run test test-load install translations migrate demo lint security extract bench serve
+.PHONY: run test test-load install translations migrate demo lint security extract bench serve audit echarts
 
 run: install translations migrate demo
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
@@ -64,3 +64,23 @@ $(VENV)/.bench-stamp: $(STAMP)
 
 serve: install translations migrate
 	$(BIN)/gunicorn --workers 2 --threads 4 --bind 127.0.0.1:$(PORT) wsgi:app
+
+# Lighthouse (mobile, simulated throttling, Chinese) on every public page of a demo district
+# served by gunicorn: prints scores, LCP and transfer sizes; fails when a target is missed.
+# Not part of make test nor of .ci/run. Lighthouse goes into .audit/ (not committed).
+LIGHTHOUSE_VERSION := 12.8.2
+AUDIT_DIR := .audit
+CHROME_PATH ?= /usr/bin/chromium
+
+audit: install translations $(AUDIT_DIR)/.lighthouse-$(LIGHTHOUSE_VERSION)
+	CHROME_PATH=$(CHROME_PATH) $(BIN)/python tests/audit/lighthouse.py $(AUDIT_ARGS)
+
+$(AUDIT_DIR)/.lighthouse-$(LIGHTHOUSE_VERSION):
+	mkdir -p $(AUDIT_DIR)
+	test -f $(AUDIT_DIR)/package.json || echo '{"private": true}' > $(AUDIT_DIR)/package.json
+	cd $(AUDIT_DIR) && npm install --no-audit --no-fund lighthouse@$(LIGHTHOUSE_VERSION)
+	touch $@
+
+# Rebuild the reduced ECharts of the KPI charts (committed; needs npm).
+echarts:
+	frontend/echarts/build.sh

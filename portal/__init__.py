@@ -21,8 +21,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
-    from portal import accounts, web
+    from portal import accounts, assets, web
 
+    assets.init_app(app)  # inside ProxyFix (web): HSTS on static files needs the real scheme
     web.init_app(app)
     accounts.init_app(app)  # after web's guards: hostile input is refused before any redirect
     return app

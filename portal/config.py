@@ -103,6 +103,8 @@ class Settings:
             "DATABASE_GSSENCMODE": self.get("DATABASE_GSSENCMODE", "disable"),
             "REDIS_URL": redis_url,
             "UPLOAD_DIR": self.get("UPLOAD_DIR", str(instance / "uploads")),
+            # Brotli and gzip copies of the static files, made at start-up (portal/assets.py).
+            "STATIC_CACHE_DIR": self.get("STATIC_CACHE_DIR", str(instance / "static")),
             "MAX_PHOTOS": int(self.get("MAX_PHOTOS", "5")),
             # Public case pages kept rendered per worker (0: off), and for how long at most.
             "PAGE_CACHE_MB": int(self.get("PAGE_CACHE_MB", "16")),

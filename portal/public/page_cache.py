@@ -24,8 +24,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cachetools import TLRUCache
@@ -39,6 +39,7 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.http import parse_accept_header
 from werkzeug.wsgi import get_host
 
+from portal import assets
 from portal.extensions import db
 from portal.i18n import browser_locale
 from portal.models import Case, CaseEvent, Photo
@@ -68,10 +69,20 @@ CASE_PATH = re.compile(r"/cases/([0-9A-Za-z-]{1,40})")
 
 @dataclass(frozen=True)
 class Page:
-    """A rendered page and when it stops being true (seconds since the epoch)."""
+    """A rendered page and when it stops being true (seconds since the epoch), with its
+    compressed copies made on first demand."""
 
     body: bytes
     expires: float
+    encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def body_for(self, encoding: str | None, config: Mapping) -> bytes:
+        """Return the page in an encoding (None: as is), compressing it once."""
+        if encoding is None:
+            return self.body
+        if encoding not in self.encoded:  # two threads at once only compress it twice
+            self.encoded[encoding] = assets.encode(self.body, encoding, config)
+        return self.encoded[encoding]
 
 
 class PageCache:
@@ -142,18 +153,22 @@ class KeptPages:
         self.engine = create_engine(url, **options, isolation_level="AUTOCOMMIT")
 
     def __call__(self, environ: dict, start_response: Callable) -> object:
-        body = self.kept_page(environ)
-        if body is None:
+        page = self.kept_page(environ)
+        if page is None:
             return self.wsgi_app(environ, start_response)
-        if PLACEHOLDER_BYTES in body:
-            return self.with_token(body, environ, start_response)
+        if PLACEHOLDER_BYTES in page.body:
+            return self.with_token(page.body, environ, start_response)
         secure = environ.get("wsgi.url_scheme") == "https"
+        encoding = assets.negotiate(environ.get("HTTP_ACCEPT_ENCODING", ""), len(page.body))
+        body = page.body_for(encoding, self.app.config)
         headers = [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Content-Length", str(len(body))),
-            ("Vary", "Accept-Language, Cookie"),
+            ("Vary", "Accept-Language, Cookie, Accept-Encoding"),
             *security_header_items(self.app.config["MAP_TILE_URL"], secure),
         ]
+        if encoding is not None:
+            headers.append(("Content-Encoding", encoding))
         start_response("200 OK", headers)
         return [body]
 
@@ -180,7 +195,7 @@ class KeptPages:
             return False
         return True
 
-    def kept_page(self, environ: dict) -> bytes | None:
+    def kept_page(self, environ: dict) -> Page | None:
         """Return the kept page this request asks for, if it may be served without Flask."""
         path = CASE_PATH.fullmatch(environ.get("PATH_INFO", ""))
         cookie = environ.get("HTTP_COOKIE", "")
@@ -204,7 +219,7 @@ class KeptPages:
         key = page_key(number, browser_locale(languages), stamp)
         cache: PageCache | None = self.app.extensions.get(EXTENSION)
         page = cache.get(key) if cache is not None else None
-        return None if page is None else page.body
+        return page
 
 
 def read_stamp(number: str) -> Row | None:

@@ -27,11 +27,18 @@ def test_the_charts_are_drawn_beside_their_tables(
     page.get_by_label("月份" if locale == "zh-CN" else "Month", exact=True).fill("2026-10")
     page.get_by_role("button", name="查看" if locale == "zh-CN" else "Show").click()
     page.wait_for_url("**/kpi?month=2026-10")
-    # ECharts drew both charts on canvases.
+    # ECharts, fetched when a chart comes near the screen, drew both charts on canvases;
+    # their room was kept before, so the table below does not move when they draw.
+    table_top = page.locator("#kpi-scorecard").evaluate("t => t.getBoundingClientRect().top")
     for chart in ("month", "trend"):
+        page.locator(f'[data-kpi-chart="{chart}"]').scroll_into_view_if_needed()
         canvas = page.locator(f'[data-kpi-chart="{chart}"] canvas')
         canvas.first.wait_for()
         assert canvas.first.bounding_box()["height"] > 200
+        if chart == "month":
+            page.evaluate("window.scrollTo(0, 0)")
+            top = page.locator("#kpi-scorecard").evaluate("t => t.getBoundingClientRect().top")
+            assert top == table_top
     # The table beside each chart holds the numbers.
     row = page.locator('#kpi-scorecard tr[data-kpi="satisfaction_rate"]')
     assert label in row.inner_text()

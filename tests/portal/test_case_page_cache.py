@@ -1,8 +1,10 @@
 """Public case pages kept rendered: every change shows at once, each visitor keeps their own."""
 
+import gzip
 import re
 from datetime import timedelta
 
+import brotli
 import pytest
 from flask import request, request_started
 from sqlalchemy import create_engine
@@ -217,7 +219,29 @@ def test_a_database_error_before_flask_leaves_the_request_to_flask(
     path = f"/cases/{case.number}"
     app.test_client().get(path)
     layer = app.extensions[page_cache.LAYER]
-    assert layer is app.wsgi_app
+    assert app.wsgi_app.application is layer  # right behind the static files
     monkeypatch.setattr(layer, "engine", create_engine("sqlite:////nonexistent/folder/x.db"))
     assert app.test_client().get(path).status_code == 200
     assert dispatched == [path, path]
+
+
+def test_a_kept_page_before_flask_is_compressed_as_the_browser_accepts(
+    app, db, reference, dispatched
+):
+    case = closed_case(db)
+    path = f"/cases/{case.number}"
+    rendered = app.test_client().get(path)
+    for accepted, expected in (("gzip, deflate, br", "br"), ("gzip", "gzip")):
+        kept = app.test_client().get(path, headers={"Accept-Encoding": accepted})
+        assert kept.headers["Content-Encoding"] == expected
+        assert kept.headers["Content-Length"] == str(len(kept.data)) and len(kept.data) > 0
+        body = brotli.decompress(kept.data) if expected == "br" else gzip.decompress(kept.data)
+        assert body == rendered.data
+        assert kept.headers["Vary"] == "Accept-Language, Cookie, Accept-Encoding"
+    plain = app.test_client().get(path, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers and plain.data == rendered.data
+    assert dispatched == [path]  # every later answer came from the layer before Flask
+    # Rendered by Flask (a query string), the page is compressed all the same.
+    fresh = app.test_client().get(f"{path}?x=1", headers={"Accept-Encoding": "br"})
+    assert fresh.headers["Content-Encoding"] == "br"
+    assert "Accept-Encoding" in fresh.headers["Vary"] and "Accept-Language" in fresh.headers["Vary"]

@@ -114,6 +114,9 @@ class ScriptFinder(HTMLParser):
             given = dict(attrs)
             executable = (given.get("type") or "").lower() not in DATA_SCRIPT_TYPES
             self.inline = "" if executable and not given.get("src") else None
+            # A script that blocks the page's parsing keeps a phone waiting (make audit).
+            if given.get("src") and "defer" not in given and "async" not in given:
+                self.found.append(f"<script src={given['src'][:40]!r}> without defer")
 
     def handle_data(self, data: str) -> None:
         if self.inline is not None:
@@ -127,7 +130,8 @@ class ScriptFinder(HTMLParser):
 
 
 def page_problems(html: str) -> list[str]:
-    """Return the inline scripts, event handlers and script URLs of a page."""
+    """Return the inline scripts, event handlers, script URLs and scripts without defer of a
+    page."""
     finder = ScriptFinder()
     finder.feed(html)
     finder.close()
@@ -136,8 +140,10 @@ def page_problems(html: str) -> list[str]:
 
 def test_the_checks_can_fail():
     bad = "<p onclick='x()'>a</p><a href=' JavaScript:alert(1)'>b</a><script>alert(1)</script>"
-    good = '<script src="/static/js/a.js"></script><script type="application/json">{}</script>'
-    assert len(page_problems(bad)) == 3 and page_problems(good) == []
+    bad += '<script src="/static/js/a.js"></script>'
+    good = '<script defer src="/static/js/a.js"></script>'
+    good += '<script type="application/json">{}</script>'
+    assert len(page_problems(bad)) == 4 and page_problems(good) == []
     unsafe = Response(headers={"Content-Security-Policy": "script-src 'self' 'unsafe-inline'"})
     assert len(header_problems(unsafe)) >= 5
 
