@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from portal.models import ApiKey, Case, CaseEvent
+from portal.models.base import EARLIEST, LATEST
 from portal.services import cases, notify
 from portal.services.open311 import DEFAULT_CAP, BadArguments, paged, parse_moment
 
@@ -176,8 +177,10 @@ def post_update(session: Session, key: ApiKey, posted: Mapping[str, str], now: d
     # The sender's clock is kept for reference only (ours orders the timeline), so a moment
     # it wrote wrongly costs nothing.
     with contextlib.suppress(BadArguments, OverflowError):
-        if sent_at:
-            data["updated_datetime"] = parse_moment("updated_datetime", sent_at).isoformat()
+        moment = parse_moment("updated_datetime", sent_at) if sent_at else None
+        # The calendar's edges bound filters; a moment clamped to one is no time to keep.
+        if moment is not None and moment not in (EARLIEST, LATEST):
+            data["updated_datetime"] = moment.isoformat()
     try:
         # Built inside the savepoint: the savepoint's own flush must not meet it half-added.
         with session.begin_nested():

@@ -29,6 +29,7 @@ DISPATCHER_ONLY = (
     "/admin/cases/new",
     "/admin/cases/bulk",
     "/admin/inspections",
+    "/admin/checks",
     "/admin/spotchecks",
     "/admin/consultations",
     "/admin/comments",
