@@ -32,6 +32,12 @@ def html_lang() -> str:
     return "en" if locale is not None and locale.language == "en" else "zh-Hans-CN"
 
 
+def colon() -> str:
+    """Return the colon between a label and its value: full-width in Chinese, ": " in English."""
+    locale = get_locale()
+    return ": " if locale is not None and locale.language == "en" else "："
+
+
 def vary_by_language(response: Response) -> Response:
     """Tell caches that an answer whose language came from Accept-Language differs by it."""
     if g.get("language_negotiated"):
@@ -47,4 +53,5 @@ def init_app(app: Flask) -> None:
         default_translation_directories="translations",
     )
     app.jinja_env.globals["html_lang"] = html_lang
+    app.jinja_env.globals["colon"] = colon
     app.after_request(vary_by_language)

@@ -85,3 +85,25 @@ def test_chinese_strings_use_chinese_punctuation():
             if found:
                 wrong[text] = found
     assert not wrong, wrong
+
+
+def test_templates_put_no_ascii_colon_after_a_translated_label():
+    # "{{ _("Inspection report") }}: name" reads "抽查报告: …" in Chinese; colon() picks "：".
+    templates = [
+        *(ROOT / "portal/templates").rglob("*.html"),
+        *(ROOT / "admin/templates").rglob("*.html"),
+    ]
+    wrong = [str(t) for t in templates if "}}: " in t.read_text(encoding="utf-8")]
+    assert not wrong
+
+
+def test_a_label_and_its_value_take_the_colon_of_the_language(app):
+    from flask_babel import force_locale
+
+    from portal.i18n import colon
+
+    with app.test_request_context():
+        with force_locale("zh_Hans_CN"):
+            assert colon() == "："
+        with force_locale("en"):
+            assert colon() == ": "
