@@ -110,5 +110,6 @@ def test_the_review_filter_links_read_as_one_line_on_a_phone(
     page.goto(live_server + path)
     links = page.locator("p.filters a, p.filters strong")
     assert links.count() == 3
-    tops = {round(links.nth(n).bounding_box()["y"]) for n in range(3)}
-    assert len(tops) == 1, tops  # not one grid row per link and dot
+    tops = [links.nth(n).bounding_box()["y"] for n in range(3)]
+    # One line, not one grid row per link and dot (a tap-sized link sits a few px higher).
+    assert max(tops) - min(tops) < 10, tops
