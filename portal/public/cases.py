@@ -174,6 +174,9 @@ def follow(number: str) -> Response:
             flash(_("Thank you. You now follow this case."), "success")
         else:
             flash(_("Thank you. Leave your e-mail below to get the case's updates."), "success")
+            # The e-mail field sits below the timeline, screens away on a phone: land on it.
+            at_field = url_for(".case_page", number=number, _anchor="follow-heading")
+            return redirect(at_field, code=303)
     return redirect(url_for(".case_page", number=number), code=303)
 
 

@@ -228,9 +228,12 @@ def test_the_public_page_and_footer_lead_to_the_lookup(client, db, reference):
 
 def test_me_too_without_an_email_can_add_one_then_unsubscribe(client, db, reference):
     case, _ = make_case(db.session)
-    assert client.post(f"/cases/{case.number}/follow", data={}).status_code == 303
+    asked = client.post(f"/cases/{case.number}/follow", data={})
+    assert asked.status_code == 303
+    # The e-mail field is far down a phone's screen: the answer lands on it.
+    assert asked.headers["Location"].endswith("#follow-heading")
     page = client.get(f"/cases/{case.number}").get_data(as_text=True)
-    assert "/follow/email" in page
+    assert "/follow/email" in page and 'id="follow-heading"' in page
     refused = client.post(f"/cases/{case.number}/follow/email", data={"email": "nope"})
     assert refused.status_code == 422
     assert 'value="nope"' in refused.get_data(as_text=True)
