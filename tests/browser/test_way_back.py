@@ -92,7 +92,7 @@ def test_the_query_code_opens_the_case_from_any_device(live_server, page_factory
     code = case_links.query_code(token)
     page = page_factory(PHONE)
     page.goto(live_server + f"/cases/{case.number}")
-    page.get_by_role("link", name="是你报的？用查询码打开").click()
+    page.get_by_role("link", name="是您反映的？用查询码打开").click()
     page.wait_for_url("**/track?number=*")
     assert page.input_value("#number") == case.number
     page.fill("#code", f"{(int(code) + 1) % 10**6:06d}")

@@ -64,7 +64,7 @@ def test_fixed_at_resolved_rates_without_closing(client, db, reference):
     db.session.refresh(case)
     assert case.state == "resolved" and case.rating == "satisfied"  # staff still verify
     page = client.get(f"/track/{token}").get_data(as_text=True)
-    assert "您的评价" in page or "满意" in page
+    assert "您的评价：<strong>满意</strong>" in page  # one full-width colon, no stray space
     assert f"/track/{token}/rate" not in page  # this cycle is rated
 
 
