@@ -36,7 +36,7 @@ def test_the_offer_sits_next_to_the_category_with_thumbnails(app, client, db, re
     existing, _ = make_case(db.session, PhotoStore(app.config["UPLOAD_DIR"]), photos=1)
     page = client.post("/report/new", data=near(db, existing.category.code)).get_data(as_text=True)
     offer = page.index('id="nearby"')
-    assert page.index('id="category"') < offer < page.index('name="description"')
+    assert page.index('id="category"') < offer < page.index('id="description"')
     assert f"/photos/{existing.photos[0].sha256}.thumb.jpg" in page
     assert 'form="follow-form"' in page and f"/cases/{existing.number}/follow" in page
 
