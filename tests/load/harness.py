@@ -217,8 +217,9 @@ class Resident:
         return outcome
 
     def _fields(self, token: str) -> dict[str, str]:
-        lat = 30.2741 + (self.index % 40) * 0.001
-        lng = 120.1551 + (self.index // 40 % 40) * 0.001
+        # A grid inside the demo district (the service area), points 78 m and more apart.
+        lat = 30.2621 + (self.index % 40) * 0.0007
+        lng = 120.1351 + (self.index // 40 % 40) * 0.0035
         return {
             "csrf_token": token,
             "category": self.category,

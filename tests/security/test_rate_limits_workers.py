@@ -118,7 +118,7 @@ def test_the_report_limit_is_shared_by_two_workers(server, db):
         form = {
             "csrf_token": token,
             "category": code,
-            "lat": f"{30.2741 + i * 0.01:.6f}",
+            "lat": f"{30.2741 + i * 0.0008:.6f}",  # 89 m apart, inside the service area
             "lng": "120.155100",
             "description": "人行道上的井盖松动了，踩上去会翻。",
         }
