@@ -219,7 +219,7 @@ class Resident:
     def _fields(self, token: str) -> dict[str, str]:
         # A grid inside the demo district (the service area), points 78 m and more apart.
         lat = 30.2621 + (self.index % 40) * 0.0007
-        lng = 120.1351 + (self.index // 40 % 40) * 0.0035
+        lng = 120.1351 + (self.index // 40 % 13) * 0.0035
         return {
             "csrf_token": token,
             "category": self.category,
