@@ -98,7 +98,7 @@ def test_me_too_instead_of_a_new_report(live_server, page_factory, db, reference
     page.wait_for_selector("#nearby:not([hidden])")
     assert existing.number in page.locator("#nearby").inner_text()
     page.locator("#nearby-list").get_by_role("button", name="我也遇到").click()
-    page.wait_for_url(f"**/cases/{existing.number}")
+    page.wait_for_url(f"**/cases/{existing.number}#follow-heading")
     db.session.refresh(existing)
     assert existing.followers_count == 1
     assert page.console_errors == []

@@ -113,8 +113,8 @@ def test_a_rejected_case_shows_no_running_resolve_clock(client, db, reference):
     case.resolve_due_at = utcnow() - timedelta(days=1)
     db.session.commit()
     page = client.get(f"/cases/{case.number}").get_data(as_text=True)
-    assert "已超期" not in page and "处置:" not in page
-    assert "响应:" in page and "按时" in page
+    assert "已超期" not in page and "处置：" not in page
+    assert "响应：" in page and "按时" in page
 
 
 def test_resident_answers_the_offices_question(client, db, reference):
