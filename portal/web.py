@@ -372,6 +372,15 @@ def public_url_for(endpoint: str, **values: object) -> str:
 MAX_ROW_ID = 2**31 - 1
 
 
+def row_id(text: str) -> int:
+    """Read a row id from a query argument; past what an id column holds it is no id
+    (ValueError, so `request.args.get(..., type=row_id)` gives None), not a driver overflow."""
+    number = int(text)
+    if not 0 < number <= MAX_ROW_ID:
+        raise ValueError(text)
+    return number
+
+
 class RowIdConverter(IntegerConverter):
     """An <int:…> in a path, at most what an id column holds: a longer number is a 404, not
     an overflow in the database driver."""

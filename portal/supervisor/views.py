@@ -35,6 +35,7 @@ from portal.services import (
 )
 from portal.supervisor import bp
 from portal.supervisor.forms import ApplicationForm, InspectionForm, PositionForm, VerifyForm
+from portal.web import row_id
 
 
 def refusal(code: str) -> str:
@@ -158,7 +159,7 @@ def inspect(code: str) -> Response | tuple[str, int]:
     form = InspectionForm()
     report, status = None, 200
     if request.method == "GET":  # reopening the form resumes the open draft of this site
-        wanted = request.args.get("report", type=int)
+        wanted = request.args.get("report", type=row_id)
         report = inspections.open_draft(db.session, current_user, project, wanted)
         form.client_key.data = report.client_key if report else secrets.token_hex(16)
         if report is not None:

@@ -4,7 +4,7 @@ import io
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.models import CHECKLIST, Case, Inspection, Project, SupervisorApplication, utcnow
 from portal.services import spotchecks
@@ -364,3 +364,12 @@ def test_a_check_on_site_follows_the_same_rules(app, client, db, login_as, site)
     db.session.refresh(case)
     db.session.refresh(supervisor)
     assert case.state == "closed" and supervisor.points == points + 1
+
+
+@pytest.mark.parametrize("report", ["25282303045959128", "-1", "0", "x"])
+def test_a_report_id_no_column_holds_opens_a_fresh_form(client, db, login_as, site, report):
+    # Past 2**31 - 1 PostgreSQL's driver overflowed: a 500 found by the route fuzzing.
+    login_as("supervisor")
+    answer = client.get(f"/supervisor/inspect/{site.code}?report={report}")
+    assert answer.status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(Inspection)) == 0
