@@ -12,8 +12,18 @@ CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
 .PHONY: run test test-load install translations migrate demo lint security extract bench serve audit echarts
 
+# The sensor listener runs in the background while the portal does, if a broker answers.
 run: install translations migrate demo
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	@if $(FLASK) sensors ping; then \
+	  mkdir -p instance; \
+	  echo "Starting the sensor listener (log: instance/sensors-listen.log)."; \
+	  $(FLASK) sensors listen > instance/sensors-listen.log 2>&1 & LISTENER=$$!; \
+	  trap 'kill $$LISTENER 2>/dev/null' EXIT INT TERM; \
+	  $(FLASK) run --host 127.0.0.1 --port $(PORT); \
+	else \
+	  echo "The portal runs without the sensor listener."; \
+	  $(FLASK) run --host 127.0.0.1 --port $(PORT); \
+	fi
 
 test: install translations
 	$(BIN)/python -m pytest -m "not load" $(PYTEST_ARGS)

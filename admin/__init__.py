@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, abort, current_app
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import get_locale
 from flask_login import current_user
 
 bp = Blueprint("admin", __name__, template_folder="templates")
@@ -19,6 +20,19 @@ def require_staff():
     if not current_user.is_staff:
         abort(403)
     return None
+
+
+@bp.app_template_global()
+def admin_nav_links() -> str:
+    """Return the back office's links for the signed-in staff member's role (HTML), rendered
+    once per role, language and mount point: they are the same on every page, and were
+    30 `url_for` and 17 translations on each."""
+    key = (current_user.role, str(get_locale()), request.script_root)
+    kept = current_app.extensions.setdefault("admin_nav_links", {})
+    html = kept.get(key)
+    if html is None:
+        html = kept[key] = render_template("admin/_nav_links.html")
+    return html
 
 
 def admin_required(view: Callable) -> Callable:
@@ -51,11 +65,18 @@ from admin import (  # noqa: E402,F401
     blocklist,
     casework,
     exports,
+    facilities,
+    facility_repeats,
+    followups,
     kpi,
+    moderation,
     notices,
+    one_map,
+    outbox,
     participation,
     queue,
     replies,
+    sensors,
     settings,
     site_checks,
     supervision,

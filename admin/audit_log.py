@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, render_template, request, stream_with_context
+from flask_login import current_user
 from sqlalchemy import Select, select
 
 from admin import admin_required, bp
@@ -16,6 +17,7 @@ from portal import date_filters
 from portal.extensions import db
 from portal.models import AuditEntry, User
 from portal.models.base import shifted
+from portal.services.audit import record_download
 from portal.web import page_number
 
 PAGE_SIZE = 50
@@ -55,6 +57,8 @@ def audit() -> str:
 @admin_required
 def audit_csv() -> Response:
     """Export the filtered audit log as CSV, streamed."""
+    record_download(db.session, current_user, "audit.csv", False)
+    db.session.commit()
 
     def rows():
         buffer = io.StringIO()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from datetime import datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -13,9 +15,22 @@ from admin import bp, dispatcher_required
 from admin.forms import CaseActionForm, OfflineCaseForm
 from admin.queue import department_choices
 from portal.extensions import db
-from portal.models import Case, Category, Department, utcnow
+from portal.models import Case, CaseEvent, Category, Department, User, utcnow
 from portal.public.report import category_groups, checked_report, read_photos
-from portal.services import audit, cases, intake, photos, privacy, replies, routing, sla, workflow
+from portal.services import (
+    alarms,
+    audit,
+    bulk,
+    cases,
+    facilities,
+    intake,
+    photos,
+    privacy,
+    replies,
+    routing,
+    sla,
+    workflow,
+)
 from portal.web import public_url_for
 
 
@@ -35,6 +50,9 @@ def error_message(code: str) -> str:
         "verification": _(
             "A supervisor's finding is closed once the supervisor has checked the fix on site."
         ),
+        "assignee": _("Choose an active handler of the case's department."),
+        "extension": _("Give the extra time in hours, from 1 to 720."),
+        "missing": _("No such case."),
     }
     return messages.get(code, _("This action is not possible."))
 
@@ -74,24 +92,56 @@ def reply_templates(case: Case) -> list[tuple[str, str]]:
     return own + [(text, text) for text in general]
 
 
-@bp.route("/cases/<number>")
-def case_page(number: str) -> str:
-    """Show everything about a case and the actions this user may take."""
-    case = staff_case_or_404(number)
-    form = CaseActionForm(
-        version=case.version_id,
-        priority=case.priority,
-        department=(case.department or case.suggested_department or Department(code="")).code,
+@bp.app_template_global("refusal")
+def refusal(code: str) -> str:
+    """Return why an action was refused, for the templates (the bulk result)."""
+    return error_message(code)
+
+
+def assignee_choices(case: Case) -> list[tuple[str, str]]:
+    """Return the active handlers of the case's department as form choices, after nobody."""
+    found = db.session.scalars(
+        select(User)
+        .where(User.department_id == case.department_id, User.role == "handler", User.active)
+        .order_by(User.name)
     )
+    return [("", _("— Nobody in particular —"))] + [(str(u.id), u.name) for u in found]
+
+
+def case_form(case: Case, form: CaseActionForm | None = None) -> CaseActionForm:
+    """Return the actions' form with its choices; a new one defaults to the case's values,
+    its department to the one the routing hint suggests."""
+    suggestion = case.suggested_department or routing.suggest(db.session, case)
+    if form is None:
+        department = case.department or suggestion
+        form = CaseActionForm(
+            version=case.version_id,
+            priority=case.priority,
+            department=department.code if department else "",
+            assignee=str(case.assignee_id or ""),
+            category=case.category.code,
+        )
     form.department.choices = department_choices()
     form.category.choices = category_choices()
-    form.category.data = case.category.code
+    form.assignee.choices = assignee_choices(case)
+    return form
+
+
+def render_case(
+    case: Case, form: CaseActionForm, kept: str = "", changes: list | None = None, **refused
+) -> str:
+    """Render the case page; after a refused action, with the text typed kept in its form
+    and why beside it (`refused_because`), or the changes made meanwhile (a stale form)."""
     now = utcnow()
     return render_template(
         "admin/case.html",
+        **refused,
+        **facility_context(case, now),
         case=case,
         form=form,
         now=now,
+        kept=kept,
+        changes=changes,
         actions=workflow.allowed(case, current_user),
         similar=workflow.similar(db.session, case),
         suggestion=case.suggested_department or routing.suggest(db.session, case),
@@ -99,13 +149,61 @@ def case_page(number: str) -> str:
         show_contact=privacy.may_see_contacts(current_user, case),
         respond_status=sla.clock_status(case.respond_due_at, case.responded_at, now),
         resolve_status=sla.clock_status(case.resolve_due_at, case.resolved_at, now),
+        countdown=sla.countdown(db.session, case, now),
         answers=[
             (q, case.attributes[q.code])
             for q in case.category.attributes
             if q.code in (case.attributes or {})
         ],
         kept_as_text=intake.answers_kept_as_text(case.category, case.attributes or {}),
+        sensor_alarm=alarms.of_case(db.session, case.id) if case.source == "sensor" else None,
     )
+
+
+def facility_context(case: Case, now: datetime) -> dict:
+    """Return what the case page shows of the case's facility: its other cases, its state
+    changes, and whether it keeps failing (the repeat flag)."""
+    if case.facility is None:
+        return {"facility": None}
+    others, changes = facilities.history(db.session, case.facility)
+    count, days = facilities.repeat_rule()
+    recent = facilities.case_counts(db.session, [case.facility.id], now).get(case.facility.id, 0)
+    numbers = dict(
+        db.session.execute(
+            select(Case.id, Case.number).where(Case.id.in_({c.case_id for c in changes}))
+        ).all()
+    )
+    return {
+        "facility": case.facility,
+        "facility_case_numbers": numbers,
+        "facility_reason_label": facilities.reason_label,
+        "facility_cases": [c for c in others if c.id != case.id],
+        "facility_changes": changes,
+        "facility_recent": recent,
+        "facility_repeat": recent >= count,
+        "repeat_days": days,
+        "facility_state_label": facilities.state_label,
+    }
+
+
+@bp.route("/cases/<number>")
+def case_page(number: str) -> str:
+    """Show everything about a case and the actions this user may take."""
+    case = staff_case_or_404(number)
+    return render_case(case, case_form(case))
+
+
+def changes_since(case: Case, seen: str | None) -> list[CaseEvent]:
+    """Return the staff changes on the timeline after the moment the page was opened (the
+    latest one if that moment is unknown)."""
+    try:
+        since = datetime.fromisoformat(seen or "")
+    except ValueError:
+        since = None
+    if since is None or since.tzinfo is None:
+        latest = bulk.latest_change(case)
+        return [latest] if latest else []
+    return [e for e in case.events if e.created_at > since and e.actor is not None]
 
 
 def _run(action: str, case: Case, form: CaseActionForm) -> None:
@@ -116,7 +214,7 @@ def _run(action: str, case: Case, form: CaseActionForm) -> None:
         processed = read_photos(form)
         if processed is None:
             raise workflow.WorkflowError("photos")
-        store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+        store = photos.store_for_app()
         workflow.resolve(s, case, user, body, processed, store, now, version)
     elif action in ("accept", "set_priority"):
         getattr(workflow, action)(s, case, user, form.priority.data, now, version)
@@ -135,6 +233,21 @@ def _run(action: str, case: Case, form: CaseActionForm) -> None:
         if target is None:
             raise workflow.WorkflowError("target")
         workflow.merge(s, case, user, target, now, version)
+    elif action == "assign":
+        chosen = form.assignee.data or ""
+        assignee = s.get(User, int(chosen)) if chosen.isdigit() and len(chosen) < 10 else None
+        if chosen and assignee is None:
+            raise workflow.WorkflowError("assignee")
+        workflow.assign(s, case, user, assignee, now, version)
+    elif action == "send_back":
+        workflow.send_back(s, case, user, body, now, version)
+    elif action == "request_extension":
+        if not form.hours.data:
+            raise workflow.WorkflowError("extension")
+        workflow.request_extension(s, case, user, body, form.hours.data * 60, now, version)
+    elif action in workflow.EXTENSION_DECISIONS:
+        approve = action == "approve_extension"
+        workflow.decide_extension(s, case, user, approve, body, now, version)
     elif action == "start":
         workflow.start(s, case, user, now, version)
     elif action == "reject":
@@ -145,33 +258,52 @@ def _run(action: str, case: Case, form: CaseActionForm) -> None:
         abort(404)
 
 
+def stale_page(case: Case, form: CaseActionForm, action: str) -> tuple[str, int]:
+    """Show the case again after a refused stale action: what was typed stays in its form,
+    the other person's change beside it, and the form now carries the current version."""
+    db.session.refresh(case)
+    flash(error_message("stale"), "error")
+    changes = changes_since(case, form.seen.data)
+    form.version.data = case.version_id
+    return render_case(case, form, kept=action, changes=changes), 409
+
+
+def refused_page(
+    case: Case, form: CaseActionForm, action: str, reasons: list[str]
+) -> tuple[str, int]:
+    """Show the case again after a refused action: what was typed stays in its form, and
+    why it was refused is said inside that form, where the official is looking."""
+    return render_case(case, form, kept=action, refused_because=reasons), 422
+
+
 @bp.route("/cases/<number>/<action>", methods=["POST"])
-def act(number: str, action: str) -> Response:
+def act(number: str, action: str) -> Response | tuple[str, int]:
     """Take one action on a case; a refused one changes nothing and says why."""
     if action not in workflow.FROM_STATES:
         abort(404)
     case = staff_case_or_404(number)
-    form = CaseActionForm()
-    form.department.choices = department_choices()
-    form.category.choices = category_choices()
+    form = case_form(case, CaseActionForm())
     if not form.validate():
         db.session.rollback()
-        errors = "; ".join(e for errs in form.errors.values() for e in errs)
-        flash(errors or _("This action is not possible."), "error")
-        return redirect(url_for(".case_page", number=number), code=303)
+        errors = [e for errs in form.errors.values() for e in errs]
+        return refused_page(case, form, action, errors or [_("This action is not possible.")])
     try:
         _run(action, case, form)
         db.session.commit()
+    except workflow.StaleCase:
+        db.session.rollback()
+        return stale_page(case, form, action)
     except workflow.WorkflowError as refused:
         db.session.rollback()
-        flash(error_message(refused.code), "error")
-        for reason in form.photos.errors if refused.code == "photos" else []:
-            flash(reason, "error")
+        reasons = form.photos.errors if refused.code == "photos" else []
+        return refused_page(case, form, action, [error_message(refused.code), *reasons])
     except StaleDataError:
         db.session.rollback()
-        flash(error_message("stale"), "error")
+        return stale_page(case, form, action)
     else:
         flash(_("Done."), "success")
+        if not workflow.can_see(case, current_user):  # sent back: no longer this user's
+            return redirect(url_for(".index"), code=303)
     return redirect(url_for(".case_page", number=number), code=303)
 
 
@@ -187,7 +319,7 @@ def new_case() -> Response | tuple[str, int]:
         checked = checked_report(form, hide_name=True, source=form.channel.data)
     if checked is not None:
         report, processed = checked
-        store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+        store = photos.store_for_app()
         case, token = cases.submit(db.session, report, processed, store, utcnow())
         audit.record(
             db.session,

@@ -17,7 +17,7 @@ from admin.queue import filtered_queue
 from portal.extensions import db
 from portal.models import Case, Category, Department, Zone, utcnow
 from portal.models.base import in_english
-from portal.services import exports
+from portal.services import audit, exports, moderation
 from portal.web import priority_label, public_url_for, source_label, state_label
 
 # Aliases, so that the queue's filters (subqueries on these tables) are not correlated to the
@@ -54,6 +54,7 @@ def _rows(now: datetime) -> Iterator[Row]:
         Case.lng,
         Case.address,
         Case.description,
+        Case.moderated,
     ]
     if may_see_contacts():
         columns += [Case.reporter_name, Case.reporter_phone, Case.reporter_email]
@@ -128,7 +129,7 @@ def _cells(as_text: bool) -> Callable[[Row], list]:
             row.lat,
             row.lng,
             row.address,
-            row.description,
+            moderation.with_note(row.description, row.moderated),
         ]
         if contacts:
             line += [row.reporter_name, row.reporter_phone, row.reporter_email]
@@ -138,6 +139,8 @@ def _cells(as_text: bool) -> Callable[[Row], list]:
 
 
 def _download(body: Iterator, mimetype: str, extension: str) -> Response:
+    audit.record_download(db.session, current_user, f"cases.{extension}", may_see_contacts())
+    db.session.commit()
     name = f"cases-{utcnow():%Y%m%d-%H%M}.{extension}"
     response = Response(stream_with_context(body), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'

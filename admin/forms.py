@@ -11,6 +11,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     EmailField,
+    FloatField,
     HiddenField,
     IntegerField,
     MultipleFileField,
@@ -24,6 +25,7 @@ from wtforms.validators import (
     DataRequired,
     Email,
     Length,
+    NumberRange,
     Optional,
     Regexp,
     ValidationError,
@@ -67,15 +69,38 @@ class CaseActionForm(FlaskForm):
         validators=[Optional()],
     )
     photos = MultipleFileField(_l("“After” photos"))
+    assignee = SelectField(_l("Assign to"), validators=[Optional()], validate_choice=False)
+    hours = IntegerField(
+        _l("More time (hours, counted as the deadline counts)"),
+        validators=[Optional(), NumberRange(min=1, max=720)],
+    )
+    # When the official opened the page: a refused stale action shows what changed since.
+    seen = StringField(validators=[Optional(), Length(max=40)])
+
+
+def unchanged_priority_choices() -> list[tuple[str, str]]:
+    """Return the priorities after a first, empty choice that changes none."""
+    return [("", _l("— Unchanged —")), *priority_choices()]
 
 
 class BulkForm(FlaskForm):
-    """Act on many cases of the queue at once."""
+    """Act on many cases of the queue at once; an empty field changes nothing."""
 
     numbers = SelectMultipleField(validate_choice=False)
-    action = SelectField(_l("Action"), choices=[("accept", _l("Accept")), ("route", _l("Route"))])
-    priority = SelectField(_l("Priority"), choices=priority_choices, validators=[Optional()])
-    department = SelectField(_l("Department"), validators=[Optional()], validate_choice=False)
+    action = SelectField(
+        _l("Action"),
+        choices=[
+            ("accept", _l("Accept")),
+            ("route", _l("Route")),
+            ("set_priority", _l("Change priority")),
+        ],
+    )
+    priority = SelectField(
+        _l("Priority"), choices=unchanged_priority_choices, validators=[Optional()], default=""
+    )
+    department = SelectField(
+        _l("Department"), validators=[Optional()], validate_choice=False, default=""
+    )
 
 
 class OfflineCaseForm(ReportForm):
@@ -444,4 +469,41 @@ class TwoFactorResetForm(FlaskForm):
             Length(max=1000),
             plain_text,
         ],
+    )
+
+
+class FacilityImportForm(FlaskForm):
+    """A survey of facilities to import (GeoJSON or CSV), and how."""
+
+    file = FileField(_l("File"), validators=[DataRequired(_l("Choose a file."))])
+    crs = SelectField(
+        _l("Coordinates"),
+        choices=[
+            ("wgs84", _l("WGS-84 (GPS, 天地图)")),
+            ("gcj02", _l("GCJ-02 (Gaode/AMap, Tencent)")),
+        ],
+        default="wgs84",
+    )
+    dry_run = BooleanField(_l("Dry run: show what would change, change nothing"), default=True)
+    skip_bad = BooleanField(_l("Import the good rows even if some are refused"))
+
+
+class ModerationForm(FlaskForm):
+    """Hide content of a case from the public: the pieces of text, or a photo's region (in
+    percent of the photo), and always the reason."""
+
+    target = StringField(filters=[strip], validators=[Optional(), Length(max=20)])
+    pieces = TextAreaField(
+        _l("Text to hide (one piece a line, exactly as written)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=4000)],
+    )
+    left = FloatField(_l("Left edge, in percent"), validators=[Optional(), NumberRange(0, 100)])
+    top = FloatField(_l("Top edge, in percent"), validators=[Optional(), NumberRange(0, 100)])
+    width = FloatField(_l("Width, in percent"), validators=[Optional(), NumberRange(0, 100)])
+    height = FloatField(_l("Height, in percent"), validators=[Optional(), NumberRange(0, 100)])
+    reason = TextAreaField(
+        _l("Reason (staff only)"),
+        filters=[strip],
+        validators=[DataRequired(), Length(max=500), plain_text],
     )

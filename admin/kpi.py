@@ -20,6 +20,8 @@ def kpi_page() -> tuple[str, int]:
         "admin/kpi.html",
         month_error=error,
         departments=kpi.by_department(db.session, month, now, tz),
+        extensions=kpi.extensions(db.session, month, tz),
+        ratings=kpi.ratings_by_department(db.session, month, tz),
         zones=kpi.by_zone(db.session, month, now, tz),
         **kpi_context(month, tz),
     )

@@ -94,7 +94,7 @@ def notice_form(notice_id: int | None = None) -> Response | tuple[str, int]:
                     current_user,
                     notice or Notice(),
                     _draft(form, cover),
-                    photos.PhotoStore(current_app.config["UPLOAD_DIR"]),
+                    photos.store_for_app(),
                     now,
                 )
             except notices.NoticeError as error:

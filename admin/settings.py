@@ -339,22 +339,37 @@ def calendar_page() -> Response | tuple[str, int]:
     form = UploadForm()
     if form.validate_on_submit():
         try:
-            added = calendar.import_csv(
+            imported = calendar.import_csv(
                 db.session, io.TextIOWrapper(form.file.data.stream, "utf-8-sig"), current_user
             )
-        except (ValueError, UnicodeDecodeError) as error:
+        except UnicodeDecodeError:
+            db.session.rollback()
+            form.file.errors.append(
+                _("The file is not UTF-8 text: save it as CSV (UTF-8) and import it again.")
+            )
+        except ValueError as error:
             db.session.rollback()
             form.file.errors.append(_("The file could not be imported: %(error)s", error=error))
         else:
             db.session.commit()
-            flash(_("%(n)d days imported.", n=added), "success")
+            flash(
+                _(
+                    "%(n)d days imported. The deadlines of %(moved)d open cases were recomputed.",
+                    n=imported.days,
+                    moved=len(imported.moved),
+                ),
+                "success",
+            )
             return redirect(url_for(".calendar_page"), code=303)
     days = db.session.scalars(select(CalendarDay).order_by(CalendarDay.day.desc())).all()
+    missing = calendar.missing_year(db.session, utcnow().date())
     years = sorted({d.day.year for d in days}, reverse=True)
     return render_template(
         "admin/calendar.html",
         form=form,
         years=years,
         recent=[d for d in days if d.day.year >= utcnow().year],
-        missing=calendar.missing_year(db.session, utcnow().date()),
+        missing=missing,
+        missing_holidays=calendar.holidays_missing(db.session, missing) if missing else [],
+        holiday_name=calendar.chinese_name,
     ), 200 if request.method == "GET" else 422

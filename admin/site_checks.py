@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from admin import bp, dispatcher_required
+from admin import bp, dispatcher_required, on_site
 from admin.forms import EvidenceReviewForm
 from portal.extensions import db
-from portal.models import SiteCheck, SiteCheckPhoto, utcnow
-from portal.services import site_checks
-from portal.services.photos import PhotoStore
+from portal.models import SiteCheck, SiteCheckPhoto
+from portal.services import evidence, site_checks
 
 
 @bp.route("/checks")
 @dispatcher_required
 def site_check_list() -> str:
     """List checks on site, those waiting for review first; `?review=pending` shows only them."""
-    waiting = SiteCheck.flagged & SiteCheck.confirmed_at.is_(None) & SiteCheck.rejected_at.is_(None)
+    waiting = evidence.awaiting_review(SiteCheck)
     query = select(SiteCheck)
     only_pending = request.args.get("review") == "pending"
     if only_pending:
@@ -39,19 +37,16 @@ def site_check_detail(check_id: int) -> Response | tuple[str, int]:
     form, status = EvidenceReviewForm(), 200
     if form.validate_on_submit():
         decide = site_checks.confirm if form.decision.data == "confirm" else site_checks.reject
-        try:
-            decide(db.session, check, current_user, form.reason.data, utcnow())
-        except site_checks.SiteCheckError as error:
-            db.session.rollback()
+        code = on_site.review(decide, check, form.reason.data, site_checks.SiteCheckError)[1]
+        if code is None:
+            flash(_("Done."), "success")
+        else:
             flash(
                 _("The case has moved on since the check: reject the check instead.")
-                if error.args[0] == "case_state"
+                if code == "case_state"
                 else _("This check needs no review, or was reviewed already."),
                 "error",
             )
-        else:
-            db.session.commit()
-            flash(_("Done."), "success")
         return redirect(url_for(".site_check_detail", check_id=check.id), code=303)
     if request.method == "POST":
         status = 422
@@ -62,13 +57,4 @@ def site_check_detail(check_id: int) -> Response | tuple[str, int]:
 @dispatcher_required
 def site_check_photo(sha256: str) -> Response:
     """Serve a photo of a check on site to staff (re-encoded: no EXIF)."""
-    found = db.session.scalar(select(SiteCheckPhoto.id).where(SiteCheckPhoto.sha256 == sha256))
-    if found is None:
-        abort(404)
-    try:
-        path = PhotoStore(current_app.config["UPLOAD_DIR"]).path(sha256)
-    except ValueError:
-        abort(404)
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype="image/jpeg", max_age=3600)
+    return on_site.photo(SiteCheckPhoto, sha256)

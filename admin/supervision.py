@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from admin import admin_required, bp, dispatcher_required
+from admin import admin_required, bp, dispatcher_required, on_site
 from admin.forms import DecisionForm, EvidenceReviewForm, SpotCheckForm
 from portal.extensions import db
 from portal.models import (
@@ -16,6 +16,7 @@ from portal.models import (
     Assignment,
     Case,
     Inspection,
+    InspectionPhoto,
     SpotCheckRound,
     SupervisorApplication,
     utcnow,
@@ -202,13 +203,10 @@ def inspection_detail(report_id: int) -> Response | tuple[str, int]:
     form, status = EvidenceReviewForm(), 200
     if form.validate_on_submit():
         decide = inspections.confirm if form.decision.data == "confirm" else inspections.reject
-        try:
-            made = decide(db.session, report, current_user, form.reason.data, utcnow())
-        except inspections.InspectionError:
-            db.session.rollback()
+        made, code = on_site.review(decide, report, form.reason.data, inspections.InspectionError)
+        if code is not None:
             flash(_("This report needs no review, or was reviewed already."), "error")
         else:
-            db.session.commit()
             flash(
                 _("Confirmed: %(n)d findings opened as cases.", n=len(made or []))
                 if form.decision.data == "confirm"
@@ -238,23 +236,7 @@ def inspection_detail(report_id: int) -> Response | tuple[str, int]:
 @dispatcher_required
 def inspection_photo(sha256: str) -> Response:
     """Serve a photo of an inspection report to staff."""
-    from flask import current_app, send_file
-
-    from portal.models import InspectionPhoto
-    from portal.services.photos import PhotoStore
-
-    if (
-        db.session.scalar(select(InspectionPhoto.id).where(InspectionPhoto.sha256 == sha256))
-        is None
-    ):
-        abort(404)
-    try:
-        path = PhotoStore(current_app.config["UPLOAD_DIR"]).path(sha256)
-    except ValueError:
-        abort(404)
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype="image/jpeg", max_age=3600)
+    return on_site.photo(InspectionPhoto, sha256)
 
 
 @bp.route("/lists", methods=["GET", "POST"])

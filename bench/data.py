@@ -31,7 +31,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import cases as case_service
-from portal.services import photos
+from portal.services import photos, search_index
 
 CHUNK = 10_000
 WEIGHTS = [3, 3, 5, 6, 4, 60, 6, 3]  # the share of each of STATES, most cases closed
@@ -47,19 +47,173 @@ PATH = {
     "duplicate": ("merged",),
 }
 STEP_STATE = {"merged": "duplicate"}
-DESCRIPTIONS = (
-    "路面破损，请尽快处理。",
-    "井盖缺失，行人有坠落危险。",
-    "路灯不亮已经三天了。",
-    "暴雨后路口积水严重。",
-    "工地夜间施工噪音扰民。",
-    "施工围挡倒塌，占用人行道。",
-    "渣土车沿路撒漏。",
-    "护栏被撞弯，尚未修复。",
-    "雨水篦子堵塞，排水不畅。",
-    "交通标志被树枝遮挡。",
+# A description is a place, a problem and a detail, as residents write them; some details
+# carry numbers and mixed terms (a manhole's number, a road's kilometre stake, a bus line).
+PLACES = (
+    "小区门口",
+    "公交站旁",
+    "学校附近",
+    "菜场东侧",
+    "地铁口",
+    "桥下",
+    "十字路口",
+    "人行道上",
+    "绿化带边",
+    "停车场入口",
+    "商场后门",
+    "医院对面",
+    "公园南门",
+    "河边步道",
+    "加油站旁",
+    "银行门口",
+    "幼儿园旁边",
+    "农贸市场",
+    "老旧小区内",
+    "高架桥下",
 )
-STREETS = ("文三路", "教工路", "学院路", "天目山路", "古墩路", "莫干山路", "体育场路", "环城北路")
+PROBLEMS = (
+    "井盖缺失",
+    "井盖松动",
+    "井盖破损",
+    "路灯不亮",
+    "路灯闪烁",
+    "积水严重",
+    "路面塌陷",
+    "路面坑洼",
+    "垃圾堆放",
+    "垃圾桶满溢",
+    "违章停车",
+    "占道经营",
+    "噪音扰民",
+    "油烟扰民",
+    "树木倒伏",
+    "树枝遮挡信号灯",
+    "下水道堵塞",
+    "护栏损坏",
+    "窨井冒水",
+    "共享单车乱停",
+    "广告牌松动",
+    "电线裸露",
+    "消防通道堵塞",
+    "施工扬尘",
+    "渣土车撒漏",
+    "道路标线模糊",
+    "盲道被占",
+    "水管爆裂",
+    "污水外溢",
+    "雨水篦子堵塞",
+    "公厕脏乱",
+    "施工围挡倒塌",
+    "交通标志被遮挡",
+    "路边摊噪音",
+    "楼道堆物",
+    "井盖异响",
+    "红绿灯故障",
+    "人行道砖松动",
+    "野广告乱贴",
+    "绿化带缺株",
+)
+DETAILS = (
+    "，请尽快处理。",
+    "，已经三天了。",
+    "，行人有危险。",
+    "，晚上尤其明显。",
+    "，多次反映未解决。",
+    "。",
+    "，附近是{n}号井。",
+    "，位于K{k}+{m}附近。",
+    "，{n}路公交站旁。",
+    "，门牌{n}号对面。",
+    "，编号{k}-{m}的路灯。",
+    "，老人小孩经过很不安全。",
+)
+STREETS = (
+    "文三路",
+    "教工路",
+    "学院路",
+    "天目山路",
+    "古墩路",
+    "莫干山路",
+    "体育场路",
+    "环城北路",
+    "文一路",
+    "文二路",
+    "保俶路",
+    "西溪路",
+    "紫荆花路",
+    "丰潭路",
+    "余杭塘路",
+    "湖墅南路",
+    "德胜路",
+    "庆春路",
+    "凤起路",
+    "延安路",
+    "中山北路",
+    "建国北路",
+    "秋涛路",
+    "登云路",
+)
+REPLIES = (
+    "已派人到现场处理，问题已解决。",
+    "已通知{dept}维修，感谢您的反馈。",
+    "经核实已修复，如有问题请再次反映。",
+    "已联系养护单位，{n}日内完成。",
+)
+# Fifty searches as residents and dispatchers type them (2 to 6 characters): problems,
+# places, streets, words of the replies, numbers and mixed terms.
+SEARCH_QUERIES = (
+    "井盖",
+    "积水",
+    "路灯",
+    "塌陷",
+    "垃圾",
+    "噪音",
+    "油烟",
+    "护栏",
+    "窨井",
+    "电线",
+    "扬尘",
+    "标线",
+    "盲道",
+    "污水",
+    "公厕",
+    "围挡",
+    "篦子",
+    "路灯不亮",
+    "井盖缺失",
+    "违章停车",
+    "树木倒伏",
+    "下水道",
+    "共享单车",
+    "广告牌",
+    "消防通道",
+    "渣土车",
+    "水管爆裂",
+    "红绿灯",
+    "野广告",
+    "绿化带",
+    "文三路",
+    "教工路",
+    "天目山路",
+    "古墩路",
+    "小区门口",
+    "地铁口",
+    "幼儿园",
+    "公交站",
+    "医院对面",
+    "菜场",
+    "已修复",
+    "养护单位",
+    "3号井",
+    "12号井",
+    "K7+500",
+    "K12+3",
+    "28路",
+    "门牌88号",
+    "000123",
+    "文三路12",
+)
+NOTES = ("请尽快到现场核实。", "联系人电话已记录，勿外传。", "与{n}号工单为同一问题。")
 PHOTO_SHARE = 0.7  # cases reported with a photo
 SHARED_PHOTOS = 4
 
@@ -121,13 +275,13 @@ def ensure_cases(session: Session, wanted: int, seed: int = 8, *, open_only: boo
                 "lat": rng.uniform(district.min_lat - 0.2, district.max_lat + 0.2),
                 "lng": rng.uniform(district.min_lng - 0.2, district.max_lng + 0.2),
                 "address": f"{rng.choice(STREETS)}{rng.randint(1, 400)}号",
-                "description": rng.choice(DESCRIPTIONS),
+                "description": describe(rng),
                 "tracking_token_hash": case_service.hash_token(secrets.token_hex(8) + str(n)),
                 "created_at": created,
                 "updated_at": created,
             }
         )
-        next_event = _timeline(events, next_case, state, created, clocks, next_event)
+        next_event = _timeline(events, next_case, state, created, clocks, next_event, rng)
         if rng.random() < PHOTO_SHARE:
             sha256, width, height = rng.choice(shared)
             pictures.append(
@@ -148,6 +302,9 @@ def ensure_cases(session: Session, wanted: int, seed: int = 8, *, open_only: boo
         for table in ("cases", "case_event"):
             sequence = f"pg_get_serial_sequence('{table}', 'id')"
             session.execute(text(f"SELECT setval({sequence}, max(id)) FROM {table}"))  # noqa: S608
+    session.commit()
+    # The bulk inserts passed the ORM's hook that keeps the text search index: build it.
+    search_index.reindex(session.connection(), batch=10_000, only_missing=True)
     session.commit()
     return wanted - have
 
@@ -182,10 +339,28 @@ def _copy(session: Session, table, rows: list[dict]) -> None:
             copy.write_row([Json(values[n]) if n in json_columns else values[n] for n in names])
 
 
+def describe(rng: random.Random) -> str:
+    """Return a resident's description: a place, a problem and a detail."""
+    detail = rng.choice(DETAILS).format(
+        n=rng.randint(1, 300), k=rng.randint(1, 40), m=rng.choice(("000", "100", "300", "500"))
+    )
+    return f"{rng.choice(PLACES)}{rng.choice(PROBLEMS)}{detail}"
+
+
 def _timeline(
-    events: list, case_id: int, state: str, created: datetime, clocks: dict, next_id: int
+    events: list,
+    case_id: int,
+    state: str,
+    created: datetime,
+    clocks: dict,
+    next_id: int,
+    rng: random.Random | None = None,
 ) -> int:
-    """Append the events that led a case to its state; return the next free event id."""
+    """Append the events that led a case to its state; return the next free event id.
+
+    A resolved case's resolution carries the public reply; one case in twenty has an
+    internal note."""
+    rng = rng or random.Random(case_id)
     moments = {
         "accepted": clocks["responded_at"],
         "dispatched": clocks["responded_at"],
@@ -206,13 +381,34 @@ def _timeline(
                 "public": True,
                 "from_state": previous,
                 "to_state": to_state,
-                "body": "",
+                "body": _reply(rng) if step == "resolved" else "",
                 "data": {},
                 "created_at": (moments.get(step) or created) + timedelta(seconds=n),
             }
         )
         previous, next_id = to_state, next_id + 1
+    if rng.random() < 0.05:
+        events.append(
+            {
+                "id": next_id,
+                "case_id": case_id,
+                "kind": "internal_note",
+                "public": False,
+                "from_state": None,
+                "to_state": None,
+                "body": rng.choice(NOTES).format(n=rng.randint(1, 9999)),
+                "data": {},
+                "created_at": created + timedelta(minutes=30),
+            }
+        )
+        next_id += 1
     return next_id
+
+
+def _reply(rng: random.Random) -> str:
+    return rng.choice(REPLIES).format(
+        dept=rng.choice(("市政", "环卫", "路灯所")), n=rng.randint(2, 7)
+    )
 
 
 def _clocks(rng: random.Random, state: str, created: datetime, now: datetime) -> dict:

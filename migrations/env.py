@@ -14,6 +14,9 @@ fileConfig(config.config_file_name)
 logger = logging.getLogger("alembic.env")
 
 
+from portal.models.sensors import include_name  # noqa: E402
+
+
 def get_engine():
     return current_app.extensions["migrate"].db.engine
 
@@ -98,7 +101,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        context.configure(
+            connection=connection,
+            target_metadata=get_metadata(),
+            include_name=include_name,
+            **conf_args,
+        )
 
         with context.begin_transaction():
             context.run_migrations()

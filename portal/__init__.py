@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +15,23 @@ MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Create and configure the portal application."""
-    app = Flask(__name__, instance_relative_config=True, static_folder="../static")
+    # Each node's own folder (its secret key file in development, its compressed static
+    # files, the SQLite file if any): INSTANCE_PATH, an absolute path; default ./instance.
+    instance = os.environ.get("INSTANCE_PATH") or None
+    app = Flask(
+        __name__, instance_path=instance, instance_relative_config=True, static_folder="../static"
+    )
     app.config.from_mapping(Settings().load(app.instance_path))
     app.config.from_mapping(overrides or {})
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     _init_extensions(app)
     _register_blueprints(app)
     _register_cli(app)
-    from portal import accounts, assets, web
+    from portal import accounts, assets, replica, web
 
     assets.init_app(app)  # inside ProxyFix (web): HSTS on static files needs the real scheme
     web.init_app(app)
+    replica.init_app(app)
     accounts.init_app(app)  # after web's guards: hostile input is refused before any redirect
     return app
 
@@ -32,7 +39,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from portal import accounts, i18n  # noqa: F401 - accounts registers the user loader
     from portal.extensions import csrf, db, limiter, login_manager, migrate
-    from portal.services import outbox  # noqa: F401 - rings the outbox doorbell after commits
+    from portal.services import (
+        outbox,  # noqa: F401 - rings the outbox doorbell after commits
+        search_index,  # noqa: F401 - keeps the text index in each flush
+    )
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)

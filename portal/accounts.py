@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Flask, redirect, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from portal.extensions import db, login_manager
-from portal.models import User
+from portal.models import AccountTotp, User
+from portal.services import reference
 
 # What a user who must change their password may still open.
 OPEN_WHILE_CHANGING = frozenset(
@@ -32,9 +34,21 @@ def load_user(user_id: str) -> User | None:
     account_id, _, version = user_id.partition(":")
     if not account_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(account_id))
-    if user is None or not user.is_active or user.session_version != int(version):
+    # One query for the account, its second factor (the back office checks it on every
+    # request: the row stays in the session for `two_factor.is_enabled`) and the version of
+    # the reference data the worker keeps (services/reference.py).
+    row = db.session.execute(
+        select(User, AccountTotp, reference.version_query())
+        .outerjoin(AccountTotp, AccountTotp.account_id == User.id)
+        .where(User.id == int(account_id))
+    ).first()
+    if row is None:
         return None
+    user, second_factor, reference_version = row
+    if not user.is_active or user.session_version != int(version):
+        return None
+    user.loaded_second_factor = second_factor  # held: the session keeps its rows weakly
+    reference.remember_version(reference_version)
     return user
 
 

@@ -24,6 +24,54 @@ report_cli = AppGroup("report", help="Reports for the office's meetings.")
 privacy_cli = AppGroup("privacy", help="Residents' personal data.")
 photos_cli = AppGroup("photos", help="Stored photo files.")
 backup_cli = AppGroup("backup", help="Backups of the database and the photos.")
+followups_cli = AppGroup("followups", help="Follow-up checks (回头看) of fixed cases and works.")
+hotspots_cli = AppGroup("hotspots", help="Grid hotspots: cells where a group of problems surges.")
+search_cli = AppGroup("search", help="The text search index of cases.")
+storage_cli = AppGroup("storage", help="The object store of photos and backups.")
+# Where `backup create` keeps a copy of each archive in the object store.
+BACKUP_PREFIX = "backups/"
+STORE_PREFIX = "store:"
+
+
+@storage_cli.command("check")
+def storage_check() -> None:
+    """Tell whether the object store (STORAGE_URL, or the folder UPLOAD_DIR) answers."""
+    from portal.services import storage
+
+    store = storage.for_app(current_app)
+    try:
+        store.check()
+    except storage.StoreUnavailable as error:
+        raise click.ClickException(f"{store.url} does not answer: {error}") from error
+    click.echo(f"{store.url} answers.")
+
+
+@storage_cli.command("migrate")
+@click.option("--to", "target_url", required=True, help="s3://bucket?endpoint=... or a folder.")
+@click.option("--from", "source_url", default="", help="Default: this portal's store.")
+def storage_migrate(target_url: str, source_url: str) -> None:
+    """Copy every photo and backup archive into another store, each checked by its SHA-256
+    read back from there. Run it again to resume an interrupted copy: what is already there
+    with the same hash is left alone. Then set STORAGE_URL to the new store."""
+    from portal.services import storage
+
+    try:
+        source = storage.from_url(source_url) if source_url else storage.for_app(current_app)
+        target = storage.from_url(target_url, timeout=current_app.config["STORAGE_TIMEOUT"])
+        target.check()
+        result = storage.migrate(source, target)
+    except storage.StorageConfigError as error:
+        raise click.BadParameter(str(error)) from error
+    except storage.StoreUnavailable as error:
+        raise click.ClickException(f"stopped, run it again to resume: {error}") from error
+    click.echo(
+        f"{len(result.copied)} objects copied and verified, {result.present} already there "
+        f"with the same hash, {len(result.failed)} failed ({source.url} -> {target.url})."
+    )
+    for key in result.failed:
+        click.echo(f"differs after copying: {key}", err=True)
+    if result.failed:
+        sys.exit(1)
 
 
 @backup_cli.command("create")
@@ -33,11 +81,11 @@ def backup_create(path: str | None) -> None:
     from pathlib import Path
 
     from portal.services import backups
-    from portal.services.photos import PhotoStore
+    from portal.services.photos import store_for_app
 
     now = utcnow()
     target = Path(path or f"backup-{now:%Y%m%d-%H%M%S}.tar")
-    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    store = store_for_app()
     try:
         manifest = backups.create(db.engine, store, target, now)
     except backups.BackupError as error:
@@ -49,25 +97,41 @@ def backup_create(path: str | None) -> None:
         f"{len(manifest['files'])} files."
     )
     for name in manifest["missing"]:
-        click.echo(f"missing photo file, not in the backup: {name}", err=True)
+        click.echo(f"The photo file {name} is missing; it is not in the backup.", err=True)
+    if not store.backend.is_local:
+        key = BACKUP_PREFIX + target.name
+        store.backend.put_file(key, target, content_type="application/x-tar")
+        click.echo(f"Kept in the object store as {STORE_PREFIX}{key}.")
 
 
 @backup_cli.command("restore")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path")
 @click.option("--force", is_flag=True, help="Replace a database that is not empty.")
 def backup_restore(path: str, force: bool) -> None:
-    """Restore an archive into this portal's empty database and its photo folder."""
+    """Restore an archive (a file, or store:backups/NAME kept in the object store) into this
+    portal's empty database and its object store."""
+    import tempfile
     from pathlib import Path
 
     from portal.services import backups
-    from portal.services.photos import PhotoStore
+    from portal.services.photos import store_for_app
 
-    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    store = store_for_app()
     db.session.remove()
-    try:
-        manifest = backups.restore(db.engine, store, Path(path), force=force)
-    except backups.BackupError as error:
-        raise click.ClickException(f"not restored: {error}") from error
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(path)
+        if path.startswith(STORE_PREFIX):
+            archive = Path(folder) / "backup.tar"
+            try:
+                store.backend.download(path.removeprefix(STORE_PREFIX), archive)
+            except (FileNotFoundError, ValueError) as error:
+                raise click.BadParameter(f"The store holds no archive {path}.") from error
+        elif not archive.is_file():
+            raise click.BadParameter(f"There is no file {path}.")
+        try:
+            manifest = backups.restore(db.engine, store, archive, force=force)
+        except backups.BackupError as error:
+            raise click.ClickException(f"Nothing was restored: {error}") from error
     tables = manifest["tables"]
     click.echo(
         f"Restored {path} (made {manifest['created_at']}): {tables.get('cases', 0)} cases, "
@@ -88,20 +152,20 @@ def photos_cleanup(dry_run: bool, grace: float) -> None:
     """Purge report forms' pending photos older than a day, delete photo files no row points
     at (left by a crash or by the purge); report rows whose file is gone."""
     from portal.services import photo_cleanup
-    from portal.services.photos import PhotoStore
+    from portal.services.photos import store_for_app
 
-    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    store = store_for_app()
     result = photo_cleanup.sweep(db.session, store, grace=grace, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
     for path in result.orphans:
         click.echo(f"{verb} {path}")
     click.echo(
-        f"{result.purged} pending photos purged, "
+        f"Photo store checked: {result.purged} pending photos purged, "
         f"{len(result.orphans)} orphan files {verb}, {result.recent} too recent to judge, "
         f"{result.referenced} photos referenced, {len(result.missing)} missing."
     )
     for sha in result.missing:
-        click.echo(f"missing: {sha}", err=True)
+        click.echo(f"Photo file missing: {sha}.", err=True)
     if result.missing:
         sys.exit(1)
 
@@ -135,19 +199,42 @@ def report_monthly(month: str, output: str, locale: str) -> None:
 @click.option("--seed", type=int, default=None, help="Reproduce a draw.")
 @click.option("--force", is_flag=True, help="Redo a month already assigned.")
 @click.option("--by", "by_email", default="", help="E-mail of the admin running it.")
+@click.option(
+    "--if-missing",
+    is_flag=True,
+    help="For cron on every node: a month already drawn is left as it is, without an error.",
+)
 def spotchecks_assign(
-    month: str, per_supervisor: int, seed: int | None, force: bool, by_email: str
+    month: str, per_supervisor: int, seed: int | None, force: bool, by_email: str, if_missing: bool
 ) -> None:
     """Assign each active supervisor sites to check this month, at random but spread.
 
-    Without --by, the operator's login on this server is recorded as who ran it.
+    Without --by, the operator's login on this server is recorded as who ran it. Run on
+    several nodes at once, one draws and the others leave it (an advisory lock per month).
     """
+    from portal.services import singleton
+
+    with singleton.run_once(db.engine, f"spotchecks:{month}") as mine:
+        if not mine:
+            click.echo(f"Another node is drawing {month}; nothing done.")
+            return
+        _spotchecks_assign(month, per_supervisor, seed, force, by_email, if_missing)
+
+
+def _spotchecks_assign(
+    month: str, per_supervisor: int, seed: int | None, force: bool, by_email: str, if_missing: bool
+) -> None:
     import getpass
 
     from sqlalchemy import func, select
 
-    from portal.models import User
+    from portal.models import SpotCheckRound, User
     from portal.services import spotchecks
+
+    drawn = select(SpotCheckRound.id).where(SpotCheckRound.month == month)
+    if if_missing and not force and db.session.scalar(drawn):
+        click.echo(f"{month} is already drawn; nothing done.")
+        return
 
     actor, label = None, ""
     if by_email:
@@ -171,9 +258,9 @@ def spotchecks_assign(
             actor_label=label,
         )
     except spotchecks.SpotCheckError as error:
-        raise click.ClickException(f"not assigned: {error.args[0]}") from error
+        raise click.ClickException(f"No assignments were made: {error.args[0]}") from error
     db.session.commit()
-    click.echo(f"{len(round_.assignments)} assignments for {month} (seed {seed}).")
+    click.echo(f"Drew {len(round_.assignments)} assignments for {month} (seed {seed}).")
 
 
 @demo_cli.command("load")
@@ -182,11 +269,11 @@ def demo_load() -> None:
     from pathlib import Path
 
     from portal.services import demo
-    from portal.services.photos import PhotoStore
+    from portal.services.photos import store_for_app
 
     if current_app.config["PORTAL_ENV"] == "production":
-        raise click.ClickException("demo data and demo accounts are never loaded in production")
-    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+        raise click.ClickException("Demo data and demo accounts are never loaded in production.")
+    store = store_for_app()
     added, logins = demo.load(db.session, store, now=utcnow())
     db.session.commit()
     if not added:
@@ -227,7 +314,7 @@ def calendar_seed() -> None:
 
     added = calendar.seed_from_package(db.session)
     db.session.commit()
-    click.echo(f"{added} days added.")
+    click.echo(f"Added {added} days from the chinese-calendar package.")
 
 
 @calendar_cli.command("import")
@@ -238,11 +325,14 @@ def calendar_import(path: str) -> None:
 
     with open(path, encoding="utf-8-sig") as handle:
         try:
-            added = calendar.import_csv(db.session, handle, actor=None)
+            imported = calendar.import_csv(db.session, handle, actor=None)
         except ValueError as error:
             raise click.ClickException(str(error)) from error
     db.session.commit()
-    click.echo(f"{added} days imported.")
+    click.echo(
+        f"Imported {imported.days} days; the deadlines of {len(imported.moved)} open cases "
+        "were recomputed."
+    )
 
 
 @user_cli.command("create")
@@ -273,7 +363,7 @@ def user_create(email: str, role: str, name: str, department_code: str, mail: bo
             must_change_password=True,
         )
     except accounts.AccountError as error:
-        raise click.ClickException(f"cannot create the account: {error.args[0]}") from error
+        raise click.ClickException(f"The account was not created: {error.args[0]}") from error
     link = password_links.mail_setup_link(db.session, user) if mail and not typed else ""
     db.session.commit()
     click.echo(f"Account {user.email} ({user.role}) created.")
@@ -305,7 +395,7 @@ def user_role(email: str, role: str, department_code: str) -> None:
     try:
         accounts.set_role(db.session, None, user, role, _department(department_code), utcnow())
     except accounts.AccountError as error:
-        raise click.ClickException(f"cannot change the role: {error.args[0]}") from error
+        raise click.ClickException(f"The role was not changed: {error.args[0]}") from error
     db.session.commit()
     click.echo(f"{user.email} is now {user.role}; its sessions were ended.")
 
@@ -320,18 +410,98 @@ def _department(code: str):
         return None
     department = db.session.scalar(select(Department).where(Department.code == code))
     if department is None:
-        raise click.BadParameter("no such department", param_hint="--department")
+        raise click.BadParameter("No such department.", param_hint="--department")
     return department
 
 
 @sla_cli.command("sweep")
-def sla_sweep() -> None:
+@click.option(
+    "--hotspots", "with_hotspots", is_flag=True, help="Also recompute this week's hotspots."
+)
+def sla_sweep(with_hotspots: bool) -> None:
     """Remind at 75% and escalate at 100% of every deadline that came due; run it from cron."""
-    from portal.services import escalations
+    from portal.services import escalations, singleton
 
-    result = escalations.sweep(db.session, utcnow())
-    db.session.commit()
-    click.echo(f"{result.reminded} reminded, {result.escalated} escalated.")
+    # Every node's cron may run it: one sweeps, the others find the lock taken. (Rows are
+    # taken with SKIP LOCKED as well, so even two sweeps at once handle each clock once.)
+    with singleton.run_once(db.engine, "sla-sweep") as mine:
+        if not mine:
+            click.echo("Another node is sweeping; nothing done.")
+            return
+        result = escalations.sweep(db.session, utcnow())
+        db.session.commit()
+    click.echo(f"Deadlines checked: {result.reminded} reminded, {result.escalated} escalated.")
+    if with_hotspots:
+        _compute_hotspots(None)
+
+
+def _compute_hotspots(week_text: str | None) -> None:
+    from zoneinfo import ZoneInfo
+
+    from portal.services import hotspots
+
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    now = utcnow()
+    try:
+        week = hotspots.parse_week(week_text) if week_text else hotspots.current_week(now, tz)
+    except hotspots.HotspotError as error:
+        raise click.BadParameter(
+            "not a week: YYYY-Www or YYYY-MM-DD", param_hint="--week"
+        ) from error
+    from portal.services import singleton
+
+    # Every node's cron may run it: one computes the week, the others find the lock taken.
+    with singleton.run_once(db.engine, f"hotspots:{week.isoformat()}") as mine:
+        if not mine:
+            click.echo("Another node is computing this week's hotspots; nothing done.")
+            return
+        found = hotspots.compute(
+            db.session, week, hotspots.Method.from_config(current_app.config), tz, now
+        )
+        db.session.commit()
+    click.echo(f"Week of {week.isoformat()}: {len(found)} hotspot(s).")
+
+
+@followups_cli.command("draw")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--share", type=float, default=None, help="Share of each department; FOLLOWUP_SHARE.")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None, help="Reproduce a draw.")
+@click.option("--force", is_flag=True, help="Redo a month already drawn.")
+def followups_draw(month: str, share: float | None, seed: int | None, force: bool) -> None:
+    """Draw the month's follow-up checks, stratified by department, and assign them."""
+    import getpass
+
+    from portal.services import followups, singleton
+
+    share = share if share is not None else current_app.config["FOLLOWUP_SHARE"]
+    seed = seed if seed is not None else int(utcnow().timestamp())
+
+    with singleton.run_once(db.engine, f"followups:{month}") as mine:
+        if not mine:
+            click.echo("Another node is drawing this month's follow-up checks; nothing done.")
+            return
+        try:
+            round_ = followups.draw(
+                db.session,
+                month,
+                share,
+                seed,
+                None,
+                utcnow(),
+                force=force,
+                actor_label=getpass.getuser(),
+            )
+        except followups.FollowUpError as error:
+            raise click.ClickException(f"not drawn: {error.args[0]}") from error
+        db.session.commit()
+    click.echo(f"{len(round_.follow_ups)} follow-up checks for {month} (seed {seed}).")
+
+
+@hotspots_cli.command("compute")
+@click.option("--week", default=None, help="YYYY-Www or a date in it; default: this week.")
+def hotspots_compute(week: str | None) -> None:
+    """Find and keep the grid hotspots of a week (the sweep can run it with --hotspots)."""
+    _compute_hotspots(week)
 
 
 @outbox_cli.command("send")
@@ -351,13 +521,16 @@ def outbox_send(loop: bool, interval: float) -> None:
             result = outbox.deliver(db.session, utcnow())
         except DATABASE_DOWN as error:
             if not loop:
-                raise click.ClickException(f"the database is unavailable: {error}") from error
+                raise click.ClickException(f"The database is unavailable: {error}") from error
             # A database restart must not end the worker: the next round tries again.
-            click.echo(f"database unavailable, next round in {interval:g} s: {error}", err=True)
+            click.echo(
+                f"The database is unavailable; the next round is in {interval:g} s: {error}",
+                err=True,
+            )
             db.session.remove()
             time.sleep(interval)
             continue
-        click.echo(f"{result.sent} sent, {result.failed} failed.")
+        click.echo(f"Outbox: {result.sent} messages sent, {result.failed} failed.")
         if not loop:
             return
         db.session.remove()
@@ -377,9 +550,9 @@ def zones_import(path: str) -> None:
         try:
             added, updated = zones.import_geojson(db.session, json.load(handle), actor=None)
         except (ValueError, KeyError) as error:
-            raise click.ClickException(f"cannot import the zones: {error}") from error
+            raise click.ClickException(f"The zones were not imported: {error}") from error
     db.session.commit()
-    click.echo(f"{added} zones added, {updated} updated.")
+    click.echo(f"Zones imported: {added} added, {updated} updated.")
 
 
 @privacy_cli.command("purge")
@@ -408,9 +581,36 @@ def privacy_purge(older_than_days: int | None, dry_run: bool) -> None:
     click.echo(f"Personal data older than {days} days {verb}: {listed}.")
 
 
+@search_cli.command("reindex")
+@click.option("--batch", default=2000, show_default=True, help="Cases per transaction.")
+@click.option("--missing", is_flag=True, help="Only the cases that have no index row.")
+def search_reindex(batch: int, missing: bool) -> None:
+    """Rebuild the text search index of every case, in batches, with progress."""
+    from portal.services import search_index
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"{done:,} / {total:,} cases indexed")
+
+    with db.engine.connect() as connection:
+
+        def each_batch(done: int, total: int) -> None:
+            # One transaction per batch: a rebuild holds no lock on the whole table for long.
+            connection.commit()
+            progress(done, total)
+
+        total = search_index.reindex(
+            connection, batch=batch, only_missing=missing, progress=each_batch
+        )
+        connection.commit()
+    click.echo(f"Done: {total:,} cases indexed.")
+
+
 def init_app(app: Flask) -> None:
     """Register the operator command groups."""
+    from portal.facility_cli import facilities_cli
+
     for group in (
+        facilities_cli,
         demo_cli,
         apikey_cli,
         calendar_cli,
@@ -423,5 +623,12 @@ def init_app(app: Flask) -> None:
         privacy_cli,
         photos_cli,
         backup_cli,
+        hotspots_cli,
+        followups_cli,
+        search_cli,
+        storage_cli,
     ):
         app.cli.add_command(group)
+    from portal.sensors_cli import sensors_cli
+
+    app.cli.add_command(sensors_cli)

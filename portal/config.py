@@ -101,8 +101,27 @@ class Settings:
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
             "DATABASE_CONNECT_TIMEOUT": int(self.get("DATABASE_CONNECT_TIMEOUT", "5")),
             "DATABASE_GSSENCMODE": self.get("DATABASE_GSSENCMODE", "disable"),
+            # A PostgreSQL streaming replica for read-only public pages (portal/replica.py);
+            # empty: every read goes to DATABASE_URL.
+            "DATABASE_READ_URL": self.get("DATABASE_READ_URL"),
+            "REPLICA_MAX_LAG_SECONDS": float(self.get("REPLICA_MAX_LAG_SECONDS", "5")),
+            "REPLICA_CHECK_SECONDS": float(self.get("REPLICA_CHECK_SECONDS", "2")),
+            "REPLICA_CONNECT_TIMEOUT": int(self.get("REPLICA_CONNECT_TIMEOUT", "2")),
+            # After a browser writes, it reads from the primary for this long.
+            "READ_YOUR_WRITES_SECONDS": int(self.get("READ_YOUR_WRITES_SECONDS", "30")),
             "REDIS_URL": redis_url,
             "UPLOAD_DIR": self.get("UPLOAD_DIR", str(instance / "uploads")),
+            # Where photos and backup archives are kept: empty, the folder UPLOAD_DIR; or an
+            # S3-compatible store, s3://bucket?endpoint=https://host&region=..., its
+            # credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (portal/services/
+            # storage.py). Several app nodes need S3: they share no disk.
+            "STORAGE_URL": self.get("STORAGE_URL"),
+            "STORAGE_TIMEOUT": float(self.get("STORAGE_TIMEOUT", "5")),
+            # How photos on S3 reach browsers, after the same access check: "app" streams
+            # them through the portal; "redirect" answers with a presigned link to the store
+            # (a private photo's lives STORAGE_LINK_SECONDS, a public one's a day).
+            "STORAGE_SERVE": self.get("STORAGE_SERVE", "app"),
+            "STORAGE_LINK_SECONDS": int(self.get("STORAGE_LINK_SECONDS", "60")),
             # Brotli and gzip copies of the static files, made at start-up (portal/assets.py).
             "STATIC_CACHE_DIR": self.get("STATIC_CACHE_DIR", str(instance / "static")),
             "MAX_PHOTOS": int(self.get("MAX_PHOTOS", "5")),
@@ -204,15 +223,47 @@ class Settings:
             "LIST_BLACK_REPEATED": int(self.get("LIST_BLACK_REPEATED", "2")),
             "LIST_BLACK_LATE": int(self.get("LIST_BLACK_LATE", "3")),
             "LIST_BLACK_FAILED_ACCEPTANCES": int(self.get("LIST_BLACK_FAILED_ACCEPTANCES", "1")),
+            "LIST_BLACK_EXCEEDANCES": int(self.get("LIST_BLACK_EXCEEDANCES", "10")),
             "LIST_RED_MIN_INSPECTIONS": int(self.get("LIST_RED_MIN_INSPECTIONS", "3")),
             "LIST_RED_PASS_RATE": float(self.get("LIST_RED_PASS_RATE", "1.0")),
             "LIST_VALID_DAYS": int(self.get("LIST_VALID_DAYS", "365")),
+            # Sensors: the broker the listener and the simulator use, how long raw readings
+            # are kept (hourly aggregates stay for years), the local PM10 limit (µg/m³,
+            # hourly mean) and the confidence a detection needs to raise an alarm.
+            "MQTT_HOST": self.get("MQTT_HOST", "127.0.0.1"),
+            "MQTT_PORT": int(self.get("MQTT_PORT", "1883")),
+            "MQTT_USER": self.get("MQTT_USER"),
+            "MQTT_PASSWORD": self.get("MQTT_PASSWORD"),
+            "MQTT_CLIENT_ID": self.get("MQTT_CLIENT_ID", "portal-listener"),
+            # Several listeners split a shared subscription; one alone may take a plain one,
+            # which Mosquitto keeps across its restarts (it forgets shared ones: README).
+            "MQTT_SHARED": _flag(self.environ.get("MQTT_SHARED"), default=True),
+            "READINGS_RAW_DAYS": int(self.get("READINGS_RAW_DAYS", "90")),
+            "PM10_LIMIT": float(self.get("PM10_LIMIT", "150")),
+            "DETECTION_MIN_CONFIDENCE": float(self.get("DETECTION_MIN_CONFIDENCE", "0.6")),
+            "ALARM_ESCALATE_MINUTES": int(self.get("ALARM_ESCALATE_MINUTES", "30")),
             "GEOFENCE_M": float(self.get("GEOFENCE_M", "300")),
             # A phone's position counts as measured on site only if its fix time is this close
             # to when it reached the office; a photo's EXIF time this close to the visit.
             "POSITION_MAX_AGE_S": int(self.get("POSITION_MAX_AGE_S", "600")),
             "PHOTO_TIME_WINDOW_MIN": int(self.get("PHOTO_TIME_WINDOW_MIN", "120")),
             "NEARBY_RADIUS_M": float(self.get("NEARBY_RADIUS_M", "50")),
+            # The district's administrative code: the start of every facility code (部件编码).
+            "FACILITY_DISTRICT_CODE": self.get("FACILITY_DISTRICT_CODE", "330105"),
+            # The report form offers the facilities of the category's type this close to the
+            # pin; a named facility may be at most FACILITY_ATTACH_RADIUS_M from it.
+            "FACILITY_NEARBY_RADIUS_M": float(self.get("FACILITY_NEARBY_RADIUS_M", "150")),
+            "FACILITY_ATTACH_RADIUS_M": float(self.get("FACILITY_ATTACH_RADIUS_M", "200")),
+            # A facility is a "repeat" one with this many cases within this many days.
+            "FACILITY_REPEAT_COUNT": int(self.get("FACILITY_REPEAT_COUNT", "3")),
+            "FACILITY_REPEAT_DAYS": int(self.get("FACILITY_REPEAT_DAYS", "90")),
+            # Grid hotspots: a cell's week against the mean of its past weeks (Poisson test).
+            "HOTSPOT_BASELINE_WEEKS": int(self.get("HOTSPOT_BASELINE_WEEKS", "8")),
+            "HOTSPOT_MIN_COUNT": int(self.get("HOTSPOT_MIN_COUNT", "3")),
+            "HOTSPOT_ALPHA": float(self.get("HOTSPOT_ALPHA", "0.001")),
+            # 回头看: the share of cases closed 30-90 days before, and of accepted works,
+            # checked again on site each month.
+            "FOLLOWUP_SHARE": float(self.get("FOLLOWUP_SHARE", "0.1")),
             # Where reports are accepted: a GeoJSON polygon (a file path, or the GeoJSON
             # itself); empty: the union of the district zones; no districts either: anywhere.
             "SERVICE_AREA": service_area,

@@ -10,8 +10,9 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
 from portal.models.base import Base
+from portal.replica import RoutingSession
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()

@@ -7,22 +7,27 @@ import functools
 import json
 import math
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import (
     Flask,
     Response,
     current_app,
+    flash,
     has_request_context,
     jsonify,
     render_template,
     request,
 )
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale, get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import func as sa_func
+from sqlalchemy import literal as sa_literal
+from sqlalchemy import select as sa_select
 from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
@@ -36,6 +41,8 @@ from werkzeug.routing import IntegerConverter
 from portal.extensions import db, limiter
 from portal.i18n import html_lang
 from portal.models import STATES, utcnow
+from portal.replica import retry_on_primary
+from portal.services.storage import StoreUnavailable
 
 
 def _label(labels: dict, key: str) -> str:
@@ -65,6 +72,20 @@ def state_label(state: str) -> str:
     return _label(STATE_LABELS, state)
 
 
+FACILITY_STATE_LABELS = {
+    "intact": _l("Intact"),
+    "damaged": _l("Damaged"),
+    "missing": _l("Missing"),
+    "occupied": _l("Occupied"),
+    "abandoned": _l("Abandoned"),
+}
+
+
+def facility_state_label(state: str) -> str:
+    """Return the translated name of a facility's state (完好, 破损, 丢失, 占用, 废弃)."""
+    return _label(FACILITY_STATE_LABELS, state)
+
+
 EVENT_LABELS = {
     "submitted": _l("Report received"),
     "accepted": _l("Case accepted"),
@@ -88,10 +109,69 @@ EVENT_LABELS = {
     "reminder": _l("Reminder sent"),
     "internal_note": _l("Internal note"),
     "priority": _l("Priority changed"),
+    "assigned": _l("Assigned within the department"),
+    "sent_back": _l("Sent back to the dispatchers: not this department's case"),
+    "extension_requested": _l("More time requested"),
+    "extension_approved": _l("Extension approved: the deadline moved"),
+    "extension_declined": _l("Extension declined"),
     "category": _l("Category changed"),
     "released": _l("Released from review: the sender was on the block list"),
     "contact_erased": _l("The reporter's contact details were erased at their request"),
+    "moderated": _l("Content hidden from the public by a moderator"),
+    "moderation_undone": _l("A moderation was undone"),
+    "deadlines_recomputed": _l("Deadlines recomputed after a calendar import"),
 }
+
+
+def _named(model: type, code: str | None) -> str:
+    """Return the name of a department or category by its code, or the code if it is gone."""
+    if not code:
+        return "—"
+    from sqlalchemy import select
+
+    found = db.session.scalar(select(model).where(model.code == code))
+    return found.name if found is not None else code
+
+
+def event_change(event: object) -> str:
+    """Say what a timeline entry changed, before → after: "优先级：一般 → 较急",
+    "派遣：道路养护所 → 排水管理所"; empty when it changed no field."""
+    from portal.models import Category, Department
+
+    data = getattr(event, "data", None) or {}
+    kind = getattr(event, "kind", "")
+    if kind in ("priority", "accepted") and data.get("priority"):
+        before = data.get("from") or data.get("from_priority")
+        if not before or before == data["priority"]:
+            return ""
+        return _(
+            "Priority: %(before)s → %(after)s",
+            before=priority_label(before),
+            after=priority_label(data["priority"]),
+        )
+    if kind == "dispatched" and data.get("department"):
+        after = _named(Department, data["department"])
+        if not data.get("from_department") or data["from_department"] == data["department"]:
+            return _("Dispatch: %(after)s", after=after)
+        before = _named(Department, data["from_department"])
+        return _("Dispatch: %(before)s → %(after)s", before=before, after=after)
+    if kind == "category" and data.get("to"):
+        before, after = _named(Category, data.get("from")), _named(Category, data["to"])
+        return _("Category: %(before)s → %(after)s", before=before, after=after)
+    return ""
+
+
+MODERATION_LABELS = {
+    "redact": _l("Text redacted"),
+    "hide_photo": _l("Photo hidden"),
+    "blur_photo": _l("Region of a photo blurred"),
+    "hide_case": _l("Case hidden from the public"),
+}
+
+
+def moderation_label(kind: str) -> str:
+    """Return the translated name of a moderation."""
+    return _label(MODERATION_LABELS, kind)
 
 
 def event_label(kind: str) -> str:
@@ -131,6 +211,7 @@ SOURCE_LABELS = {
     "phone": _l("Phone"),
     "letter": _l("Letter"),
     "visit": _l("Visit"),
+    "sensor": _l("Sensor alarm"),
 }
 
 
@@ -145,6 +226,9 @@ FLAG_LABELS = {
     "answer_as_text": _l("An answer did not fit its question and was kept as typed"),
     "answer_missing": _l("A required question was left unanswered"),
     "contact_unchecked": _l("The contact details did not pass the checks: check them first"),
+    "personal_data": _l(
+        "The text seems to hold a phone or ID number: redact it if it is someone's personal data"
+    ),
 }
 
 
@@ -168,12 +252,37 @@ ACTION_LABELS = {
     "rework": _l("Send back for rework"),
     "set_priority": _l("Change priority"),
     "set_category": _l("Change category"),
+    "assign": _l("Assign to a handler"),
+    "send_back": _l("Send back to the dispatchers"),
+    "request_extension": _l("Ask for more time"),
+    "approve_extension": _l("Approve the extension"),
+    "decline_extension": _l("Decline the extension"),
 }
 
 
 def action_label(action: str) -> str:
     """Return the translated name of a back-office action."""
     return _label(ACTION_LABELS, action)
+
+
+VIEW_LABELS = {
+    "todo": _l("Needs me now"),
+    "submitted": _l("To accept"),
+    "to_dispatch": _l("To dispatch"),
+    "in_progress": _l("Being worked on"),
+    "waiting": _l("Waiting for the resident"),
+    "to_verify": _l("To verify"),
+    "due_soon": _l("Due soon"),
+    "overdue": _l("Past the deadline"),
+    "mine": _l("Assigned to me"),
+    "reopened": _l("Reopened / rework"),
+    "extensions": _l("Extension requests"),
+}
+
+
+def view_label(view: str) -> str:
+    """Return the translated name of a saved view of the back-office queue."""
+    return _label(VIEW_LABELS, view)
 
 
 CHECKLIST_LABELS = {
@@ -227,8 +336,30 @@ def role_label(role: str) -> str:
     return _label(ROLE_LABELS, role)
 
 
+_JS_STRINGS: dict[str, str] = {}  # by locale: the catalogs do not change while running
+
+
 def js_strings() -> str:
-    """Return the translated strings the page scripts use, as JSON."""
+    """Return the translated strings the page scripts use, as JSON (built once a locale)."""
+    locale = str(get_locale())
+    strings = _JS_STRINGS.get(locale)
+    if strings is None:
+        strings = _JS_STRINGS[locale] = _js_strings()
+    return strings
+
+
+def local_minutes(value: datetime) -> str:
+    """Return a moment as yyyy-MM-dd HH:mm in the portal's time zone: Babel's
+    `datetimeformat('yyyy-MM-dd HH:mm')` without its pattern parsing, for pages that show
+    many (every row of the queue)."""
+    if value.tzinfo is None:  # stored in UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(get_timezone()).strftime("%Y-%m-%d %H:%M")
+
+
+def _js_strings() -> str:
+    from portal.services import facilities
+
     strings = {f"state_{s}": state_label(s) for s in STATES}
     strings.update(
         map_load_failed=_("The map data could not be loaded."),
@@ -240,6 +371,15 @@ def js_strings() -> str:
         too_many_photos=_("Too many photos selected."),
         meters_away=_("%(n)s m away"),
         me_too=_("Me too"),
+        facility_none=_("None of these, or not sure"),
+        facility_snapped=_("The pin is now on %(code)s."),
+        facilities_none_near=_("None of this kind within %(n)s m of the pin."),
+        facilities_layer=_("Facilities (street lights, covers …)"),
+        facilities_zoom_in=_("Zoom in to see the facilities."),
+        **{
+            f"facility_state_{state}": facilities.state_label(state)
+            for state in facilities.STATE_LABELS
+        },
         countdown_left=_("%(t)s left"),
         countdown_late=_("%(t)s late"),
         unit_day=_("%(n)s d"),
@@ -350,6 +490,20 @@ def page_number() -> int:
     except (TypeError, ValueError):
         return 1
     return min(max(page, 1), MAX_PAGE)
+
+
+def warn_unsearchable(q: str) -> None:
+    """Say why a search finds nothing when the index cannot answer it (never scan instead)."""
+    from portal.services import search_index
+
+    if q and not search_index.parse(q).usable:
+        flash(
+            _(
+                "Type at least two letters or digits next to each other to search: "
+                "a single character or punctuation alone cannot be searched."
+            ),
+            "error",
+        )
 
 
 def public_url_for(endpoint: str, **values: object) -> str:
@@ -474,7 +628,12 @@ def discard_session(error: BaseException | None = None) -> None:
 
 
 def handle_database_down(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
-    """Answer 503 with Retry-After, on a page that needs no database, in both languages."""
+    """Answer 503 with Retry-After, on a page that needs no database, in both languages.
+    A read replica that failed mid-request is skipped and the request served again from
+    the primary instead."""
+    again = retry_on_primary()
+    if again is not None:
+        return again, again.status_code, {}
     discard_session()
     current_app.logger.warning("database unavailable: %s", error)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
@@ -495,6 +654,15 @@ def handle_database_down(error: Exception) -> tuple[Response | str, int, dict[st
                 }
             )
     return render_template("errors/unavailable.html", notices=notices), 503, headers
+
+
+def handle_store_down(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
+    """Answer 503 with Retry-After when the object store cannot be reached; the transaction
+    is rolled back, so nothing is half-saved."""
+    db.session.rollback()
+    current_app.logger.warning("object store unavailable: %s", error)
+    body, code = handle_http_error(ServiceUnavailable())
+    return body, code, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 @functools.lru_cache(maxsize=8)
@@ -546,12 +714,16 @@ def template_context() -> dict:
     """Expose helpers every template uses."""
     return {
         "state_label": state_label,
+        "facility_state_label": facility_state_label,
         "event_label": event_label,
+        "moderation_label": moderation_label,
+        "event_change": event_change,
         "rating_label": rating_label,
         "priority_label": priority_label,
         "source_label": source_label,
         "flag_label": flag_label,
         "action_label": action_label,
+        "view_label": view_label,
         "role_label": role_label,
         "checklist_label": checklist_label,
         "phase_label": phase_label,
@@ -582,6 +754,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(Exception, handle_server_error)
     for error in DATABASE_DOWN:
         app.register_error_handler(error, handle_database_down)
+    app.register_error_handler(StoreUnavailable, handle_store_down)
     app.after_request(security_headers)
     # After-request steps run last registered first: put this one first so it runs after
     # Flask-Limiter's, which adds the header.
@@ -589,3 +762,49 @@ def init_app(app: Flask) -> None:
     # Runs before Flask-SQLAlchemy's own clean-up, which would fail on a dead connection.
     app.teardown_appcontext(discard_session)
     app.context_processor(template_context)
+    app.jinja_env.filters["local_minutes"] = local_minutes
+
+
+# A list counts its matches up to this many and then says "1,000+": counting every one of
+# hundreds of thousands of cases costs more than the page itself.
+COUNT_CAP = 1000
+
+
+class CappedPage:
+    """A page of a list whose total is counted only up to a cap (past the page asked for).
+
+    Offers what the list templates use of Flask-SQLAlchemy's pagination: items, page,
+    total, pages, has_prev/has_next, prev_num/next_num; `capped` says the total is a floor.
+    """
+
+    def __init__(self, query, page: int, per_page: int, cap: int | None = None) -> None:
+        self.page, self.per_page = page, per_page
+        self.items = list(
+            db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique()
+        )
+        limit = max(cap or COUNT_CAP, page * per_page) + 1
+        ones = query.with_only_columns(sa_literal(1), maintain_column_froms=True)
+        counted = ones.order_by(None).limit(limit).subquery()  # reads the index, not rows
+        found = db.session.scalar(sa_select(sa_func.count()).select_from(counted)) or 0
+        self.capped = found >= limit
+        self.total = limit - 1 if self.capped else found
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page)) + (1 if self.capped else 0)
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.capped or self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1

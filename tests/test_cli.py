@@ -102,6 +102,23 @@ def test_spotchecks_assign_is_reproducible_and_refuses_twice(runner, db, referen
     assert runner.invoke(args=["spotchecks", "assign", "--month", "2026-12"]).exit_code != 0
     forced = runner.invoke(args=["spotchecks", "assign", "--month", "2026-12", "--force"])
     assert forced.exit_code == 0
+    cron = runner.invoke(args=["spotchecks", "assign", "--month", "2026-12", "--if-missing"])
+    assert cron.exit_code == 0 and "already drawn" in cron.output  # every node's cron
+
+
+def test_a_job_another_node_is_doing_is_skipped(runner, db):
+    from portal.services import singleton
+
+    if db.engine.dialect.name != "postgresql":
+        assert "escalated" in runner.invoke(args=["sla", "sweep"]).output  # one node
+        return
+    with singleton.run_once(db.engine, "sla-sweep") as mine:
+        assert mine
+        ran = runner.invoke(args=["sla", "sweep"])
+        assert ran.exit_code == 0 and "Another node is sweeping" in ran.output
+    with singleton.run_once(db.engine, "spotchecks:2026-12"):
+        ran = runner.invoke(args=["spotchecks", "assign", "--month", "2026-12"])
+        assert ran.exit_code == 0 and "Another node is drawing 2026-12" in ran.output
 
 
 def test_spotchecks_assign_records_who_ran_it(runner, db, reference, client, auth, monkeypatch):

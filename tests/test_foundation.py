@@ -1,20 +1,70 @@
 """The foundation: settings, migrations, health, language, errors, CLI, access."""
 
+import warnings
+
 import pyotp
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
+from sqlalchemy.exc import SAWarning
 
 from portal import create_app
 from portal.config import ConfigError, Settings
 from portal.models import ApiKey, Base, User, utcnow
+from portal.models.sensors import include_name
 from portal.services import two_factor
+
+# SQLite's indexes on an expression (the queues' `next_due_at IS NULL`) cannot be read back:
+# SQLAlchemy skips them with a warning, so they are compared on PostgreSQL only. The FTS5
+# tables (made by the search migration on SQLite only) have no model.
+EXPRESSION_INDEXES = {
+    "ix_cases_queue",
+    "ix_cases_state_queue",
+    "ix_cases_department_queue",
+    "ix_cases_todo_queue",
+}
+# The search terms' GIN indexes and the running clocks' deadline index exist on PostgreSQL
+# only (declared with ddl_if).
+POSTGRESQL_ONLY = {
+    "ix_case_search_public_terms",
+    "ix_case_search_staff_terms",
+    "ix_case_search_head_terms",
+    "ix_cases_running_due",  # 即将超期's window (portal/models/case.py)
+}
+# 待办's partial index exists on SQLite only (PostgreSQL took it for 待核查 and read it all).
+SQLITE_ONLY = {"ix_cases_todo_queue"}
+
+
+def _other_database(sqlite: bool, type_: str, name: str | None) -> bool:
+    """Tell whether an index exists on the other database only (or cannot be read back)."""
+    if type_ != "index":
+        return False
+    if sqlite:
+        return name in EXPRESSION_INDEXES | POSTGRESQL_ONLY
+    return name in SQLITE_ONLY
 
 
 def test_models_and_migrations_agree(app, db):
-    with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+    sqlite = db.engine.dialect.name == "sqlite"
+
+    def included(name, type_, parent_names):
+        if _other_database(sqlite, type_, name):
+            return False
+        if type_ == "table" and (name or "").startswith("case_search_fts"):
+            return False  # SQLite's FTS5 index of case_search and its shadow tables
+        return include_name(name, type_, parent_names)
+
+    with warnings.catch_warnings(), db.engine.connect() as connection:
+        if sqlite:
+            warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified")
+
+        def kept(obj, name, type_, reflected, compare_to):  # the model's side, as above
+            return not _other_database(sqlite, type_, name)
+
+        opts = {"compare_type": True, "include_name": included, "include_object": kept}
+        context = MigrationContext.configure(connection, opts=opts)
         assert compare_metadata(context, Base.metadata) == []
 
 

@@ -107,3 +107,17 @@ def test_a_label_and_its_value_take_the_colon_of_the_language(app):
             assert colon() == "："
         with force_locale("en"):
             assert colon() == ": "
+
+
+def test_a_template_in_a_forced_language_speaks_it_then_the_page_s_again(app):
+    """A mail in the reporter's language, built while a page is served in another: the
+    catalog the templates keep for the request follows the locale."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    page = "{{ _('Queue') }}"
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        chinese = render_template_string(page)
+        with force_locale("en"):
+            assert render_template_string(page) == "Queue"
+        assert render_template_string(page) == chinese != "Queue"

@@ -13,7 +13,7 @@ from portal.api import bp
 from portal.extensions import db, limiter
 from portal.models import STATES, Case, Category
 from portal.models.base import in_english
-from portal.services import case_search, cases, geo, intake
+from portal.services import case_search, cases, geo, intake, moderation
 from portal.web import public_url_for, state_label
 
 
@@ -55,6 +55,8 @@ def features(rows: list[Row]) -> list[dict]:
                 "state": row.state,
                 "state_label": labels[row.state],
                 "created_at": row.created_at.isoformat(),
+                # The map's feed: say when a moderator hid part of the case.
+                "moderated": row.moderated,
                 "url": url.format(row.number),
             },
         }
@@ -82,7 +84,7 @@ def cases_geojson() -> Response | tuple[Response, int]:
 
 def first_photo_thumb(case: Case) -> str | None:
     """Return the link to the thumbnail of a case's first report photo, if it has one."""
-    first = next((p for p in case.photos if p.kind == "report"), None)
+    first = next((p for p in case.public_photos if p.kind == "report"), None)
     return url_for("public.photo", sha256=first.sha256, variant="thumb") if first else None
 
 
@@ -111,7 +113,7 @@ def cases_nearby() -> Response | tuple[Response, int]:
                 "number": c.number,
                 "category": c.category.name,
                 "state_label": state_label(c.state),
-                "description": c.description[:280],
+                "description": moderation.with_note(c.description[:280], c.moderated),
                 "distance_m": round(d, 1),
                 "url": url_for("public.case_page", number=c.number),
                 "follow_url": url_for("public.follow", number=c.number),

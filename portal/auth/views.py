@@ -28,7 +28,11 @@ def _account_key() -> str:
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("admin.index") if current_user.is_staff else url_for("public.index")
+    if current_user.is_staff:
+        return url_for("admin.index")
+    if current_user.role == "supervisor":
+        return url_for("supervisor.index")
+    return url_for("public.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -68,6 +72,7 @@ def logout() -> Response:
     """Sign out: this session and every copy of its cookie stop working, here and elsewhere."""
     if current_user.is_authenticated:
         accounts.end_sessions(current_user)
+        accounts.record_sign_out(db.session, current_user, utcnow())
         db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")

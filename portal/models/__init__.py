@@ -3,6 +3,7 @@
 from portal.models.audit import AuditEntry, OutboxMessage
 from portal.models.base import Base, utcnow
 from portal.models.blocklist import BLOCK_KINDS, BlockedSender
+from portal.models.cache import CacheVersion
 from portal.models.calendar import CalendarDay
 from portal.models.case import (
     CASE_FLAGS,
@@ -15,6 +16,7 @@ from portal.models.case import (
     CaseEvent,
     CaseFollower,
     CaseRating,
+    Moderation,
     PendingPhoto,
     Photo,
 )
@@ -29,6 +31,16 @@ from portal.models.catalog import (
     SlaPolicy,
     SlaTarget,
 )
+from portal.models.facilities import (
+    DEVICE_KINDS,
+    DEVICE_STATUSES,
+    FACILITY_STATES,
+    Device,
+    Facility,
+    FacilityStateChange,
+    FacilityType,
+)
+from portal.models.hotspots import Hotspot
 from portal.models.kpi import KpiVersion
 from portal.models.notices import NOTICE_KINDS, Notice, notice_case
 from portal.models.org import ROLES, ApiKey, Department, RoutingRule, User, Zone
@@ -40,9 +52,23 @@ from portal.models.participation import (
     ConsultationComment,
     Suggestion,
 )
+from portal.models.search import CaseSearch
+from portal.models.sensors import (
+    ALARM_STATES,
+    OPEN_ALARM_STATES,
+    RULE_KINDS,
+    Alarm,
+    Detection,
+    DetectionRule,
+    Reading,
+    ReadingHour,
+)
 from portal.models.supervision import (
     CHECKLIST,
     Assignment,
+    FollowUp,
+    FollowUpPhoto,
+    FollowUpRound,
     Inspection,
     InspectionPhoto,
     SiteCheck,
@@ -54,34 +80,43 @@ from portal.models.two_factor import AccountTotp, RecoveryCode
 from portal.models.works import PHASES, Contractor, ListEntry, Project
 
 __all__ = [
+    "ALARM_STATES",
     "BLOCK_KINDS",
     "CASE_FLAGS",
     "CHECKLIST",
     "COMMENT_STATUSES",
     "CONSULTED_PHASES",
     "DATATYPES",
+    "DEVICE_KINDS",
+    "DEVICE_STATUSES",
+    "FACILITY_STATES",
     "LIST_DATATYPES",
     "NOTICE_KINDS",
+    "OPEN_ALARM_STATES",
     "OPEN_STATES",
     "PHASES",
     "PRIORITIES",
     "RATINGS",
     "ROLES",
+    "RULE_KINDS",
     "SOURCES",
     "STATES",
     "SUGGESTION_STATUSES",
     "AccountTotp",
+    "Alarm",
     "ApiKey",
     "Assignment",
     "AuditEntry",
     "Base",
     "BlockedSender",
+    "CacheVersion",
     "CalendarDay",
     "Case",
     "CaseCounter",
     "CaseEvent",
     "CaseFollower",
     "CaseRating",
+    "CaseSearch",
     "Category",
     "CategoryAttribute",
     "CategoryGroup",
@@ -89,15 +124,28 @@ __all__ = [
     "ConsultationComment",
     "Contractor",
     "Department",
+    "Detection",
+    "DetectionRule",
+    "Device",
+    "Facility",
+    "FacilityStateChange",
+    "FacilityType",
+    "FollowUp",
+    "FollowUpPhoto",
+    "FollowUpRound",
+    "Hotspot",
     "Inspection",
     "InspectionPhoto",
     "KpiVersion",
     "ListEntry",
+    "Moderation",
     "Notice",
     "OutboxMessage",
     "PendingPhoto",
     "Photo",
     "Project",
+    "Reading",
+    "ReadingHour",
     "RecoveryCode",
     "ReplyTemplate",
     "RoutingRule",

@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Computed,
     Float,
     ForeignKey,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     false,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -37,7 +39,7 @@ STATES = (
 )
 OPEN_STATES = ("submitted", "accepted", "dispatched", "in_progress", "resolved")
 RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
-SOURCES = ("web", "api", "inspection", "phone", "letter", "visit")
+SOURCES = ("web", "api", "inspection", "phone", "letter", "visit", "sensor")
 # Why staff must look at a case first (its flags), each accepted instead of refused.
 CASE_FLAGS = (
     "photo_missing",
@@ -45,7 +47,10 @@ CASE_FLAGS = (
     "answer_as_text",
     "answer_missing",
     "contact_unchecked",
+    "personal_data",
 )
+# What a moderator can do to a case: each is kept with the original and can be undone.
+MODERATION_KINDS = ("redact", "hide_photo", "blur_photo", "hide_case")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -59,6 +64,25 @@ class CaseCounter(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# A case's next unanswered deadline: the queues' order. A generated column (stored on
+# PostgreSQL, virtual on SQLite) so that one index serves the order of every queue view.
+NEXT_DUE_SQL = (
+    "CASE WHEN state IN ('resolved', 'closed', 'rejected', 'duplicate') THEN NULL "
+    "WHEN responded_at IS NULL THEN respond_due_at ELSE resolve_due_at END"
+)
+
+
+# A dispatcher's 待办 (every step waiting for a dispatcher: to accept, to dispatch, to
+# verify, an extension to decide), the first screen: its own partial index, whose condition
+# the query repeats word for word with literals (services/queues.py), as SQLite requires to
+# use it. Without it the count read the table until it found 1,001 cases. On SQLite only
+# (see the index below).
+NEEDS_ME_STATES = ("submitted", "accepted", "resolved")
+NEEDS_ME_SQL = (
+    f"state IN ({', '.join(repr(s) for s in NEEDS_ME_STATES)}) OR extension_minutes IS NOT NULL"
+)
 
 
 class Case(Base):
@@ -76,6 +100,82 @@ class Case(Base):
         Index("ix_cases_created_at", "created_at"),
         Index("ix_cases_respond_due_at", "respond_due_at"),
         Index("ix_cases_resolve_due_at", "resolve_due_at"),
+        # The queues' order (raised by a resident's news first, then the next deadline, none
+        # last, then the oldest), alone, within a state and within a department: page 1 of
+        # any view reads a page, not the table.
+        # `held` is in each, so that counting a view reads the index alone.
+        Index(
+            "ix_cases_queue",
+            "held",
+            text("(attention_at IS NULL)"),
+            text("(next_due_at IS NULL)"),
+            "next_due_at",
+            "created_at",
+        ),
+        Index(
+            "ix_cases_state_queue",
+            "state",
+            "held",
+            text("(attention_at IS NULL)"),
+            text("(next_due_at IS NULL)"),
+            "next_due_at",
+            "created_at",
+        ),
+        Index(
+            "ix_cases_department_queue",
+            "department_id",
+            "held",
+            text("(attention_at IS NULL)"),
+            text("(next_due_at IS NULL)"),
+            "next_due_at",
+            "created_at",
+        ),
+        # The views of a few open cases (a handler's own, paused, reworked, asking for more
+        # time), each in the queue's order: their page and count read their own cases, not
+        # every open one (nor every case of the department).
+        # The state after `held`: SQLite takes the index with the most equal columns.
+        *(
+            Index(
+                name,
+                *lead,
+                "held",
+                "state",
+                text("(attention_at IS NULL)"),
+                text("(next_due_at IS NULL)"),
+                "next_due_at",
+                "created_at",
+                sqlite_where=text(where),
+                postgresql_where=text(where),
+            )
+            for name, lead, where in (
+                ("ix_cases_assignee_queue", ["assignee_id"], "assignee_id IS NOT NULL"),
+                ("ix_cases_paused_queue", [], "paused_at IS NOT NULL"),
+                ("ix_cases_reworked_queue", [], "cycle > 1"),
+                ("ix_cases_extension_queue", [], "extension_minutes IS NOT NULL"),
+            )
+        ),
+        # A dispatcher's 待办 (see NEEDS_ME_SQL): thousands of cases over three states, so in
+        # the queue's order without the state. SQLite only: PostgreSQL took it for 待核查
+        # (resolved cases, whose deadline is none: last in it) and read it to the end.
+        Index(
+            "ix_cases_todo_queue",
+            "held",
+            text("(attention_at IS NULL)"),
+            text("(next_due_at IS NULL)"),
+            "next_due_at",
+            "created_at",
+            sqlite_where=text(NEEDS_ME_SQL),
+        ).ddl_if(dialect="sqlite"),
+        # 即将超期 (due in the next 24 hours) on PostgreSQL: in the indexes above its window
+        # sits behind the attention flag, and PostgreSQL cannot skip-scan, so it read every
+        # overdue entry first. Its running clocks by deadline: the window is a range, counted
+        # from the index alone. Not on SQLite, which took it for 超期 and sorted every
+        # overdue case (its planner keeps the queue's order from the indexes above).
+        Index(
+            "ix_cases_running_due",
+            "next_due_at",
+            postgresql_where=text("held = false AND paused_at IS NULL AND next_due_at IS NOT NULL"),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -92,6 +192,9 @@ class Case(Base):
     description: Mapped[str] = mapped_column(Text)
     major_hazard: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Part of what the public sees was hidden by a moderator (text redacted, a photo hidden or
+    # blurred): the public page, Open311, exports and feeds say so.
+    moderated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # From a blocked sender: kept out of public view, routing and mail until staff review it.
     held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The block-list entry that held it, so the list can say how much each entry holds.
@@ -115,6 +218,7 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     respond_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, Computed(NEXT_DUE_SQL))
     # The next moment the sweep must look at each clock: at 75% it reminds, at 100% it
     # escalates, then NULL. Only clocks needing attention are in the index.
     respond_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
@@ -129,6 +233,7 @@ class Case(Base):
     )
     # Findings of a supervisor's inspection point back at the site and the checklist item.
     project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"), index=True)
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"), index=True)
     inspection_item: Mapped[str] = mapped_column(String(20), default="", server_default="")
     reporter_locale: Mapped[str] = mapped_column(
@@ -150,6 +255,11 @@ class Case(Base):
     # system only.
     account_id: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
+    # The department that held the case when each clock ran out: the KPIs charge the miss to
+    # it, not to whoever holds the case later.
+    respond_missed_by_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    resolve_missed_by_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+
     followers_count: Mapped[int] = mapped_column(Integer, default=0)
     # The latest rating the resident gave, whatever its cycle: what the KPIs count. Each
     # cycle's own rating is a CaseRating.
@@ -160,6 +270,14 @@ class Case(Base):
     # rework (sent back by staff or reopened by the resident).
     cycle: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    # The person within the department who works the case (分配到人).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    # A handler's pending request for more time (延期申请): the working (or calendar)
+    # minutes asked for, until a dispatcher approves or declines it.
+    extension_minutes: Mapped[int | None] = mapped_column(Integer)
+    # Set when the resident answered, reopened or said "not fixed": the case rises in its
+    # handlers' queue until one of them acts on it.
+    attention_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     version_id: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version_id}
@@ -167,12 +285,16 @@ class Case(Base):
     category: Mapped[Category] = relationship()
     zone: Mapped[Zone | None] = relationship()
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
+    respond_missed_by: Mapped[Department | None] = relationship(foreign_keys=[respond_missed_by_id])
+    resolve_missed_by: Mapped[Department | None] = relationship(foreign_keys=[resolve_missed_by_id])
     suggested_department: Mapped[Department | None] = relationship(
         foreign_keys=[suggested_department_id]
     )
     merged_into: Mapped[Case | None] = relationship(remote_side=[id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     api_key: Mapped[ApiKey | None] = relationship()
     inspection: Mapped[Inspection | None] = relationship()  # noqa: F821 - declared later
+    facility: Mapped[Facility | None] = relationship()  # noqa: F821 - declared later
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.created_at, CaseEvent.id"
     )
@@ -203,6 +325,11 @@ class Case(Base):
         """Return the timeline as the public sees it."""
         return [e for e in self.events if e.public]
 
+    @property
+    def public_photos(self) -> list[Photo]:
+        """Return the photos the public sees: all but those a moderator hid."""
+        return [p for p in self.photos if not p.hidden]
+
 
 class CaseEvent(Base):
     """One entry on a case's timeline."""
@@ -221,6 +348,8 @@ class CaseEvent(Base):
     from_state: Mapped[str | None] = mapped_column(String(20))
     to_state: Mapped[str | None] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text, default="")
+    # Part of the body was redacted by a moderator (the original is in its Moderation).
+    moderated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -270,9 +399,42 @@ class Photo(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
+    # Hidden from the public by a moderator; staff still see it.
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="photos")
+
+
+class Moderation(Base):
+    """One moderator's change to what the public sees of a case, with the original kept
+    privately so that an admin can undo it."""
+
+    __tablename__ = "moderation"
+    __table_args__ = (CheckConstraint(_in("kind", MODERATION_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # What was changed: the description (neither), a timeline reply, or a photo.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("case_event.id"), index=True)
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photo.id"), index=True)
+    # A redaction's text before and after; a blurred photo's file before and after.
+    original_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    redacted_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    original_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    blurred_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+    event: Mapped[CaseEvent | None] = relationship()
+    photo: Mapped[Photo | None] = relationship()
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    undone_by: Mapped[User | None] = relationship(foreign_keys=[undone_by_id])
 
 
 class PendingPhoto(Base):

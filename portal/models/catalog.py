@@ -83,6 +83,9 @@ class Category(BilingualName, Base):
         CheckConstraint(
             "default_priority IN ('urgent', 'high', 'normal', 'low')", name="default_priority"
         ),
+        CheckConstraint(
+            "facility_state IN ('', 'damaged', 'missing', 'occupied')", name="facility_state"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,9 +103,15 @@ class Category(BilingualName, Base):
     major_hazard: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    # A report of this category names one facility of this type (路灯不亮 → 路灯).
+    facility_type_id: Mapped[int | None] = mapped_column(ForeignKey("facility_type.id"), index=True)
+    # The state an open case of this category puts its facility in (丢失 for 井盖缺失,
+    # 破损 for 井盖破损), '' for none; the facility is 完好 again when the case is closed.
+    facility_state: Mapped[str] = mapped_column(String(10), default="", server_default="")
 
     group: Mapped[CategoryGroup] = relationship(back_populates="categories")
     sla_policy: Mapped[SlaPolicy] = relationship()
+    facility_type: Mapped[FacilityType | None] = relationship()  # noqa: F821 - declared later
     attributes: Mapped[list[CategoryAttribute]] = relationship(
         back_populates="category",
         order_by="CategoryAttribute.order, CategoryAttribute.id",

@@ -232,3 +232,79 @@ class SiteCheckPhoto(PhotoEvidence, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     check: Mapped[SiteCheck] = relationship(back_populates="photos")
+
+
+class FollowUpRound(Base):
+    """One month's random sample of fixed cases and accepted works to check again (回头看)."""
+
+    __tablename__ = "follow_up_round"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
+    seed: Mapped[int] = mapped_column(Integer)
+    share: Mapped[float] = mapped_column(Float)
+    run_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    run_by_label: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    follow_ups: Mapped[list[FollowUp]] = relationship(
+        back_populates="round", cascade="all, delete-orphan"
+    )
+
+
+class FollowUp(OnSiteEvidence, Base):
+    """A closed case or an accepted work a supervisor checks again on site: still fixed, or
+    rebounded (反弹). A rebound reopens the case as rework, or opens a finding on the work."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (
+        CheckConstraint("verdict IN ('', 'still_fixed', 'rebounded')", name="verdict"),
+        CheckConstraint("(case_id IS NULL) <> (project_id IS NULL)", name="case_or_project"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("follow_up_round.id"), index=True)
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"), index=True)
+    # The stratum it was drawn from: the department that answers for the fix.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    verdict: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    body: Mapped[str] = mapped_column(Text, default="", server_default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    off_site: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When a rebound was applied (the case reopened or the finding opened).
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # A rebound of a work: the category of the problem found, for the finding it opens.
+    finding_category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    round: Mapped[FollowUpRound] = relationship(back_populates="follow_ups")
+    supervisor: Mapped[User] = relationship(foreign_keys=[supervisor_id])
+    case: Mapped[Case | None] = relationship(foreign_keys=[case_id])
+    project: Mapped[Project | None] = relationship()
+    finding: Mapped[Case | None] = relationship(foreign_keys=[finding_id])
+    photos: Mapped[list[FollowUpPhoto]] = relationship(
+        back_populates="follow_up", order_by="FollowUpPhoto.id"
+    )
+
+
+class FollowUpPhoto(PhotoEvidence, Base):
+    """A photo taken during a follow-up check, stored by content hash."""
+
+    __tablename__ = "follow_up_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    follow_up_id: Mapped[int] = mapped_column(ForeignKey("follow_up.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    follow_up: Mapped[FollowUp] = relationship(back_populates="photos")

@@ -16,7 +16,7 @@ from portal.open311 import bp
 from portal.open311.formats import answer, errors
 from portal.open311.limits import per_address, per_key
 from portal.services import apikeys, open311, open311_intake
-from portal.services.photos import PhotoStore
+from portal.services.photos import store_for_app
 from portal.web import public_url_for
 
 # The file fields a photo may come in: the spec's media, and FixMyStreet's photo1, photo2 ...
@@ -90,7 +90,7 @@ def request_post(fmt: str) -> Response:
             if f and PHOTO_FIELD.match(name)
         ],
     )
-    store = PhotoStore(current_app.config["UPLOAD_DIR"])
+    store = store_for_app()
     try:
         case = open311_intake.post(
             db.session, key, posted, store, now, str(get_locale()), request.remote_addr or ""

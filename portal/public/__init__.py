@@ -8,6 +8,7 @@ from portal.public import (  # noqa: E402,F401
     cases,
     consultations,
     exports,
+    facilities,
     home,
     kpi,
     notices,

@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -37,8 +36,8 @@ from portal.public.forms import (
     ReopenForm,
 )
 from portal.services import case_search, cases, sla, workflow
-from portal.services.photos import PhotoStore
-from portal.web import page_number
+from portal.services.photos import store_for_app
+from portal.web import page_number, warn_unsearchable
 
 PAGE_SIZE = 20
 # Everything the case page shows, in three queries rather than one per relation.
@@ -132,6 +131,7 @@ def track(token: str) -> str:
         rating_form=RatingForm(),
         reopen_form=ReopenForm(),
         info_form=InfoForm(),
+        updates_form=FollowEmailForm(),
         **feedback_context(case),
         **case_context(case),
     )
@@ -148,13 +148,16 @@ def feedback_context(case: Case) -> dict:
 
 @bp.route("/cases/<number>/follow", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_FOLLOW"])
-def follow(number: str) -> Response:
-    """Say "me too" on an open case."""
+def follow(number: str) -> Response | tuple[str, int]:
+    """Say "me too" on an open case; a refused address comes back in its field, with why."""
     case = public_case_or_404(number)
     form = FollowForm()
     followed = session.get("followed", [])
     if not form.validate():
-        flash(_("Enter a valid e-mail address."), "error")
+        context = case_context(public_case_or_404(number, *PAGE_LOADS))
+        return render_template("public/case.html", **context | {"follow_form": form}), 422
+    if number in dict(session.get("tracking", [])):  # reported from this browser
+        flash(_("You reported this case: your report counts already."), "info")
     elif case.id in followed:
         flash(_("You already follow this case."), "info")
     elif not case.is_open:
@@ -226,7 +229,27 @@ def reopen(token: str) -> Response | tuple[str, int]:
     )
 
 
-TRACKING_FORMS = {"rating_form": RatingForm, "reopen_form": ReopenForm, "info_form": InfoForm}
+TRACKING_FORMS = {
+    "rating_form": RatingForm,
+    "reopen_form": ReopenForm,
+    "info_form": InfoForm,
+    "updates_form": FollowEmailForm,
+}
+
+
+@bp.route("/track/<token>/updates", methods=["POST"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_FOLLOW"])
+def reporter_updates(token: str) -> Response | tuple[str, int]:
+    """Send the case's updates to the reporter's e-mail (not a "me too" on their own case)."""
+    return _resident_action(
+        token,
+        "updates_form",
+        lambda case, form: cases.add_reporter_email(
+            case, form.email.data.lower(), str(get_locale())
+        ),
+        done=_("Thank you. The case's updates will come to this address."),
+        refused=_("The case's updates already go to the e-mail given with the report."),
+    )
 
 
 @bp.route("/track/<token>/info", methods=["POST"])
@@ -296,15 +319,10 @@ def list_filters() -> tuple[CaseFilterForm, case_search.CaseFilters, ZoneInfo]:
 def case_list() -> str:
     """List public cases with filters and pages."""
     form, filters, tz = list_filters()
+    warn_unsearchable(filters.q)
     categories = db.session.scalars(select(Category).order_by(Category.sort_order)).all()
     zones = db.session.scalars(select(Zone).where(Zone.level != "grid").order_by(Zone.code)).all()
-    page = db.paginate(
-        case_search.filtered(filters, tz),
-        page=page_number(),
-        per_page=PAGE_SIZE,
-        max_per_page=PAGE_SIZE,
-        error_out=False,
-    )
+    page = case_search.list_page(filters, tz, page_number(), PAGE_SIZE)
     return render_template(
         "public/cases.html",
         form=form,
@@ -321,15 +339,11 @@ def case_list() -> str:
 def photo(sha256: str, variant: str = "full") -> Response:
     """Serve a stored photo of a public case."""
     shown = db.session.scalar(
-        select(Photo.id).join(Photo.case).where(Photo.sha256 == sha256, Case.is_public)
+        select(Photo.id)
+        .join(Photo.case)
+        .where(Photo.sha256 == sha256, Photo.hidden.is_(False), Case.is_public)
     )
-    store = PhotoStore(current_app.config["UPLOAD_DIR"])
-    try:
-        path = store.path(sha256, variant)
-    except ValueError:
+    if shown is None:
         abort(404)
-    if shown is None or not path.exists():
-        abort(404)
-    response = send_file(path, mimetype="image/jpeg", max_age=31536000)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response
+    # Stored by content hash: the same address always answers the same bytes.
+    return store_for_app().response(sha256, variant, public=True, max_age=31536000)

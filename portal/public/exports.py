@@ -12,7 +12,7 @@ from portal.models import Case, Category, Zone, utcnow
 from portal.models.base import in_english
 from portal.public import bp
 from portal.public.cases import list_filters
-from portal.services import case_search, exports
+from portal.services import case_search, exports, moderation
 from portal.web import public_url_for, state_label
 
 # Aliases, so that the list's filters (subqueries on these tables) stay uncorrelated.
@@ -39,6 +39,7 @@ def cases_csv() -> Response:
             Case.lng,
             Case.address,
             Case.description,
+            Case.moderated,
         )
         .select_from(Case)
         .join(CATEGORY, CATEGORY.id == Case.category_id)
@@ -76,7 +77,7 @@ def cases_csv() -> Response:
                 row.lat,
                 row.lng,
                 row.address,
-                row.description,
+                moderation.with_note(row.description, row.moderated),
                 url.format(row.number),
             ]
 

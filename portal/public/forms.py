@@ -89,6 +89,17 @@ class ReportForm(FlaskForm):
     upload_token = HiddenField()
     # The nearby cases this resident was offered and went past, signed by the server.
     nearby_declined = HiddenField()
+    # The facility the report is about (its code), picked among the nearby ones listed.
+    facility = StringField(
+        _l("Which one is it?"),
+        filters=[strip],
+        validators=[Optional(), Length(max=40, message=_l("At most %(max)d characters."))],
+    )
+    # "1" once the nearby facilities were listed: they are offered once, never forced.
+    facilities_offered = HiddenField()
+    # Set once the resident was told the description seems to hold someone's phone or ID
+    # number: a second send goes through (flagged for staff).
+    personal_data_seen = HiddenField()
     # Answers to the chosen category's questions that were refused, by field name.
     answer_errors: dict = {}
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from portal.extensions import db
 from portal.models import utcnow
 from portal.public import bp
-from portal.services import kpi
+from portal.services import followups, kpi
 
 
 def chosen_month() -> tuple[date, ZoneInfo]:
@@ -82,6 +82,9 @@ def kpi_context(month: date, tz: ZoneInfo) -> dict:
         "labels": kpi.LABELS,
         "definitions": kpi.DEFINITIONS,
         "computed_at": now,
+        "rebounds": followups.rebound_rates(
+            db.session, kpi.month_start(month, tz), kpi.month_start(kpi.add_months(month, 1), tz)
+        ),
     }
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from feedgen.feed import FeedGenerator
-from flask import Response, abort, current_app, render_template, request, send_file
+from flask import Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -18,7 +18,7 @@ from portal.models.base import shifted
 from portal.public import bp
 from portal.public.forms import NoticeFilterForm
 from portal.services import markup, notices
-from portal.services.photos import PhotoStore
+from portal.services.photos import store_for_app
 from portal.web import page_number, public_url_for
 
 PAGE_SIZE = 20
@@ -124,10 +124,7 @@ def cover_file(notice: Notice, variant: str) -> Response:
     """Answer with a notice's cover photo, or 404 when it has none."""
     if not notice.cover_sha256:
         abort(404)
-    path = PhotoStore(current_app.config["UPLOAD_DIR"]).path(notice.cover_sha256, variant)
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype="image/jpeg", max_age=3600)
+    return store_for_app().response(notice.cover_sha256, variant, public=True, max_age=3600)
 
 
 @bp.route("/notices.atom")

@@ -17,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -25,23 +24,27 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter import RequestLimit
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
+from wtforms.validators import ValidationError
 
 from portal.extensions import db, limiter
-from portal.models import Case, Category, CategoryGroup, PendingPhoto, utcnow
+from portal.models import Case, Category, CategoryGroup, Facility, PendingPhoto, utcnow
 from portal.public import bp
 from portal.public.forms import ReportForm, SendLinkForm
 from portal.services import (
     blocklist,
     case_links,
     cases,
+    facilities,
     geo,
     intake,
     pending_photos,
     photos,
     service_area,
+    storage,
 )
 
 TRACKED_IN_SESSION = 10
@@ -117,7 +120,7 @@ def remember_tracking(number: str, token: str) -> None:
 def store() -> photos.PhotoStore:
     """Return the photo store, one per request: it knows which files this request created."""
     if "report_store" not in g:
-        g.report_store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+        g.report_store = photos.store_for_app()
     return g.report_store
 
 
@@ -212,6 +215,69 @@ def offer_nearby(form: ReportForm, report: cases.Report) -> list[tuple[Case, flo
     return nearby
 
 
+def listed_facilities(
+    form: ReportForm, position: tuple[float, float] | None = None
+) -> list[tuple[Facility, float]]:
+    """Return the facilities to list under the chosen category: those of its type near the
+    pin, nearest first, with the picked one kept in the list even if the pin moved away."""
+    category = intake.active_category(db.session, form.category.data or "")
+    position = position or form.position()
+    if category is None or category.facility_type_id is None or position is None:
+        return []
+    if not geo.is_valid_position(*position):
+        return []
+    radius = current_app.config["FACILITY_NEARBY_RADIUS_M"]
+    listed = facilities.nearby(db.session, category.facility_type_id, *position, radius, 8)
+    picked = facilities.by_code(db.session, form.facility.data or "")
+    if (
+        picked is not None
+        and picked.type_id == category.facility_type_id
+        and all(f.id != picked.id for f, _d in listed)
+    ):
+        listed.insert(0, (picked, facilities.distance_to(picked, *position)))
+    return listed
+
+
+def pick_facility(
+    form: ReportForm, report: cases.Report
+) -> tuple[cases.Report | None, list[tuple[Facility, float]]]:
+    """Check the facility the resident picked and snap the report's pin to it; offer the
+    nearby ones once if none is picked. Return the report (None if it must wait: a wrong
+    pick, with the error on the form, or the offer) and the facilities to list."""
+    listed = listed_facilities(form, (report.lat, report.lng))
+    if report.category.facility_type_id is None:
+        form.facility.data = ""  # left from another category: not shown, not kept
+    code = form.facility.data or ""
+    if code:
+        try:
+            picked = facilities.check_pick(
+                db.session, report.category, code, report.lat, report.lng
+            )
+        except facilities.FacilityError as error:
+            form.facility.errors.append(facilities.problem_text(error))
+            return None, listed
+        snap_pin(form, picked)
+        return dataclasses.replace(report, facility=picked, lat=picked.lat, lng=picked.lng), listed
+    if listed and form.facilities_offered.data != "1":
+        form.facilities_offered.data = "1"
+        return None, listed
+    return report, listed
+
+
+def snap_pin(form: ReportForm, facility: Facility) -> None:
+    """Put the form's pin on a facility."""
+    form.lat.data, form.lng.data = f"{facility.lat:.6f}", f"{facility.lng:.6f}"
+
+
+def personal_data_unseen(form: ReportForm, report: cases.Report) -> bool:
+    """Tell whether the description seems to hold someone's phone or ID number and the
+    resident has not been told yet; mark the form as told (a second send goes through)."""
+    if form.personal_data_seen.data == "1" or not intake.personal_data(report.description):
+        return False
+    form.personal_data_seen.data = "1"
+    return True
+
+
 def render_form(
     form: ReportForm,
     groups: list[CategoryGroup],
@@ -219,8 +285,17 @@ def render_form(
     nearby: list | None = None,
     kept: list[PendingPhoto] | None = None,
     limited: str = "",
+    listed: list[tuple[Facility, float]] | None = None,
+    personal_data_warning: bool = False,
 ) -> Response:
     """Render the report form with everything typed, the kept photos and any offer."""
+    if listed is None:
+        listed = listed_facilities(form) if not form.lat.errors else []
+    if listed:
+        form.facilities_offered.data = "1"
+    for facility, distance in listed:  # a kept pick keeps the pin on it
+        if facility.code == form.facility.data and distance <= facilities.attach_radius():
+            snap_pin(form, facility)
     page = render_template(
         "public/report.html",
         form=form,
@@ -228,6 +303,15 @@ def render_form(
         nearby=nearby or [],
         kept=kept or [],
         limited=limited,
+        listed=listed,
+        facility_types={
+            c.code: c.facility_type.code
+            for group in groups
+            for c in group.categories
+            if c.active and c.facility_type is not None
+        },
+        state_label=facilities.state_label,
+        personal_data_warning=personal_data_warning,
         pending_link=lambda row: url_for(".pending_photo", key=pending_photos.link_key(row)),
     )
     response = make_response(page, status)
@@ -298,17 +382,51 @@ def report_new() -> Response:
     form, groups = prepared_form()
     if request.method == "GET":
         return render_form(form, groups, 200)
+    try:
+        return submit_report(form, groups)
+    except storage.StoreUnavailable as error:
+        # Nothing is saved; the form comes back with all that was typed and picked.
+        db.session.rollback()
+        current_app.logger.warning("object store unavailable: %s", error)
+        form.photos.errors.append(
+            _(
+                "The photos cannot be stored right now, so nothing was saved. Please send "
+                "the form again in a minute (add the photos again)."
+            )
+        )
+        kept = pending_photos.kept(db.session, form.upload_token.data, utcnow())
+        response = render_form(form, groups, 503, kept=kept)
+        response.headers["Retry-After"] = "60"
+        return response
+
+
+def submit_report(form: ReportForm, groups: list[CategoryGroup]) -> Response:
+    """Check a sent report form; open the case, or answer the form with what to fix."""
     now = utcnow()
+    if request.form.get("show_facilities"):
+        return facilities_step(form, groups, now)
     form_ok = form.validate_on_submit()
     kept = kept_photos(form, now)
     new = upload_photos(form, current_app.config["MAX_PHOTOS"] - len(kept))
     report = checked_resident_report(form, form_ok, kept, new)
+    listed = None
+    if report is not None:
+        report, listed = pick_facility(form, report)
     nearby = offer_nearby(form, report) if report is not None else []
     token = form.upload_token.data
-    if report is None or nearby:
+    warn = report is not None and not nearby and personal_data_unseen(form, report)
+    if report is None or nearby or warn:
         kept += pending_photos.keep(db.session, store(), token, new, now)
         db.session.commit()
-        return render_form(form, groups, 422, nearby=nearby, kept=kept)
+        return render_form(
+            form,
+            groups,
+            422,
+            nearby=nearby,
+            kept=kept,
+            listed=listed,
+            personal_data_warning=warn,
+        )
     report.held_by = blocklist.match(
         db.session, now, ip=request.remote_addr or "", email=report.email, phone=report.phone
     )
@@ -320,17 +438,31 @@ def report_new() -> Response:
     return redirect(url_for(".report_done", number=case.number), code=303)
 
 
+def facilities_step(form: ReportForm, groups: list[CategoryGroup], now: datetime) -> Response:
+    """List the facilities near the pin for the chosen category, the form kept as typed
+    (its photos too): the step that lets a browser without JavaScript pick one."""
+    if form.meta.csrf:
+        try:
+            validate_csrf(form.csrf_token.data)
+        except ValidationError as error:
+            form.csrf_token.errors = [str(error.args[0] if error.args else error)]
+            return render_form(form, groups, 400, listed=[])
+    form.photos.errors = []  # the form is not validated in this step: only its photos are
+    kept = kept_photos(form, now)
+    new = upload_photos(form, current_app.config["MAX_PHOTOS"] - len(kept))
+    kept += pending_photos.keep(db.session, store(), form.upload_token.data, new, now)
+    db.session.commit()
+    return render_form(form, groups, 200, kept=kept)
+
+
 @bp.route("/report/photos/<key>.jpg")
 @limiter.exempt
 def pending_photo(key: str) -> Response:
     """Serve the thumbnail of a report form's pending photo to that form (a signed link)."""
     row = pending_photos.from_link_key(db.session, key, utcnow())
-    path = store().path(row.sha256, "thumb") if row is not None else None
-    if path is None or not path.exists():
+    if row is None:
         abort(404)
-    response = send_file(path, mimetype="image/jpeg")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return store().response(row.sha256, "thumb", public=False, max_age=0)
 
 
 @bp.route("/report/done/<number>")

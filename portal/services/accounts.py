@@ -183,16 +183,47 @@ def authenticate(session: Session, email: str, password: str, now: datetime) -> 
     known = user is not None and bool(user.password_hash)
     right = _verify(user.password_hash if known else DUMMY_HASH, password)
     if user is None or not known or not user.is_active or is_locked(user, now):
+        reason = "unknown" if not known else "disabled" if not user.is_active else "locked"
+        record_failed_sign_in(session, email, user, reason, now)
         return None
     if not right:
         record_failure(session, user, now)
+        record_failed_sign_in(session, email, user, "password", now)
         return None
     if HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     # With a second factor, the password alone must not wipe the count of wrong codes.
     if not _has_second_factor(session, user):
         finish_sign_in(user, now)
+        record_sign_in(session, user, now)
     return user
+
+
+def record_sign_in(session: Session, user: User, now: datetime) -> None:
+    """Put a completed sign-in (every factor right) in the audit log."""
+    audit.record(session, user, "auth.sign_in", "account", user.id, now=now)
+
+
+def record_failed_sign_in(
+    session: Session, email: str, user: User | None, reason: str, now: datetime
+) -> None:
+    """Put a refused sign-in in the audit log: the address typed and why (unknown, disabled,
+    locked, password, code); the person trying is told none of this."""
+    audit.record(
+        session,
+        None,
+        "auth.sign_in_failed",
+        "account",
+        user.id if user is not None else "",
+        after={"reason": reason},
+        now=now,
+        actor_label=(email or "").strip().lower()[:255] or "(empty)",
+    )
+
+
+def record_sign_out(session: Session, user: User, now: datetime) -> None:
+    """Put a sign-out in the audit log."""
+    audit.record(session, user, "auth.sign_out", "account", user.id, now=now)
 
 
 def record_failure(session: Session, user: User, now: datetime) -> None:

@@ -38,6 +38,21 @@ def record(
     return entry
 
 
+def record_download(
+    session: Session, actor: User, what: str, with_contacts: bool, object_id: object = ""
+) -> AuditEntry:
+    """Record that a staff member downloaded an export (with its filters) or a file."""
+    query = request.query_string.decode(errors="replace")[:500] if has_request_context() else ""
+    return record(
+        session,
+        actor,
+        "download",
+        what,
+        object_id,
+        after={"filters": query, "contacts": with_contacts},
+    )
+
+
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
     """Make values JSON-safe (datetimes as ISO text)."""
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}

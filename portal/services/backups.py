@@ -1,6 +1,8 @@
 """Backups: the database (SQLite's online backup or pg_dump) and the photos it points at, in
 one tar archive with a manifest of row counts and the SHA-256 of every file; and restoring
-one into an empty database."""
+one into an empty database. The photos come from, and go back to, the object store
+(local disk or S3); the archive is written to a local path and, with `upload_to`, kept in
+the object store too."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 from sqlalchemy.engine import URL
 
+from portal.models import CacheVersion, KpiVersion
+from portal.services import kpi_cache, reference
 from portal.services.photo_cleanup import REFERENCES
 from portal.services.photos import PhotoStore
 
@@ -136,11 +140,16 @@ def create(engine: Engine, store: PhotoStore, path: Path, now: datetime) -> dict
         missing = []
         for sha in hashes:
             for variant in ("full", "thumb"):
-                stored = store.path(sha, variant)
-                if stored.exists():
-                    members[f"{PHOTOS}/{stored.relative_to(store.root)}"] = stored
-                else:
-                    missing.append(str(stored.relative_to(store.root)))
+                key = store.key(sha, variant)
+                copy = work / PHOTOS / key
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    store.backend.download(key, copy)
+                except FileNotFoundError:
+                    copy.unlink(missing_ok=True)
+                    missing.append(key)
+                    continue
+                members[f"{PHOTOS}/{key}"] = copy
         manifest["files"] = {name: _sha256(member) for name, member in members.items()}
         manifest["photos"] = len(hashes)
         manifest["missing"] = missing
@@ -208,15 +217,51 @@ def _restore_database(engine: Engine, dump: Path, force: bool) -> None:
 def _restore_photos(work: Path, store: PhotoStore) -> int:
     copied = 0
     for source in sorted((work / PHOTOS).glob("??/*.jpg")):
-        target = store.root / source.relative_to(work / PHOTOS)
-        if target.exists() and _sha256(target) == _sha256(source):
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".restore.part")
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
+        key = source.relative_to(work / PHOTOS).as_posix()
+        try:
+            if hashlib.sha256(store.backend.get(key)).hexdigest() == _sha256(source):
+                continue
+        except FileNotFoundError:
+            pass
+        store.backend.put_file(key, source, content_type="image/jpeg")
         copied += 1
     return copied
+
+
+# The counters the workers' caches compare (the reference data each worker keeps, the past
+# months' KPIs): a restore brings back older numbers, which a running worker may have seen
+# with other data, so every one is moved past the highest seen before the restore. Each
+# with the row every copy depends on (the reference data's; the KPIs' "any month").
+CACHE_VERSIONS = (
+    (CacheVersion.__table__, CacheVersion.name, reference.NAME),
+    (KpiVersion.__table__, KpiVersion.month, kpi_cache.ANY_MONTH),
+)
+
+
+def _cache_versions(engine: Engine) -> int:
+    """Return the highest cache version in the database (0 when there is none)."""
+    with engine.connect() as connection:
+        present = set(inspect(connection).get_table_names())
+        highest = [
+            connection.scalar(select(func.max(table.c.version)))
+            for table, _key, _value in CACHE_VERSIONS
+            if table.name in present
+        ]
+    return max((v or 0 for v in highest), default=0)
+
+
+def _move_cache_versions(engine: Engine, before: int) -> None:
+    """Set every cache version past both the restored ones and those before the restore, so
+    that no running worker keeps a copy read from other data under the same number."""
+    past = max(before, _cache_versions(engine)) + 1
+    with engine.begin() as connection:
+        present = set(inspect(connection).get_table_names())
+        for table, key, value in CACHE_VERSIONS:
+            if table.name not in present:
+                continue
+            connection.execute(table.update().values(version=past))
+            if connection.scalar(select(func.count()).where(key == value)) == 0:
+                connection.execute(table.insert().values({key.key: value, "version": past}))
 
 
 def restore(engine: Engine, store: PhotoStore, path: Path, force: bool = False) -> dict[str, Any]:
@@ -230,6 +275,7 @@ def restore(engine: Engine, store: PhotoStore, path: Path, force: bool = False) 
         )
     if not force and not is_empty(engine):
         raise BackupError("the target database is not empty (use --force to replace it)")
+    before = _cache_versions(engine)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         _unpack(path, work, manifest)
@@ -237,6 +283,7 @@ def restore(engine: Engine, store: PhotoStore, path: Path, force: bool = False) 
         manifest["copied"] = _restore_photos(work, store)
     with engine.connect() as connection:
         counts = _counts(connection)
+    _move_cache_versions(engine, before)
     if counts != manifest["tables"]:
         differ = sorted(
             n

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Row, Select, String, case, cast, or_, select
+from sqlalchemy import ColumnElement, Row, Select, String, cast, false, func, or_, select, text
 from sqlalchemy.orm import Session, joinedload
 
-from portal.models import Case, Category, Department, User, Zone
+from portal.extensions import db
+from portal.models import Case, CaseSearch, Category, Department, User, Zone
 from portal.models.base import shifted
+from portal.services import search_index
+from portal.web import COUNT_CAP, CappedPage
 
 GEOJSON_LIMIT = 1000
 
@@ -39,6 +42,7 @@ def in_bbox(
             Case.lng,
             Case.state,
             Case.created_at,
+            Case.moderated,
             Category.code.label("category_code"),
             Category.name_zh,
             Category.name_en,
@@ -81,12 +85,22 @@ def filtered(filters: CaseFilters, tz: ZoneInfo) -> Select:
     return public_filtered(query, filters, tz)
 
 
+def list_page(filters: CaseFilters, tz: ZoneInfo, page: int, per_page: int) -> CappedPage:
+    """Return a page of the public list; a search is read tier by tier (SearchPage)."""
+    if not filters.q:
+        return CappedPage(filtered(filters, tz), page, per_page)
+    unsearched = filtered(replace(filters, q=""), tz)
+    return SearchPage(unsearched, filters.q, staff=False, page=page, per_page=per_page)
+
+
 def public_filtered(query: Select, filters: CaseFilters, tz: ZoneInfo) -> Select:
     """Narrow a query of cases to the public ones matching the list's filters, newest first.
 
     The query may select whole cases (the list) or a few columns (the public CSV).
     """
     query = _apply(query.where(Case.is_public), filters, tz)
+    if filters.q:  # the best matches first, then the newest
+        query = query.order_by(search_index.relevance(search_index.parse(filters.q)))
     return query.order_by(Case.created_at.desc(), Case.id.desc())
 
 
@@ -97,7 +111,204 @@ def in_zone(code: str) -> ColumnElement[bool]:
     return or_(Case.zone_id.in_(zone_ids), Case.zone_id.in_(grid_ids))
 
 
-def _apply(query: Select, filters: CaseFilters, tz: ZoneInfo) -> Select:
+def searched(query: Select, q: str, *, staff: bool) -> Select:
+    """Narrow a query of cases to those whose text holds `q` (staff: internal notes too).
+
+    The index gives the candidates, their text decides: the result is what a substring scan
+    finds. A query the index cannot answer (no two letters or digits together) finds
+    nothing rather than scan every case; the views say why (`search_index.parse(q).usable`).
+    """
+    parsed = search_index.parse(q)
+    condition = search_index.matching(parsed, staff=staff, dialect=db.engine.dialect.name)
+    return query.join(CaseSearch, CaseSearch.case_id == Case.id).where(condition)
+
+
+class SearchPage(CappedPage):
+    """A page of a search's matches in rank order (CappedPage's interface).
+
+    The rank is where a case matched (number or address, then description or reply, then
+    note), then newest first. The matches are first read unordered, with where each matched,
+    up to the total's cap: through the index; or, for a text the database's statistics say
+    is in a tenth of the cases, among the newest ids by the exact test alone (the index would
+    list 100,000 of them first). When there are no more than the cap (most queries), they
+    are all there and are ranked in memory: the page and the total come from one lookup.
+    When there are more (a common word), the total is the cap, and the page is read tier by
+    tier (`ranked_ids`), each newest first, up to what the page still needs, instead of
+    ranking 100,000 matches; the matches read tell how far down the newest cases each
+    tier's page lies. `query` is the list's query without the search.
+    """
+
+    def __init__(self, query: Select, q: str, *, staff: bool, page: int, per_page: int) -> None:
+        self.page, self.per_page = page, per_page
+        parsed = search_index.parse(q)
+        if not parsed.usable:
+            self.items, self.total, self.capped = [], 0, False
+            return
+        _quiet_planner()
+        wanted = page * per_page
+        limit = max(COUNT_CAP, wanted) + 1
+        found, lowest = common_matches(query, parsed, staff=staff, limit=limit)
+        if len(found) < limit:  # not known to be common, or not after all: through the index
+            found, lowest = all_matches(query, parsed, staff=staff, limit=limit), None
+        self.capped = len(found) >= limit
+        self.total = limit - 1 if self.capped else len(found)
+        if self.capped:
+            walks = walk_lengths(found, wanted, staff=staff, lowest=lowest)
+            ids = ranked_ids(query, parsed, staff=staff, wanted=wanted, walks=walks)
+        else:
+            ids = [row[0] for row in ranked(found)]
+        ids = ids[(page - 1) * per_page : wanted]
+        rows = db.session.scalars(query.where(Case.id.in_(ids))).unique() if ids else []
+        by_id = {c.id: c for c in rows}
+        self.items = [by_id[i] for i in ids if i in by_id]
+
+
+def _quiet_planner() -> None:
+    """PostgreSQL: no parallel workers and no JIT for the search's transaction.
+
+    A page of 20 rows: starting workers or compiling the plan costs more than it saves
+    (the planner's estimates of the text tests are guesses, which can cross JIT's cost)."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        connection.execute(text("SET LOCAL jit = off"))
+
+
+def _matches(query: Select, parsed: search_index.Query) -> Select:
+    tier = search_index.relevance(parsed)
+    ids = query.with_only_columns(Case.id, Case.created_at, tier, maintain_column_froms=True)
+    return ids.order_by(None).join(CaseSearch, CaseSearch.case_id == Case.id)
+
+
+def all_matches(query: Select, parsed: search_index.Query, *, staff: bool, limit: int) -> list:
+    """Return up to `limit` matches of a search as (id, created_at, tier), in no order."""
+    dialect = db.engine.dialect.name
+    condition = search_index.matching(parsed, staff=staff, dialect=dialect)
+    matches = _matches(query, parsed).where(condition).limit(limit)
+    return list(db.session.connection().execute(matches))  # Core rows: no ORM work for 1,001
+
+
+def common_matches(
+    query: Select, parsed: search_index.Query, *, staff: bool, limit: int
+) -> tuple[list, int | None]:
+    """Return the first `limit` matches among the newest ids of a common text, and their floor.
+
+    Only for a text whose every term the statistics find in COMMON_SHARE of the cases or
+    more, and, for a text of more than one term, whose matches are as common among the
+    newest SAMPLE ids (else ([], None)): the ids above a floor where twice `limit` matches
+    should lie, by the exact test alone. Fewer than `limit` found means the text is less
+    common than it seemed: the caller then asks the index."""
+    connection = db.session.connection()
+    share = search_index.estimated_share(connection, parsed)
+    if share < search_index.COMMON_SHARE:
+        return [], None
+    highest = db.session.scalar(select(func.max(Case.id))) or 0
+    exact = search_index.anywhere(parsed, staff=staff, dialect=connection.dialect.name)
+
+    def newest(floor: int) -> Select:
+        return _matches(query, parsed).where(Case.id > floor, CaseSearch.case_id > floor, exact)
+
+    if len(parsed.terms) > 1:  # rarer than its terms, maybe (12号井): its share in a sample
+        sample = connection.execute(newest(highest - search_index.SAMPLE).limit(limit)).all()
+        share = len(sample) / search_index.SAMPLE
+        if share < search_index.COMMON_SHARE:
+            return [], None
+    floor = highest - int(2 * limit / share)
+    return list(connection.execute(newest(floor).limit(limit))), floor
+
+
+def walk_lengths(matches: list, wanted: int, *, staff: bool, lowest: int | None) -> dict[str, int]:
+    """Return, for each tier, how many of the newest cases to check before its index.
+
+    The matches read unordered came in the order of the ids, about (from `lowest` up, or
+    from the first case): the span of ids they cover and how many matched in each tier tell
+    how common each tier's matches are, hence how far down the newest cases the page's lie.
+    Twice that; or 0 (go to the index) for a tier with none among them or when more than
+    WALK would be needed: its candidates are then fewer than the cases to walk."""
+    if lowest is None:
+        lowest = (db.session.scalar(select(func.min(Case.id))) or 1) - 1
+    span = max(m[0] for m in matches) - lowest
+    walks = {}
+    for rank, tier in enumerate(search_index.tiers(staff=staff)):
+        seen = sum(1 for m in matches if m[2] == rank)
+        needed = 2 * wanted * span // seen + 1 if seen else 0
+        walks[tier] = needed if needed <= search_index.WALK else 0
+    return walks
+
+
+def ranked(matches: list) -> list:
+    """Sort matches (id, created_at, tier) as the ranked query does: tier, newest, highest id."""
+    newest_first = sorted(matches, key=lambda m: (m[1], m[0]), reverse=True)
+    return sorted(newest_first, key=lambda m: m[2])  # stable: newest first within a tier
+
+
+def _search_ids(query: Select) -> Select:
+    ids = query.with_only_columns(Case.id, maintain_column_froms=True).order_by(None)
+    return ids.join(CaseSearch, CaseSearch.case_id == Case.id)
+
+
+def ranked_ids(
+    query: Select,
+    parsed: search_index.Query,
+    *,
+    staff: bool,
+    wanted: int,
+    walks: dict[str, int] | None = None,
+) -> list:
+    """Return the ids of the first `wanted` matches of a search in rank order, tier by tier.
+
+    Each tier is first looked for among the newest cases of the list, as many as `walks`
+    gives for it (by default WALK, and the number-and-address tier not at all when its index
+    has fewer than HEAD_MANY candidates); the page fills there when the words are common.
+    If they hold fewer than the page needs, or the walk is 0, the tier's index gives its
+    candidates, which are sorted. Either way a tier gives its newest matches.
+    """
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    newest_first = (Case.created_at.desc(), Case.id.desc())
+    ids: list[int] = []
+    for tier in search_index.tiers(staff=staff):
+        if len(ids) >= wanted:
+            break
+        needed = wanted - len(ids)
+        if walks is not None:
+            walk = walks[tier]
+        elif tier == "head" and not search_index.has_many(connection, parsed, tier):
+            walk = 0
+        else:
+            walk = search_index.WALK
+        found = _walked(query, parsed, tier, walk, needed) if walk else []
+        if len(found) < needed:  # not common enough: through the index, all of the tier
+            candidates = _search_ids(query).where(
+                search_index.tier_candidates(parsed, tier, dialect),
+                search_index.in_tier(parsed, tier, dialect, newest_first=False),
+            )
+            found = db.session.scalars(candidates.order_by(*newest_first).limit(needed)).all()
+        ids += found
+    return ids
+
+
+def _walked(query: Select, parsed: search_index.Query, tier: str, walk: int, needed: int) -> list:
+    """Return the newest `needed` matches of a tier among the newest `walk` cases of the list."""
+    newest = (
+        query.with_only_columns(Case.id, Case.created_at, maintain_column_froms=True)
+        .order_by(None)
+        .order_by(Case.created_at.desc(), Case.id.desc())
+        .limit(walk)
+        .subquery()
+    )
+    dialect = db.engine.dialect.name
+    walked = (
+        select(newest.c.id)
+        .join(CaseSearch, CaseSearch.case_id == newest.c.id)
+        .where(search_index.in_tier(parsed, tier, dialect, newest_first=True))
+        .order_by(newest.c.created_at.desc(), newest.c.id.desc())
+        .limit(needed)
+    )
+    return list(db.session.scalars(walked))
+
+
+def _apply(query: Select, filters: CaseFilters, tz: ZoneInfo, *, staff: bool = False) -> Select:
     """Add the filters shared by the public list and the back-office queues."""
     if filters.state:
         query = query.where(Case.state == filters.state)
@@ -108,15 +319,7 @@ def _apply(query: Select, filters: CaseFilters, tz: ZoneInfo) -> Select:
     if filters.zone:
         query = query.where(in_zone(filters.zone))
     if filters.q:
-        escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        query = query.where(
-            or_(
-                Case.number.ilike(pattern, escape="\\"),
-                Case.description.ilike(pattern, escape="\\"),
-                Case.address.ilike(pattern, escape="\\"),
-            )
-        )
+        query = searched(query, filters.q, staff=staff)
     if filters.since:
         query = query.where(Case.created_at >= _day_start(filters.since, tz))
     if filters.until:
@@ -145,12 +348,8 @@ def has_flag(flag: str) -> ColumnElement[bool]:
 
 
 def next_due():
-    """Return the SQL expression of a case's next unanswered deadline."""
-    return case(
-        (Case.state.in_(("resolved", "closed", "rejected", "duplicate")), None),
-        (Case.responded_at.is_(None), Case.respond_due_at),
-        else_=Case.resolve_due_at,
-    )
+    """Return a case's next unanswered deadline (a generated column with the queues' index)."""
+    return Case.next_due_at
 
 
 def queue_filtered(
@@ -161,10 +360,10 @@ def queue_filtered(
     The query may select whole cases (the queue pages) or a few columns (the exports).
     """
     # Held cases wait in the review queue, out of every work queue and export.
-    query = query.where(Case.held.is_(False))
+    query = query.where(Case.held == false())  # "= false": the queue indexes hold `held`
     if user.role == "handler":
         query = query.where(Case.department_id == user.department_id)
-    query = _apply(query, filters, tz)
+    query = _apply(query, filters, tz, staff=True)
     if filters.department:
         department_id = select(Department.id).where(Department.code == filters.department)
         query = query.where(Case.department_id == department_id.scalar_subquery())
@@ -177,4 +376,8 @@ def queue_filtered(
     due = next_due()
     if filters.overdue:
         query = query.where(due < now)
-    return query.order_by(due.is_(None), due, Case.created_at)
+    if filters.q:  # a search: the best matches first, then the newest
+        relevance = search_index.relevance(search_index.parse(filters.q))
+        return query.order_by(relevance, Case.created_at.desc(), Case.id.desc())
+    # A resident's news (an answer, a reopening) raises the case to the top until staff act.
+    return query.order_by(Case.attention_at.is_(None), due.is_(None), due, Case.created_at)

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,10 +26,13 @@ from portal.models import (
     Photo,
 )
 from portal.models.case import RATINGS
-from portal.services import case_links, geo, notify, routing, sla, workflow
+from portal.models.facilities import Facility
+from portal.services import case_links, facilities, geo, intake, notify, routing, sla, workflow
 from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
 
 REOPEN_WINDOW = timedelta(days=7)
+# Case numbers count by the office's year, which is China's whatever the server's zone.
+OFFICE_TZ = ZoneInfo("Asia/Shanghai")
 
 
 class CaseError(ValueError):
@@ -61,6 +65,8 @@ class Report:
     flags: list[str] = field(default_factory=list)
     media_links: list[str] = field(default_factory=list)
     device_id: str = ""
+    # The facility the report names (checked by facilities.check_pick); the pin snaps to it.
+    facility: Facility | None = None
 
 
 def hash_token(token: str) -> str:
@@ -77,6 +83,17 @@ def new_tracking_token() -> tuple[str, str]:
 def is_tracking_token(token: str) -> bool:
     """Tell whether a string could be a tracking token at all (before hashing it)."""
     return bool(token) and len(token) <= 100
+
+
+def case_year(now: datetime) -> int:
+    """Return the office's year at a moment: a case reported at 01:00 Beijing time on
+    1 January takes the new year's number, although it is still the old year in UTC."""
+    return now.astimezone(OFFICE_TZ).year
+
+
+def personal_data_flag(description: str) -> list[str]:
+    """Return the flag that asks staff to look for someone's phone or identity number."""
+    return ["personal_data"] if intake.personal_data(description) else []
 
 
 def next_case_number(session: Session, year: int) -> str:
@@ -110,7 +127,7 @@ def submit(
     """Open a new case from a report; return it with its private tracking token."""
     token, token_hash = new_tracking_token()
     case = Case(
-        number=next_case_number(session, now.year),
+        number=next_case_number(session, case_year(now)),
         category=report.category,
         zone=geo.zone_for_point(session, report.lat, report.lng),
         state="submitted",
@@ -131,7 +148,7 @@ def submit(
         api_key=report.api_key,
         held=report.held or report.held_by is not None,
         blocked_sender_id=report.held_by.id if report.held_by else None,
-        flags=list(dict.fromkeys(report.flags)),
+        flags=list(dict.fromkeys([*report.flags, *personal_data_flag(report.description)])),
         media_links=report.media_links,
         reporter_device_id=report.device_id,
         account_id=report.account_id,
@@ -147,6 +164,8 @@ def submit(
     attach_photos(session, case, photos, store, kind="report", now=now)
     code = case_links.set_query_code(case, token)
     session.flush()
+    if report.facility is not None:
+        facilities.attach(session, case, report.facility, now)
     if not case.held:
         notify.case_changed(session, case, event, query_code=code)
     return case, token
@@ -237,6 +256,16 @@ def add_follower_email(follower: CaseFollower, email: str, locale: str) -> None:
     follower.email, follower.locale = email, locale
 
 
+def add_reporter_email(case: Case, email: str, locale: str) -> None:
+    """Send the case's updates to its reporter, who left no e-mail with the report (the
+    reporter's own updates: unlike a "me too", this adds no one to those affected)."""
+    if case.reporter_email:
+        raise CaseError("has_email")
+    if not case.is_open:
+        raise CaseError("closed")
+    case.reporter_email, case.reporter_locale = email, locale
+
+
 def rating_of_cycle(case: Case) -> CaseRating | None:
     """Return the resident's rating of the cycle the case is in, if given."""
     return next((r for r in case.ratings if r.cycle == case.cycle), None)
@@ -294,4 +323,4 @@ def reopen(session: Session, case: Case, reason: str, now: datetime) -> None:
         raise CaseError("reopen")
     event = workflow.reopen_for_resident(session, case, reason, now)
     session.flush()
-    notify.case_changed(session, case, event)
+    notify.case_changed(session, case, event, to_staff=True)

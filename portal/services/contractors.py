@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Case, Contractor, Inspection, ListEntry, Project, User
-from portal.services import audit, inspections
+from portal.services import alarms, audit, inspections
 
 REPEAT_WINDOW = timedelta(days=90)
 
@@ -32,6 +32,8 @@ class Record:
     repeated: int = 0
     acceptances: int = 0
     acceptances_passed: int = 0
+    # Alarms raised by the sensors of its sites (noise, dust ...), false alarms excepted.
+    exceedances: int = 0
 
     @property
     def pass_rate(self) -> float | None:
@@ -82,6 +84,8 @@ def record(session: Session, contractor: Contractor, since: datetime, now: datet
         if key in seen and case.created_at - seen[key] <= REPEAT_WINDOW:
             result.repeated += 1
         seen[key] = case.created_at
+    sites = session.scalars(select(Project.id).where(Project.contractor_id == contractor.id))
+    result.exceedances = alarms.exceedances(session, sites.all(), since)
     return result
 
 
@@ -92,6 +96,7 @@ class Rules:
     black_repeated: int = 2  # the same problem found again within 90 days, this many times
     black_late: int = 3  # findings answered after 48 h
     black_failed_acceptances: int = 1
+    black_exceedances: int = 10  # sensor alarms of its sites (site noise, dust) in a year
     red_min_inspections: int = 3
     red_pass_rate: float = 1.0
     valid_days: int = 365
@@ -131,16 +136,19 @@ def propose(session: Session, now: datetime, rules: Rules | None = None) -> list
             rec.repeated >= rules.black_repeated
             or rec.answered_late >= rules.black_late
             or failed_acceptances >= rules.black_failed_acceptances
+            or rec.exceedances >= rules.black_exceedances
         ):
             kind = "black"
             reason = (
                 f"90天内重复发现问题 {rec.repeated} 次，超时答复 {rec.answered_late} 件"
-                f"（共 {rec.findings} 件问题），验收未通过 {failed_acceptances} 项"
+                f"（共 {rec.findings} 件问题），验收未通过 {failed_acceptances} 项，"
+                f"在线监测超标告警 {rec.exceedances} 次"
             )
         elif (
             rec.inspections >= rules.red_min_inspections
             and rec.pass_rate is not None
             and rec.pass_rate >= rules.red_pass_rate
+            and rec.exceedances == 0
         ):
             kind = "red"
             reason = f"近一年 {rec.inspections} 次抽查全部合格"

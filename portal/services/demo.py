@@ -6,7 +6,9 @@ import io
 import random
 import secrets
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from PIL import Image, ImageDraw
 from shapely.geometry import Point, shape
 from sqlalchemy import func, select
@@ -20,6 +22,7 @@ from portal.models import (
     Category,
     CategoryGroup,
     Department,
+    FacilityType,
     ReplyTemplate,
     RoutingRule,
     SlaPolicy,
@@ -31,6 +34,9 @@ from portal.services import (
     accounts,
     calendar,
     cases,
+    demo_devices,
+    demo_facilities,
+    demo_hotspots,
     demo_kpi,
     demo_notices,
     demo_open311,
@@ -75,10 +81,15 @@ def load(
     logins = load_accounts(session, now)
     added["accounts"] = len(logins)
     added["cases"] = load_cases(session, store, now=now, seed=seed)
+    added.update(demo_facilities.load_facilities(session, now, seed))
     added.update(demo_works.load_works(session, store, now, seed))
     added.update(demo_kpi.load_kpi(session, store, now, seed))
     added.update(demo_participation.load_participation(session, now, seed))
     added.update(demo_notices.load_notices(session, store, now, seed))
+    office_tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    added.update(demo_hotspots.load_surge(session, now, office_tz, seed))
+    # After the works (sites) and whatever facilities exist: devices attach to them.
+    added.update(demo_devices.load_devices(session, now, seed))
     return added, logins
 
 
@@ -147,6 +158,11 @@ def load_reference(session: Session) -> dict[str, int]:
             description_zh=f"{zh}（{groups[code[:2]].name_zh}）",
             description_en=f"{en} ({groups[code[:2]].name_en})",
         )
+    types = {t.code: t for t in session.scalars(select(FacilityType))}
+    for code, (type_code, state) in data.FACILITY_BINDINGS.items():
+        if code in categories and type_code in types:
+            categories[code].facility_type_id = types[type_code].id
+            categories[code].facility_state = state
     departments = {
         code: Department(code=code, name_zh=zh, name_en=en, email=mail, phone=phone)
         for code, zh, en, mail, phone in data.DEPARTMENTS
@@ -313,7 +329,7 @@ def _case(
     number = rng.randint(1, 300)
     surname = rng.choice("张王李赵刘陈杨黄周吴")
     case = Case(
-        number=cases.next_case_number(session, created.year),
+        number=cases.next_case_number(session, cases.case_year(created)),
         category=category,
         zone=geo.zone_for_point(session, lat, lng),
         state="submitted",

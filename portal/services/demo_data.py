@@ -53,6 +53,18 @@ GROUPS = [
 ]
 
 # (code, kind, name_zh, name_en, keywords, priority, policy, photo_required, major_hazard)
+# Categories that name one facility: category code → (facility type code, the state an open
+# case puts the facility in; '' for none). 路灯不亮 names a lamp; 井盖缺失 makes a cover 丢失.
+FACILITY_BINDINGS = {
+    "0301": ("0129", "damaged"),
+    "0302": ("0129", "damaged"),
+    "0303": ("0129", ""),
+    "0401": ("0103", "missing"),
+    "0402": ("0103", "damaged"),
+    "0403": ("0103", ""),
+    "0404": ("0103", "damaged"),
+}
+
 CATEGORIES = [
     (
         "0101",

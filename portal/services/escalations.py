@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Case, CaseEvent
+from portal.models import Case, CaseEvent, Department
 from portal.services import audit, notify
 
 BATCH = 500
@@ -48,6 +48,20 @@ def sweep(session: Session, now: datetime) -> SweepResult:
     return result
 
 
+def holder_at(session: Session, case: Case, moment: datetime) -> Department | None:
+    """Return the department that held a case at a moment: the latest dispatch before it
+    (none if the case was dispatched only later), or the case's own when the timeline has no
+    dispatch at all (a case routed on entry)."""
+    dispatches = [e for e in case.events if e.kind == "dispatched" and e.data.get("department")]
+    if not dispatches:
+        return case.department
+    before = [e for e in dispatches if e.created_at <= moment]
+    if not before:
+        return None
+    code = before[-1].data["department"]
+    return session.scalar(select(Department).where(Department.code == code))
+
+
 def _handle(session: Session, case: Case, clock: str, now: datetime, result: SweepResult) -> None:
     due = getattr(case, f"{clock}_due_at")
     done = case.responded_at if clock == "respond" else case.resolved_at
@@ -67,11 +81,19 @@ def _handle(session: Session, case: Case, clock: str, now: datetime, result: Swe
         return
     setattr(case, f"{clock}_escalated_at", now)
     setattr(case, f"{clock}_check_at", None)
+    holder = holder_at(session, case, due)
+    setattr(case, f"{clock}_missed_by_id", holder.id if holder else None)
     if getattr(case, f"{clock}_warned_at") is None:
         setattr(case, f"{clock}_warned_at", now)
     notify.escalation(session, case, clock, overdue=True)
     session.add(
-        CaseEvent(case=case, kind="escalated", public=True, created_at=now, data={"clock": clock})
+        CaseEvent(
+            case=case,
+            kind="escalated",
+            public=True,
+            created_at=now,
+            data={"clock": clock, "department": holder.code if holder else None},
+        )
     )
     audit.record(
         session,

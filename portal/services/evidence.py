@@ -18,11 +18,13 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import ColumnElement, and_
+from sqlalchemy.orm import Session
 
-from portal.models import Project
+from portal.models import Case, Project, User
 from portal.models.supervision import OnSiteEvidence, PhotoEvidence
-from portal.services import geo, works
-from portal.services.photos import OriginalExif
+from portal.services import audit, geo, works
+from portal.services.photos import OriginalExif, PhotoStore, ProcessedPhoto, save_for_session
 
 # Why a report or a check waits for staff, in the order they are shown.
 REASONS = {
@@ -169,6 +171,102 @@ def review_reasons(
     ):
         found.append("photo_time")
     return found
+
+
+def distance_to(site: Project | Case, lat: float, lng: float) -> float:
+    """Return the distance in metres from a position to a work's site or to a case's place."""
+    if isinstance(site, Project):
+        return works.distance_to_site(site, lat, lng)
+    return geo.distance_m((lat, lng), (site.lat, site.lng))
+
+
+def keep_photo(
+    session: Session,
+    store: PhotoStore,
+    target: OnSiteEvidence,
+    photo: ProcessedPhoto,
+    row_type: type[PhotoEvidence],
+    now: datetime,
+    project: Project | None,
+    **fields: str,
+) -> PhotoEvidence:
+    """Store a photo of a report or check and keep its row; with a work, its EXIF's say too."""
+    save_for_session(session, store, photo)
+    row = row_type(
+        **fields, sha256=photo.sha256, width=photo.width, height=photo.height, created_at=now
+    )
+    target.photos.append(row)
+    if project is not None:
+        record_photo(row, photo.original_exif, project)
+    session.add(row)
+    return row
+
+
+def judge(target: OnSiteEvidence, distance_m: float, visited_at: datetime) -> None:
+    """Keep how far from the site a record was made, and flag it when its evidence fails."""
+    target.distance_m = distance_m
+    target.off_site = distance_m > current_app.config["GEOFENCE_M"]
+    target.review_reasons = review_reasons(target, target.photos, visited_at)
+    target.flagged = bool(target.review_reasons)
+
+
+def record_visit(
+    session: Session,
+    target: OnSiteEvidence,
+    position: Position,
+    photos: list[ProcessedPhoto],
+    store: PhotoStore,
+    now: datetime,
+    row_type: type[PhotoEvidence],
+    site: Project | Case,
+) -> None:
+    """Keep a check's evidence of a visit: the position, the photos, and whether it holds."""
+    record_position(target, position, now)
+    project = site if isinstance(site, Project) else None
+    for photo in photos:
+        keep_photo(session, store, target, photo, row_type, now, project)
+    judge(target, distance_to(site, target.lat, target.lng), now)
+
+
+def awaiting_review(model: type[OnSiteEvidence]) -> ColumnElement[bool]:
+    """Return the condition of a flagged record that staff have yet to confirm or reject."""
+    return and_(model.flagged.is_(True), model.confirmed_at.is_(None), model.rejected_at.is_(None))
+
+
+def ensure_decidable(
+    target: OnSiteEvidence, reason: str, error: type[ValueError], waiting: bool | None = None
+) -> None:
+    """Raise `error` ("state" or "reason") unless the record waits for review and a reason is
+    given; `waiting` overrides `pending_review` where a kind waits for other reasons too."""
+    if not (target.pending_review if waiting is None else waiting):
+        raise error("state")
+    if not reason.strip():
+        raise error("reason")
+
+
+def settle(target: OnSiteEvidence, staff: User, decision: str, reason: str, now: datetime) -> None:
+    """Keep staff's decision on a flagged record, "confirm" or "reject", with the reason."""
+    if decision == "confirm":
+        target.confirmed_by_id, target.confirmed_at = staff.id, now
+    else:
+        target.rejected_by_id, target.rejected_at = staff.id, now
+    target.review_note = reason.strip()
+
+
+def record_decision(
+    session: Session,
+    staff: User,
+    action: str,
+    target: OnSiteEvidence,
+    about: tuple[str, object],
+    now: datetime,
+    **after: object,
+) -> None:
+    """Append staff's decision on a flagged record to the audit log, with its reason;
+    `about` is the audited object's type and id."""
+    audit.record(
+        session, staff, action, *about, after={"reason": target.review_note, **after}, now=now
+    )
 
 
 def reason_labels(codes: list[str]) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,8 +24,8 @@ from portal.models import (
     User,
     utcnow,
 )
-from portal.services import audit, cases, evidence, geo, notify, routing, sla, works
-from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
+from portal.services import audit, cases, evidence, geo, notify, routing, sla
+from portal.services.photos import PhotoStore, ProcessedPhoto
 
 RESULTS = ("pass", "fail", "na")
 # Which category a failed checklist item becomes (the construction-site group of the standard).
@@ -152,17 +151,9 @@ def add_photo(
     """Attach a photo to a checklist item of a draft."""
     if inspection.status != "draft" or item not in CHECKLIST:
         raise InspectionError("item")
-    save_for_session(session, store, photo)
-    row = InspectionPhoto(
-        inspection=inspection,
-        item=item,
-        sha256=photo.sha256,
-        width=photo.width,
-        height=photo.height,
-        created_at=now,
+    evidence.keep_photo(
+        session, store, inspection, photo, InspectionPhoto, now, inspection.project, item=item
     )
-    evidence.record_photo(row, photo.original_exif, inspection.project)
-    session.add(row)
 
 
 def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case]:
@@ -183,13 +174,9 @@ def submit(session: Session, inspection: Inspection, now: datetime) -> list[Case
         raise InspectionError("pass_photo")
     if inspection.lat is None or inspection.lng is None:
         raise InspectionError("position")
-    inspection.distance_m = works.distance_to_site(
-        inspection.project, inspection.lat, inspection.lng
-    )
-    inspection.off_site = inspection.distance_m > current_app.config["GEOFENCE_M"]
     inspection.verdict = "fail" if failed else "pass"
-    inspection.review_reasons = evidence.review_reasons(inspection, inspection.photos, now)
-    inspection.flagged = bool(inspection.review_reasons)
+    distance_m = evidence.distance_to(inspection.project, inspection.lat, inspection.lng)
+    evidence.judge(inspection, distance_m, now)
     # Claimed by one request only, also where rows cannot be locked (SQLite): the other one
     # waits for the write and finds the report submitted.
     claimed = session.execute(
@@ -231,24 +218,25 @@ def _needs_review(inspection: Inspection) -> bool:
     return inspection.status == "submitted" and (inspection.flagged or inspection.off_site)
 
 
+def _decide(inspection: Inspection, staff: User, decision: str, reason: str, now: datetime) -> None:
+    waiting = _needs_review(inspection) and not (inspection.confirmed_at or inspection.rejected_at)
+    evidence.ensure_decidable(inspection, reason, InspectionError, waiting)
+    evidence.settle(inspection, staff, decision, reason, now)
+
+
 def confirm(
     session: Session, inspection: Inspection, staff: User, reason: str, now: datetime
 ) -> list[Case]:
     """Confirm a flagged report with the reason: its findings open and it counts from now."""
-    if not _needs_review(inspection) or inspection.confirmed_at or inspection.rejected_at:
-        raise InspectionError("state")
-    if not reason.strip():
-        raise InspectionError("reason")
-    inspection.confirmed_by_id, inspection.confirmed_at = staff.id, now
-    inspection.review_note = reason.strip()
-    audit.record(
+    _decide(inspection, staff, "confirm", reason, now)
+    evidence.record_decision(
         session,
         staff,
         "inspection.confirm",
-        "inspection",
-        inspection.id,
-        after={"reason": inspection.review_note, "review_reasons": inspection.review_reasons},
-        now=now,
+        inspection,
+        ("inspection", inspection.id),
+        now,
+        review_reasons=inspection.review_reasons,
     )
     return findings_to_cases(session, inspection, now)
 
@@ -257,20 +245,15 @@ def reject(
     session: Session, inspection: Inspection, staff: User, reason: str, now: datetime
 ) -> None:
     """Reject a flagged report with the reason: it opens no case and counts nowhere."""
-    if not _needs_review(inspection) or inspection.confirmed_at or inspection.rejected_at:
-        raise InspectionError("state")
-    if not reason.strip():
-        raise InspectionError("reason")
-    inspection.rejected_by_id, inspection.rejected_at = staff.id, now
-    inspection.review_note = reason.strip()
-    audit.record(
+    _decide(inspection, staff, "reject", reason, now)
+    evidence.record_decision(
         session,
         staff,
         "inspection.reject",
-        "inspection",
-        inspection.id,
-        after={"reason": inspection.review_note, "review_reasons": inspection.review_reasons},
-        now=now,
+        inspection,
+        ("inspection", inspection.id),
+        now,
+        review_reasons=inspection.review_reasons,
     )
 
 
@@ -289,6 +272,52 @@ def counts(inspection: Inspection) -> bool:
     )
 
 
+def open_finding(
+    session: Session,
+    supervisor: User,
+    project: Project,
+    category: Category,
+    position: tuple[float, float],
+    description: str,
+    data: dict,
+    now: datetime,
+    year: int,
+    **links: int | str,
+) -> Case:
+    """Open a supervisor's finding on a work as a case, with the 48-hour response policy;
+    `data` goes on its first event, `links` on the case (the report and item it came from)."""
+    lat, lng = position
+    case = Case(
+        number=cases.next_case_number(session, year),
+        category=category,
+        zone=geo.zone_for_point(session, lat, lng),
+        state="submitted",
+        priority=category.default_priority,
+        source="inspection",  # a supervisor's finding: the 48-hour policy
+        lat=lat,
+        lng=lng,
+        address=project.name,
+        description=description,
+        major_hazard=category.major_hazard,
+        reporter_name=supervisor.name,
+        reporter_email=supervisor.email,
+        reporter_hide_name=False,
+        tracking_token_hash=cases.hash_token(secrets.token_urlsafe(24)),
+        reporter_locale=supervisor.locale,
+        project_id=project.id,
+        created_at=now,
+        updated_at=now,
+        **links,
+    )
+    case.suggested_department = routing.suggest(session, case) or project.department
+    sla.start_clocks(session, case, now)
+    session.add(case)
+    session.add(
+        CaseEvent(case=case, kind="submitted", to_state="submitted", created_at=now, data=data)
+    )
+    return case
+
+
 def findings_to_cases(session: Session, inspection: Inspection, now: datetime) -> list[Case]:
     """Open a case for each failed item, with the 48-hour response policy and its photos."""
     from portal.web import checklist_label
@@ -302,40 +331,19 @@ def findings_to_cases(session: Session, inspection: Inspection, now: datetime) -
         if answer["result"] != "fail":
             continue
         category = session.scalar(select(Category).where(Category.code == ITEM_CATEGORIES[item]))
-        case = Case(
-            number=cases.next_case_number(session, now.year),
-            category=category,
-            zone=geo.zone_for_point(session, inspection.lat, inspection.lng),
-            state="submitted",
-            priority=category.default_priority,
-            source="inspection",
-            lat=inspection.lat,
-            lng=inspection.lng,
-            address=project.name,
-            description=f"{labels[item]}：{answer['note'] or '—'}（{project.name}）",
-            major_hazard=category.major_hazard,
-            reporter_name=supervisor.name,
-            reporter_email=supervisor.email,
-            reporter_hide_name=False,
-            tracking_token_hash=cases.hash_token(secrets.token_urlsafe(24)),
-            reporter_locale=supervisor.locale,
-            project_id=project.id,
+        case = open_finding(
+            session,
+            supervisor,
+            project,
+            category,
+            (inspection.lat, inspection.lng),
+            f"{labels[item]}：{answer['note'] or '—'}（{project.name}）",
+            {"inspection": inspection.id, "item": item},
+            now,
+            cases.case_year(now),
             inspection_id=inspection.id,
             inspection_item=item,
-            created_at=now,
-            updated_at=now,
         )
-        case.suggested_department = routing.suggest(session, case) or project.department
-        sla.start_clocks(session, case, now)
-        session.add(case)
-        event = CaseEvent(
-            case=case,
-            kind="submitted",
-            to_state="submitted",
-            created_at=now,
-            data={"inspection": inspection.id, "item": item},
-        )
-        session.add(event)
         for position, photo in enumerate(p for p in inspection.photos if p.item == item):
             session.add(
                 Photo(

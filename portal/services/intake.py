@@ -31,6 +31,16 @@ ANSWER_MAX = {"string": 255, "text": 2000}
 OFFER_SALT = "nearby-offer"
 # How long a resident's "not one of these" holds for the cases they were shown.
 OFFER_MAX_AGE = 86400
+# What looks like someone's phone number: a mainland mobile (11 digits from 13 to 19, maybe
+# after +86 and split by spaces or dashes) or a landline with its area code (010-12345678).
+PHONE_IN_TEXT = re.compile(
+    r"(?<![0-9])(?:(?:\+|00)?86[ -]?)?"
+    r"(?:1[3-9][0-9](?:[ -]?[0-9]{4}){2}|0[1-9][0-9]{1,2}-[0-9]{7,8})(?![0-9])"
+)
+# A resident identity number (GB 11643): 17 digits and a check character.
+ID_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
 
 
 def text_problem(text: str | None) -> object | None:
@@ -62,6 +72,28 @@ def description_problem(text: str | None) -> object | None:
             max=DESCRIPTION_MAX,
         )
     return text_problem(text)
+
+
+def is_identity_number(text: str) -> bool:
+    """Tell whether 18 characters are a resident identity number whose check character is
+    right (GB 11643, ISO 7064 MOD 11-2)."""
+    if len(text) != 18 or not text[:17].isdigit():
+        return False
+    total = sum(int(digit) * weight for digit, weight in zip(text[:17], ID_WEIGHTS, strict=True))
+    return ID_CHECK[total % 11] == text[17].upper()
+
+
+def personal_data(text: str | None) -> list[str]:
+    """Return the pieces of a text that look like a phone number or an identity number, in
+    the order they appear: what a moderator may want to redact."""
+    text = text or ""
+    found = [(m.start(), m.group()) for m in ID_IN_TEXT.finditer(text)]
+    found = [(start, piece) for start, piece in found if is_identity_number(piece)]
+    taken = [range(start, start + len(piece)) for start, piece in found]
+    for match in PHONE_IN_TEXT.finditer(text):
+        if not any(match.start() in span for span in taken):
+            found.append((match.start(), match.group()))
+    return list(dict.fromkeys(piece for _start, piece in sorted(found)))
 
 
 def active_category(session: Session, code: str) -> Category | None:

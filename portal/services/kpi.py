@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal_column, 
 from sqlalchemy.orm import Session
 
 from portal.models import Case, CaseEvent, Department, Inspection, Project, Zone
+from portal.models.case import RATINGS
 from portal.services import case_search, inspections, kpi_cache
 from portal.services.kpi_text import DEFINITIONS, LABELS
 
@@ -43,6 +44,11 @@ TARGETS = {
 # Grouped by the output column's name: an expression with bound parameters repeated in GROUP BY
 # is not the same expression to PostgreSQL.
 GROUP = literal_column("g")
+# The rates whose misses are charged to the department that held the case at the deadline.
+CHARGED = {
+    "on_time_response_rate": Case.respond_missed_by_id,
+    "on_time_resolution_rate": Case.resolve_missed_by_id,
+}
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -274,9 +280,16 @@ def _tally(
         counts[1] += denominator
 
     group = _months_bucket(Case.created_at, starts) if by == "month" else Case.department_id
+    # A missed deadline is charged to the department that held the case when its clock ran
+    # out, which may not be the one holding it now: those two rates are counted apart.
+    apart = {} if by == "month" and scope.department is None else CHARGED
     columns = [group.label("g")]
     for key, (numerator, denominator) in pairs.items():
-        columns += [_count(numerator).label(f"{key}_n"), _count(denominator).label(f"{key}_d")]
+        if key not in apart:
+            columns += [
+                _count(numerator).label(f"{key}_n"),
+                _count(denominator).label(f"{key}_d"),
+            ]
     respond_pending = and_(Case.responded_at.is_(None), Case.respond_due_at >= now)
     resolve_pending = and_(
         Case.resolved_at.is_(None), Case.state != "rejected", Case.resolve_due_at >= now
@@ -301,10 +314,34 @@ def _tally(
         query = query.where(case_search.in_zone(scope.zone.code))
     for row in session.execute(query).mappings():
         for key in pairs:
-            add(row["g"], key, row[f"{key}_n"], row[f"{key}_d"])
+            if key not in apart:
+                add(row["g"], key, row[f"{key}_n"], row[f"{key}_d"])
         if until is not None:
             pending = [t for t in (row["respond_until"], row["resolve_until"]) if t is not None]
             until[row["g"]] = min(pending) if pending else None
+    for key, charged_column in apart.items():
+        charged = func.coalesce(charged_column, Case.department_id)
+        numerator, denominator = pairs[key]
+        counted_query = (
+            select(
+                (group if by == "month" else charged).label("g"),
+                _count(numerator).label("n"),
+                _count(denominator).label("d"),
+            )
+            .where(
+                Case.created_at >= starts[0],
+                Case.created_at < starts[-1],
+                Case.is_public,
+                Case.state != "duplicate",
+            )
+            .group_by(GROUP)
+        )
+        if scope.department is not None:
+            counted_query = counted_query.where(charged == scope.department.id)
+        if scope.zone is not None:
+            counted_query = counted_query.where(case_search.in_zone(scope.zone.code))
+        for row in session.execute(counted_query).mappings():
+            add(row["g"], key, row["n"], row["d"])
 
     counted = inspections.counted()
     group = (
@@ -440,9 +477,51 @@ def by_department(
     ]
 
 
+def ratings_by_department(
+    session: Session, month: date, tz: ZoneInfo
+) -> dict[int | None, dict[str, int]]:
+    """Return how many of a month's cases each department got of each rating (满意, 基本满意,
+    不满意), as the satisfaction rate counts them."""
+    rows = session.execute(
+        select(Case.department_id, Case.rating, func.count())
+        .where(month_cases(month, tz), Case.rating.is_not(None))
+        .group_by(Case.department_id, Case.rating)
+    )
+    counted: dict[int | None, dict[str, int]] = {}
+    for department_id, rating, count in rows:
+        counted.setdefault(department_id, {r: 0 for r in RATINGS})[rating] = count
+    return counted
+
+
 def by_zone(
     session: Session, month: date, now: datetime, tz: ZoneInfo, level: str = "street"
 ) -> list[tuple[Zone, Scorecard]]:
     """Return the scorecard of each zone of a level (streets by default) for a month."""
     zones = session.scalars(select(Zone).where(Zone.level == level).order_by(Zone.code))
     return [(z, scorecard(session, month, now, tz, zone=z.code)) for z in zones]
+
+
+@dataclass(frozen=True)
+class Extensions:
+    """The extensions (延期) a department was granted in a month, counted apart from the
+    rates: an approved extension moves the deadline the on-time rates hold it to."""
+
+    count: int
+    minutes: int
+
+
+def extensions(session: Session, month: date, tz: ZoneInfo) -> dict[str, Extensions]:
+    """Return the extensions approved in a month by department code."""
+    start, end = month_start(month, tz), month_start(add_months(month, 1), tz)
+    found: dict[str, list[int]] = {}
+    for data in session.scalars(
+        select(CaseEvent.data).where(
+            CaseEvent.kind == "extension_approved",
+            CaseEvent.created_at >= start,
+            CaseEvent.created_at < end,
+        )
+    ):
+        counts = found.setdefault((data or {}).get("department") or "", [0, 0])
+        counts[0] += 1
+        counts[1] += int((data or {}).get("minutes") or 0)
+    return {code: Extensions(n, minutes) for code, (n, minutes) in found.items()}

@@ -163,17 +163,44 @@ def case_changed(
         subject, body = _resident_message(case, event, reader.locale, reader, query_code)
         _queue(session, reader.email, subject, body, f"resident.{event.kind}", case)
     if to_staff:
-        for user in staff(session, case, heads=False, dispatchers=False):
-            subject, body = _resident_message(case, event, user.locale)
-            _queue(session, user.email, subject, body, f"staff.{event.kind}", case)
+        staff_news(session, case, event, handlers(session, case))
+
+
+def handlers(session: Session, case: Case) -> list[User]:
+    """Return who works the case now: its assignee, else its department's handlers, else
+    (no department yet) the dispatchers."""
+    if case.assignee is not None and case.assignee.active:
+        return [case.assignee]
+    return staff(session, case, heads=False, dispatchers=False)
+
+
+def dispatchers(session: Session) -> list[User]:
+    """Return the active dispatchers."""
+    return list(session.scalars(select(User).where(User.role == "dispatcher", User.active)))
+
+
+def staff_news(session: Session, case: Case, event: CaseEvent, people: list[User]) -> None:
+    """Tell staff members what happened to a case, with the link to its back-office page."""
+    from portal.web import event_label, state_label
+
+    for user in people:
+        with force_locale(user.locale):
+            subject = _(
+                "Case %(number)s: %(what)s", number=case.number, what=event_label(event.kind)
+            )
+            lines = [
+                subject,
+                _("State: %(state)s", state=state_label(case.state)),
+                *(["", event.body, ""] if event.body else []),
+                _("Open it: %(url)s", url=public_url_for("admin.case_page", number=case.number)),
+            ]
+        _queue(session, user.email, subject, "\n".join(lines), f"staff.{event.kind}", case)
 
 
 def comment_received(session: Session, case: Case, event: CaseEvent) -> None:
     """Tell the handlers of the case (its dispatchers while it has no department) that a
     resident commented through another system."""
-    for user in staff(session, case, heads=False, dispatchers=False):
-        subject, body = _resident_message(case, event, user.locale)
-        _queue(session, user.email, subject, body, f"staff.{event.kind}", case)
+    staff_news(session, case, event, handlers(session, case))
 
 
 def escalation(session: Session, case: Case, clock: str, overdue: bool) -> int:

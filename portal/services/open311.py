@@ -22,6 +22,7 @@ from portal.models import (
     Photo,
 )
 from portal.models.base import as_utc, shifted
+from portal.services import moderation
 
 SPAN = timedelta(days=90)
 DEFAULT_CAP = 1000
@@ -29,6 +30,8 @@ STATUSES = ("open", "closed")
 NOTE_KINDS = ("public_reply", "resolved", "closed", "rejected")
 # The attribute that tells clients a service requires a photo (see photo_attribute).
 PHOTO_CODE = "photo"
+# The attribute naming the facility a request is about (路灯不亮: which lamp).
+FACILITY_CODE = "facility_code"
 
 
 class BadArguments(ValueError):
@@ -89,11 +92,35 @@ def photo_attribute(order: int) -> dict:
     }
 
 
+def facility_attribute(category: Category, order: int) -> dict:
+    """Return the attribute that names the facility a request is about (its 部件编码), for a
+    category bound to a facility type: optional, checked against the type and the place."""
+    kind = category.facility_type.name if category.facility_type is not None else ""
+    return {
+        "variable": True,
+        "code": FACILITY_CODE,
+        "datatype": "string",
+        "required": False,
+        "datatype_description": str(
+            _l("The facility's code, as /api/v1/facilities/nearby lists them near the place.")
+        ),
+        "order": order,
+        "description": str(_l("Which %(kind)s it is (optional).", kind=kind)),
+    }
+
+
 def attributes(category: Category) -> list[dict]:
-    """Return a service's attributes: its questions, then the photo it requires, if any."""
+    """Return a service's attributes: its questions, the facility it may name, then the
+    photo it requires, if any."""
     listed = [attribute(q) for q in category.attributes]
+    order = max((q.order for q in category.attributes), default=0)
+    if category.facility_type_id is not None and all(
+        q.code != FACILITY_CODE for q in category.attributes
+    ):
+        order += 1
+        listed.append(facility_attribute(category, order))
     if category.photo_required and all(q.code != PHOTO_CODE for q in category.attributes):
-        listed.append(photo_attribute(max((q.order for q in category.attributes), default=0) + 1))
+        listed.append(photo_attribute(order + 1))
     return listed
 
 
@@ -105,7 +132,9 @@ def service(category: Category) -> dict:
         "description": (category.description_en if _english() and category.description_en else None)
         or category.description_zh
         or None,
-        "metadata": bool(category.attributes) or category.photo_required,
+        "metadata": bool(category.attributes)
+        or category.photo_required
+        or category.facility_type_id is not None,
         "type": "realtime",
         "keywords": category.keywords or None,
         "group": category.group.name,
@@ -255,7 +284,7 @@ def public_case(session: Session, number: str) -> Case | None:
 def status_notes(case: Case) -> str | None:
     """Return the latest public reply of the office on a case."""
     notes = [e for e in case.public_events if e.kind in NOTE_KINDS and e.body]
-    return notes[-1].body if notes else None
+    return moderation.with_note(notes[-1].body, notes[-1].moderated) if notes else None
 
 
 def request_fields(
@@ -270,7 +299,7 @@ def request_fields(
         "status_notes": status_notes(case),
         "service_name": case.category.name,
         "service_code": case.category.code,
-        "description": case.description,
+        "description": moderation.with_note(case.description, case.moderated),
         "agency_responsible": case.department.name if case.department else None,
         "service_notice": None,
         "requested_datetime": w3c(case.created_at),
@@ -281,7 +310,7 @@ def request_fields(
         "zipcode": None,
         "lat": case.lat,
         "long": case.lng,
-        "media_url": photo_url(case.photos[0].sha256) if case.photos else None,
+        "media_url": photo_url(case.public_photos[0].sha256) if case.public_photos else None,
         "account_id": (case.account_id or None) if own else None,
     }
     if extensions:
@@ -289,9 +318,15 @@ def request_fields(
             {"code": code, "values": value if isinstance(value, list) else [value]}
             for code, value in (case.attributes or {}).items()
         ]
-        fields["media_urls"] = [photo_url(p.sha256) for p in case.photos]
+        if case.facility is not None:  # the facility's code is public, as on its page
+            fields["attributes"].append({"code": FACILITY_CODE, "values": [case.facility.code]})
+        fields["media_urls"] = [photo_url(p.sha256) for p in case.public_photos]
         fields["notes"] = [
-            {"update_id": str(e.id), "updated_datetime": w3c(e.created_at), "description": e.body}
+            {
+                "update_id": str(e.id),
+                "updated_datetime": w3c(e.created_at),
+                "description": moderation.with_note(e.body, e.moderated),
+            }
             for e in case.public_events
             if e.body
         ]
@@ -305,7 +340,7 @@ def event_photo(session: Session, event: CaseEvent) -> Photo | None:
         return None
     return session.scalar(
         select(Photo)
-        .where(Photo.case_id == event.case_id, Photo.kind == kind)
+        .where(Photo.case_id == event.case_id, Photo.kind == kind, Photo.hidden.is_(False))
         .where(Photo.created_at == event.created_at)
         .order_by(Photo.position)
         .limit(1)

@@ -19,8 +19,17 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from portal.models import ApiKey, Case
-from portal.services import apikeys, blocklist, cases, geo, intake, service_area
+from portal.models import ApiKey, Case, Category, Facility
+from portal.services import (
+    apikeys,
+    blocklist,
+    cases,
+    facilities,
+    geo,
+    intake,
+    open311,
+    service_area,
+)
 from portal.services.open311 import BadArguments
 from portal.services.photos import PhotoStore
 
@@ -190,6 +199,30 @@ def _media(posted: Posted, flags: list[str], problems: list[str]) -> tuple[list,
     return uploads, links
 
 
+def _facility(
+    session: Session,
+    category: Category,
+    given: Mapping[str, list[str]],
+    position: tuple[float, float] | None,
+    problems: list[str],
+) -> Facility | None:
+    """Return the facility a request names (attribute[facility_code]), checked against the
+    service's facility type and the place; a wrong one is refused (the sender can fix it).
+    Ignored for a service that names no facility."""
+    codes = [v.strip() for v in given.get(open311.FACILITY_CODE, []) if v and v.strip()]
+    if not codes or category.facility_type_id is None or position is None:
+        return None
+    name = f"attribute[{open311.FACILITY_CODE}]: "
+    if len(codes) > 1:
+        problems.append(name + str(_l("Give one value only.")))
+        return None
+    try:
+        return facilities.check_pick(session, category, codes[0], *position)
+    except facilities.FacilityError as error:
+        problems.append(name + facilities.problem_text(error))
+        return None
+
+
 def post(
     session: Session,
     key: ApiKey,
@@ -213,9 +246,12 @@ def post(
         problems.append("service_code: " + str(_l("Required.")))
     position = _position(session, posted, problems)
     answers: dict[str, object] = {}
+    facility = None
     if category is not None:
-        answers, kept, missing = intake.lenient_answers(category, answers_given(posted))
+        given = answers_given(posted)
+        answers, kept, missing = intake.lenient_answers(category, given)
         flags += ["answer_as_text"] * bool(kept) + ["answer_missing"] * bool(missing)
+        facility = _facility(session, category, given, position, problems)
     contact = _contact(posted, flags)
     fetched, links = _media(posted, flags, problems)
     processed, refused = intake.process_uploads([*posted.files, *fetched])
@@ -227,8 +263,11 @@ def post(
         raise BadArguments(problems)
     if intake.photo_problem(category, processed) is not None and not links:
         flags.append("photo_missing")
+    if facility is not None:
+        position = (facility.lat, facility.lng)  # the pin snaps to the facility named
     report = cases.Report(
         category=category,
+        facility=facility,
         lat=position[0],
         lng=position[1],
         description=intake.plain_text(posted.get("description")),

@@ -18,10 +18,11 @@ from email.utils import make_msgid
 
 import redis
 from flask import current_app, has_app_context
-from sqlalchemy import event, select, update
+from sqlalchemy import ColumnElement, event, func, select, update
 from sqlalchemy.orm import Session
 
-from portal.models import OutboxMessage
+from portal.models import OutboxMessage, User
+from portal.services import audit
 
 MAX_BACKOFF = timedelta(hours=1)
 # Marks a failure of the server as a whole (down, refusing connections, 421), not of one message.
@@ -200,3 +201,49 @@ def _ring_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_messages(session: Session, previous_transaction: object) -> None:
     session.info.pop(PENDING, None)
+
+
+# What the outbox page lists: waiting for their first try, failed at least once and still
+# to be retried, or sent.
+STATUSES = ("queued", "failed", "sent")
+
+
+def status_filter(status: str) -> ColumnElement[bool]:
+    """Return the condition that selects the messages of a status."""
+    unsent = OutboxMessage.sent_at.is_(None)
+    if status == "sent":
+        return OutboxMessage.sent_at.is_not(None)
+    if status == "failed":
+        return unsent & (OutboxMessage.last_error != "")
+    return unsent & (OutboxMessage.last_error == "")
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Return how many messages are queued, failed and sent."""
+    return {
+        status: session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(status_filter(status))
+        )
+        or 0
+        for status in STATUSES
+    }
+
+
+def retry(session: Session, message: OutboxMessage, user: User, now: datetime) -> None:
+    """Make an unsent message due at once (the worker is woken after the commit)."""
+    if message.sent_at is not None:
+        raise ValueError("already sent")
+    before = {"next_attempt_at": message.next_attempt_at, "last_error": message.last_error}
+    message.next_attempt_at = now
+    session.flush()
+    audit.record(
+        session,
+        user,
+        "outbox.retry",
+        "outbox_message",
+        message.id,
+        before=before,
+        after={"next_attempt_at": now},
+        now=now,
+    )
+    session.info[PENDING] = True  # ring the doorbell once committed

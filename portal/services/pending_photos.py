@@ -16,7 +16,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from portal.models import Case, PendingPhoto, Photo
-from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
+from portal.services import singleton
+from portal.services.photos import STORE_LOCK, PhotoStore, ProcessedPhoto, save_for_session
 
 FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 MAX_AGE = timedelta(days=1)
@@ -89,6 +90,7 @@ def attach(session: Session, store: PhotoStore, case: Case, token: str, now: dat
     how many. A photo whose file has gone meanwhile is dropped, never attached."""
     start = len(case.photos)
     attached = 0
+    singleton.hold(session, STORE_LOCK, shared=True)
     for row in kept(session, token, now):
         # Claimed under the store's lock, so the orphan sweep leaves the files alone even if
         # the pending row it saw is being replaced by this Photo row.

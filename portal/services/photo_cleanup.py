@@ -7,14 +7,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import InspectionPhoto, Notice, PendingPhoto, Photo, SiteCheckPhoto, utcnow
-from portal.services import pending_photos
-from portal.services.photos import PART_SUFFIX, SHA256, PhotoStore
+from portal.models import (
+    Detection,
+    InspectionPhoto,
+    Moderation,
+    Notice,
+    PendingPhoto,
+    Photo,
+    SiteCheckPhoto,
+    utcnow,
+)
+from portal.services import pending_photos, singleton
+from portal.services.photos import PART_SUFFIX, SHA256, STORE_LOCK, PhotoStore
 
 # Every column that holds the hash of a stored photo.
 # A report form's pending photos count too, until they are purged (a day after upload).
@@ -24,6 +32,10 @@ REFERENCES = (
     SiteCheckPhoto.sha256,
     Notice.cover_sha256,
     PendingPhoto.sha256,
+    # A blurred photo's original, kept for staff (and for an undo), and its blurred copy.
+    Moderation.original_sha256,
+    Moderation.blurred_sha256,
+    Detection.snapshot_sha256,
 )
 # An upload in flight writes its file before its row is committed: leave young files alone.
 GRACE_SECONDS = 3600
@@ -31,9 +43,9 @@ GRACE_SECONDS = 3600
 
 @dataclass
 class Sweep:
-    """What a sweep of the photo store found."""
+    """What a sweep of the photo store found (object keys)."""
 
-    orphans: list[Path] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
     recent: int = 0
     missing: list[str] = field(default_factory=list)
     referenced: int = 0
@@ -48,14 +60,16 @@ def referenced(session: Session) -> set[str]:
     return found
 
 
-def _sha(path: Path) -> str | None:
-    """Return the photo hash a stored file belongs to, or None for a file the store never
-    writes (left alone)."""
-    name = path.name
+def _sha(key: str) -> str | None:
+    """Return the photo hash a stored object belongs to, "" for an unfinished temporary file,
+    or None for an object the store never writes (left alone)."""
+    folder, _, name = key.rpartition("/")
+    if len(folder) != 2 or "/" in folder:
+        return None
     if name.endswith(PART_SUFFIX):
         return ""
     stem = name.removesuffix("_t.jpg") if name.endswith("_t.jpg") else name.removesuffix(".jpg")
-    if name.endswith(".jpg") and SHA256.match(stem) and path.parent.name == stem[:2]:
+    if name.endswith(".jpg") and SHA256.match(stem) and folder == stem[:2]:
         return stem
     return None
 
@@ -68,35 +82,50 @@ def sweep(
     dry_run: bool = False,
     now: datetime | None = None,
 ) -> Sweep:
-    """Purge report forms' pending photos older than a day, then delete files no row points
+    """Purge report forms' pending photos older than a day, then delete objects no row points
     at and older than the grace period (unfinished temporary files included); list rows
-    whose file is missing. The purge is committed before the files are judged."""
+    whose objects are missing. The purge is committed before the objects are judged.
+
+    On PostgreSQL the sweep holds the photo store's lock alone while it judges: every
+    transaction that wrote or claimed an object has ended, on every node, so the rows read
+    are those that will point at objects."""
     purged = 0
     if not dry_run:
         purged = pending_photos.purge(session, now or utcnow())
         session.commit()
+    singleton.hold(session, STORE_LOCK)
+    try:
+        return _judge(session, store, grace, dry_run, purged)
+    finally:
+        session.commit()  # ends the transaction, and with it the lock
+
+
+def _judge(session: Session, store: PhotoStore, grace: float, dry_run: bool, purged: int) -> Sweep:
     hashes = referenced(session)
     result = Sweep(referenced=len(hashes), purged=purged)
-    result.missing = sorted(h for h in hashes if not store.exists(h))
-    if not store.root.is_dir():
-        return result
-    cutoff_ns = time.time_ns() - int(grace * 1e9)
+    cutoff = time.time() - grace
+    present: set[str] = set()
     candidates = []
-    for path in sorted(store.root.glob("??/*")):
-        sha = _sha(path)
-        if sha is None or sha in hashes:
+    for found in store.backend.list():
+        sha = _sha(found.key)
+        if sha is None:
             continue
-        candidates.append(path)
+        present.add(found.key)
+        if sha not in hashes:
+            candidates.append(found.key)
+    result.missing = sorted(
+        h for h in hashes if not {store.key(h), store.key(h, "thumb")} <= present
+    )
     with store.locked():
-        for path in candidates:
-            try:
-                # Checked again under the lock: a writer may just have claimed the file.
-                if path.stat().st_mtime_ns > cutoff_ns:
-                    result.recent += 1
-                    continue
-                if not dry_run:
-                    path.unlink()
-            except FileNotFoundError:
+        for key in candidates:
+            # Checked again under the lock: a writer may just have claimed the object.
+            found = store.backend.head(key)
+            if found is None:
                 continue
-            result.orphans.append(path)
+            if found.modified > cutoff:
+                result.recent += 1
+                continue
+            if not dry_run:
+                store.backend.delete(key)
+            result.orphans.append(key)
     return result

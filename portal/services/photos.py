@@ -11,28 +11,28 @@ a phone's "motion photo", is accepted and dropped: only the re-encoded pixels ar
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import hashlib
 import io
 import os
 import re
 import struct
-import tempfile
-import time
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 import pillow_heif
+from flask import Response, abort, current_app, redirect, request, send_file
 from flask_babel import lazy_gettext as _l
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
+
+from portal.services import singleton, storage
 
 pillow_heif.register_heif_opener()
 
@@ -46,8 +46,12 @@ QUALITY = 85
 FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "HEIF"}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 SESSION_KEY = "portal_new_photo_files"
-LOCK_FILE = ".lock"
-PART_SUFFIX = ".part"
+# Held shared by every transaction that writes or claims photo objects until it ends, and
+# alone by the orphan sweep: on PostgreSQL the sweep never judges an object a transaction on
+# any node is about to point at (a folder's lock covers only one machine).
+STORE_LOCK = "photo-store"
+LOCK_FILE = storage.LOCK_FILE
+PART_SUFFIX = storage.PART_SUFFIX
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769
 DATETIME_ORIGINAL = 0x9003
@@ -395,6 +399,42 @@ def process(stream: BinaryIO, *, max_bytes: int, max_pixels: int = 40_000_000) -
     )
 
 
+def blur_region(
+    store: PhotoStore, sha256: str, box: tuple[float, float, float, float]
+) -> ProcessedPhoto:
+    """Return a stored photo with one region made unreadable, re-encoded without metadata.
+
+    `box` is (left, top, width, height) as fractions of the photo. The region is first
+    shrunk to a coarse mosaic and then blurred, so no detail of it survives in the new file;
+    the original file stays in the store for the staff who may see it."""
+    left, top, width, height = box
+    with Image.open(io.BytesIO(store.backend.get(store.key(sha256)))) as stored:
+        image = _to_rgb(stored)
+        image.load()
+    x0, y0 = round(left * image.width), round(top * image.height)
+    x1 = min(image.width, x0 + max(1, round(width * image.width)))
+    y1 = min(image.height, y0 + max(1, round(height * image.height)))
+    region = image.crop((x0, y0, x1, y1))
+    coarse = region.resize(
+        (max(1, region.width // 16), max(1, region.height // 16)), Image.Resampling.BOX
+    )
+    mosaic = coarse.resize(region.size, Image.Resampling.NEAREST)
+    image.paste(mosaic.filter(ImageFilter.GaussianBlur(8)), (x0, y0))
+    image.info = {}
+    thumb = image.copy()
+    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+    data_out = _encode(image)
+    return ProcessedPhoto(
+        sha256=hashlib.sha256(data_out).hexdigest(),
+        data=data_out,
+        thumb=_encode(thumb),
+        width=image.width,
+        height=image.height,
+        gps=None,
+        taken_at=None,
+    )
+
+
 def read_gps_only(
     stream: BinaryIO, max_bytes: int = 50 * 1024 * 1024
 ) -> tuple[float, float] | None:
@@ -407,110 +447,137 @@ def read_gps_only(
 
 
 class PhotoStore:
-    """Content-addressed files under a root directory: <root>/<sha[:2]>/<sha>.jpg and _t.jpg.
+    """Content-addressed photos in an object store (storage.py): keys <sha[:2]>/<sha>.jpg
+    and <sha[:2]>/<sha>_t.jpg, on local disk or on S3.
 
-    A file is written under a temporary name, synced and renamed, before the row that
-    points at it is committed: a crash can leave a file without a row (the orphan sweep
-    collects it after a grace period), never a row without its file. A writer that finds
-    the file already there claims it by moving its modification time forward, under a lock
-    shared by every process, so that neither a rollback elsewhere nor the sweep removes a
-    file a transaction is about to point at.
+    An object is written before the row that points at it is committed: a crash can leave
+    an object without a row (the orphan sweep collects it after a grace period), never a row
+    without its object. A writer that finds the object already there claims it (a new token
+    and modification time), so that neither a rollback elsewhere nor the sweep removes an
+    object a transaction is about to point at. Given a path, the store is a folder.
     """
 
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
-        self._stamps: dict[Path, int] = {}
+    def __init__(self, root: str | os.PathLike | storage.LocalStore | storage.S3Store) -> None:
+        if isinstance(root, (str, os.PathLike)):
+            root = storage.LocalStore(root)
+        self.backend = root
+        self._stamps: dict[str, str] = {}
 
-    def path(self, sha256: str, variant: str = "full") -> Path:
-        """Return where one variant of a photo is stored."""
+    @property
+    def root(self) -> Path:
+        """The folder of a store on local disk."""
+        if not isinstance(self.backend, storage.LocalStore):
+            raise AttributeError("an object store has no local folder")
+        return self.backend.root
+
+    @staticmethod
+    def key(sha256: str, variant: str = "full") -> str:
+        """Return the key one variant of a photo is stored under."""
         if not SHA256.match(sha256) or variant not in ("full", "thumb"):
             raise ValueError("not a photo reference")
         suffix = "_t.jpg" if variant == "thumb" else ".jpg"
-        return self.root / sha256[:2] / f"{sha256}{suffix}"
+        return f"{sha256[:2]}/{sha256}{suffix}"
+
+    def path(self, sha256: str, variant: str = "full") -> Path:
+        """Return where one variant of a photo is stored on local disk."""
+        return self.root / self.key(sha256, variant)
 
     def exists(self, sha256: str) -> bool:
         """Tell whether both files of a photo are stored."""
-        return self.path(sha256).exists() and self.path(sha256, "thumb").exists()
+        return all(self.backend.head(self.key(sha256, v)) is not None for v in ("full", "thumb"))
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the store's lock, shared by every worker process and thread."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK_FILE, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def locked(self):
+        """Hold the store's lock (a folder's, shared by every process on the machine)."""
+        return self.backend.locked()
 
-    def _claim(self, target: Path) -> bool:
-        """Move an existing file's time forward (the lock held); False if it is absent."""
-        try:
-            stat = target.stat()
-        except FileNotFoundError:
-            return False
-        os.utime(target, ns=(stat.st_atime_ns, max(time.time_ns(), stat.st_mtime_ns + 1)))
-        if target in self._stamps:
-            # Still this store's own new file: a rollback must be able to delete it.
-            self._stamps[target] = target.stat().st_mtime_ns
-        return True
+    def _claim(self, key: str) -> bool:
+        token = self.backend.claim(key)
+        if token is not None and key in self._stamps:
+            # Still this store's own new object: a rollback must be able to delete it.
+            self._stamps[key] = token
+        return token is not None
 
     def keep(self, sha256: str) -> bool:
-        """Claim both files of a stored photo a new row is about to point at; False if either
-        is gone."""
-        with self.locked():
-            return all([self._claim(self.path(sha256)), self._claim(self.path(sha256, "thumb"))])
+        """Claim both objects of a stored photo a new row is about to point at; False if
+        either is gone."""
+        return all([self._claim(self.key(sha256)), self._claim(self.key(sha256, "thumb"))])
 
-    def write(self, photo: ProcessedPhoto) -> list[Path]:
-        """Write both files atomically; return the paths that were newly created."""
+    def write(self, photo: ProcessedPhoto) -> list[str]:
+        """Write both objects; return the keys that were newly created."""
         created = []
         for variant, content in (("full", photo.data), ("thumb", photo.thumb)):
-            target = self.path(photo.sha256, variant)
-            with self.locked():
-                if self._claim(target):
-                    continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=PART_SUFFIX)
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(content)
-                    out.flush()
-                    os.fsync(out.fileno())
-                with self.locked():
-                    if self._claim(target):
-                        continue  # another writer stored it meanwhile (the finally drops ours)
-                    os.replace(temporary, target)
-                    self._stamps[target] = target.stat().st_mtime_ns
-            finally:
-                Path(temporary).unlink(missing_ok=True)
-            _sync_directory(target.parent)
-            created.append(target)
+            key = self.key(photo.sha256, variant)
+            token, new = self.backend.put(key, content, content_type="image/jpeg")
+            if new:
+                self._stamps[key] = token
+                created.append(key)
+            elif key in self._stamps:
+                self._stamps[key] = token  # still our own new object, claimed again
         return created
 
-    def discard(self, paths: Iterable[Path]) -> None:
-        """Delete files this store created, unless another writer has claimed them since."""
-        with self.locked():
-            for path in paths:
-                stamp = self._stamps.pop(Path(path), None)
-                try:
-                    if stamp is None or Path(path).stat().st_mtime_ns == stamp:
-                        Path(path).unlink()
-                except FileNotFoundError:
-                    pass
+    def discard(self, keys: Iterable[str | Path]) -> None:
+        """Delete objects this store created, unless another writer has claimed them since."""
+        for key in keys:
+            key = self._as_key(key)
+            token = self._stamps.pop(key, None)
+            if token is not None:
+                self.backend.delete_if(key, token)
 
-    def remove(self, paths: Iterable[Path]) -> None:
-        """Delete files, ignoring those already gone."""
-        for path in paths:
-            Path(path).unlink(missing_ok=True)
+    def remove(self, keys: Iterable[str | Path]) -> None:
+        """Delete objects, ignoring those already gone."""
+        for key in keys:
+            self.backend.delete(self._as_key(key))
+
+    def _as_key(self, key: str | Path) -> str:
+        if isinstance(key, Path):
+            return key.relative_to(self.root).as_posix()
+        return key
+
+    def response(self, sha256: str, variant: str, *, public: bool, max_age: int) -> Response:
+        """Answer with a stored photo whose access was checked: a file from local disk; from
+        S3, a redirect to a presigned link (STORAGE_SERVE=redirect) or the bytes through the
+        app. 404 when the photo is not stored."""
+        try:
+            key = self.key(sha256, variant)
+        except ValueError:
+            abort(404)
+        if public:
+            # A year's life means a content-hash address: its bytes never change.
+            immutable = ", immutable" if max_age >= 86400 else ""
+            cache = f"public, max-age={max_age}{immutable}"
+        else:
+            cache = f"private, max-age={max_age}" if max_age else "private, no-store"
+        if isinstance(self.backend, storage.LocalStore):
+            path = self.backend.path(key)
+            if not path.exists():
+                abort(404)
+            response = send_file(path, mimetype="image/jpeg", max_age=max_age)
+        elif current_app.config.get("STORAGE_SERVE") == "redirect":
+            seconds = int(current_app.config.get("STORAGE_LINK_SECONDS", 60))
+            seconds = max(seconds, max_age) if public else seconds
+            if self.backend.head(key) is None:
+                abort(404)
+            link = self.backend.presigned_url(key, min(seconds, 604800), cache)
+            response = redirect(str(link), code=302)
+            # The redirect itself may be kept no longer than the link lives.
+            keep = min(seconds // 2, 3600) if public else 0
+            response.headers["Cache-Control"] = f"public, max-age={keep}" if keep else cache
+            return response
+        else:
+            try:
+                data = self.backend.get(key)
+            except FileNotFoundError:
+                abort(404)
+            response = Response(data, mimetype="image/jpeg")
+            response.set_etag(f"{sha256}-{variant}")
+            response.make_conditional(request)
+        response.headers["Cache-Control"] = cache
+        return response
 
 
-def _sync_directory(directory: Path) -> None:
-    """Make a rename in a directory durable before the row pointing at it is committed."""
-    handle = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
+def store_for_app() -> PhotoStore:
+    """Return a photo store on the app's object store (STORAGE_URL, or UPLOAD_DIR)."""
+    return PhotoStore(storage.for_app(current_app))
 
 
 def save_for_session(
@@ -521,6 +588,7 @@ def save_for_session(
         session = session()
     if not session.in_transaction():
         session.begin()  # so that a rollback, even with no SQL yet, fires the clean-up
+    singleton.hold(session, STORE_LOCK, shared=True)
     created = store.write(photo)
     session.info.setdefault(SESSION_KEY, []).append((store, created))
 
@@ -534,4 +602,6 @@ def _keep_files(session: Session) -> None:
 def _drop_files(session: Session, previous_transaction: object) -> None:
     # A case never points at a missing file, and a failed commit leaves no orphan.
     for store, created in session.info.pop(SESSION_KEY, []):
-        store.discard(created)
+        # The store down: the orphan sweep removes these objects later.
+        with contextlib.suppress(storage.StoreUnavailable):
+            store.discard(created)

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select, union_all
 from sqlalchemy.orm import Session
 
 from portal.models import Case, CaseEvent, ConsultationComment, Suggestion, User
-from portal.services import audit, notify, sla
+from portal.services import audit, facilities, notify, sla
 
 
 class ReviewError(ValueError):
@@ -93,6 +93,7 @@ def release_case(session: Session, user: User, case: Case, now: datetime) -> Non
     sla.start_clocks(session, case, now)
     session.add(CaseEvent(case=case, kind="released", public=False, actor=user, created_at=now))
     session.flush()
+    facilities.case_changed(session, case, now, user)
     audit.record(
         session, user, "case.release", "case", case.number, {"held": True}, {"held": False}, now
     )

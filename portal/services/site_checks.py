@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import Case, SiteCheck, SiteCheckPhoto, User
-from portal.services import audit, evidence, geo, workflow, works
-from portal.services.photos import PhotoStore, ProcessedPhoto, save_for_session
+from portal.services import audit, evidence, workflow
+from portal.services.photos import PhotoStore, ProcessedPhoto
 
 ACTIONS = {"close": workflow.close, "rework": workflow.rework}
 
@@ -25,20 +24,8 @@ class SiteCheckError(ValueError):
 def pending(session: Session, case: Case) -> SiteCheck | None:
     """Return the check of a case that waits for staff review, if any."""
     return session.scalar(
-        select(SiteCheck).where(
-            SiteCheck.case_id == case.id,
-            SiteCheck.flagged.is_(True),
-            SiteCheck.confirmed_at.is_(None),
-            SiteCheck.rejected_at.is_(None),
-        )
+        select(SiteCheck).where(SiteCheck.case_id == case.id, evidence.awaiting_review(SiteCheck))
     )
-
-
-def _distance(case: Case, lat: float, lng: float) -> float:
-    project = case.inspection.project if case.inspection else None
-    if project is not None:
-        return works.distance_to_site(project, lat, lng)
-    return geo.distance_m((lat, lng), (case.lat, case.lng))
 
 
 def record(
@@ -76,20 +63,10 @@ def record(
         review_reasons=[],
         created_at=now,
     )
-    evidence.record_position(check, position, now)
-    check.distance_m = _distance(case, check.lat, check.lng)
-    check.off_site = check.distance_m > current_app.config["GEOFENCE_M"]
-    for photo in photos:
-        save_for_session(session, store, photo)
-        row = SiteCheckPhoto(
-            check=check, sha256=photo.sha256, width=photo.width, height=photo.height, created_at=now
-        )
-        project = case.inspection.project if case.inspection else None
-        if project is not None:
-            evidence.record_photo(row, photo.original_exif, project)
-        session.add(row)
-    check.review_reasons = evidence.review_reasons(check, check.photos, now)
-    check.flagged = bool(check.review_reasons)
+    project = case.inspection.project if case.inspection else None
+    evidence.record_visit(
+        session, check, position, photos, store, now, SiteCheckPhoto, project or case
+    )
     session.add(check)
     session.flush()
     audit.record(
@@ -111,44 +88,30 @@ def record(
     return check
 
 
-def _decidable(check: SiteCheck, reason: str) -> None:
-    if not check.pending_review:
-        raise SiteCheckError("state")
-    if not reason.strip():
-        raise SiteCheckError("reason")
-
-
 def confirm(session: Session, check: SiteCheck, staff: User, reason: str, now: datetime) -> None:
     """Confirm a flagged check with the reason: it is applied to the case as the supervisor's."""
-    _decidable(check, reason)
+    evidence.ensure_decidable(check, reason, SiteCheckError)
     try:
         ACTIONS[check.action](session, check.case, check.supervisor, check.body, now)
     except workflow.WorkflowError as error:
         raise SiteCheckError("case_state") from error
-    check.confirmed_by_id, check.confirmed_at, check.applied_at = staff.id, now, now
-    check.review_note = reason.strip()
-    audit.record(
+    evidence.settle(check, staff, "confirm", reason, now)
+    check.applied_at = now
+    evidence.record_decision(
         session,
         staff,
         "site_check.confirm",
-        "case",
-        check.case.number,
-        after={"check": check.id, "reason": check.review_note},
-        now=now,
+        check,
+        ("case", check.case.number),
+        now,
+        check=check.id,
     )
 
 
 def reject(session: Session, check: SiteCheck, staff: User, reason: str, now: datetime) -> None:
     """Reject a flagged check with the reason: the case stays as it was, no points."""
-    _decidable(check, reason)
-    check.rejected_by_id, check.rejected_at = staff.id, now
-    check.review_note = reason.strip()
-    audit.record(
-        session,
-        staff,
-        "site_check.reject",
-        "case",
-        check.case.number,
-        after={"check": check.id, "reason": check.review_note},
-        now=now,
+    evidence.ensure_decidable(check, reason, SiteCheckError)
+    evidence.settle(check, staff, "reject", reason, now)
+    evidence.record_decision(
+        session, staff, "site_check.reject", check, ("case", check.case.number), now, check=check.id
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -62,16 +62,36 @@ def working_minutes_between(
     if end <= start:
         return 0
     total = timedelta()
-    day, last = start.astimezone(tz).date(), end.astimezone(tz).date()
-    while day <= last:
+    first, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+    # Whole days between the first and the last count a full working day each: a clock
+    # overdue for years is counted without building every day's periods.
+    full_day = sum(
+        (datetime.combine(first, b) - datetime.combine(first, a) for a, b in hours.periods),
+        timedelta(),
+    )
+    for day in (first, last) if first != last else (first,):
         if calendar.is_workday(day):
             for begin, finish in hours.periods:
                 lo = max(datetime.combine(day, begin, tz), start)
                 hi = min(datetime.combine(day, finish, tz), end)
                 if hi > lo:
                     total += hi - lo
-        day += timedelta(days=1)
+    total += full_day * _workdays(calendar, first + timedelta(days=1), last)
     return int(total.total_seconds() // 60)
+
+
+def _workdays(calendar: WorkCalendar, start: date, end: date) -> int:
+    """Return how many working days lie in [start, end): weekdays, corrected by the days the
+    calendar says otherwise (holidays on weekdays, make-up working weekends)."""
+    if end <= start:
+        return 0
+    days = (end - start).days
+    weeks, rest = divmod(days, 7)
+    count = weeks * 5 + sum((start + timedelta(n)).weekday() < 5 for n in range(rest))
+    for day, kind in calendar.overrides.items():
+        if start <= day < end and (kind == "workday") != (day.weekday() < 5):
+            count += 1 if kind == "workday" else -1
+    return count
 
 
 def _context(session: Session, start: datetime) -> tuple[WorkCalendar, OfficeHours, ZoneInfo]:
@@ -104,6 +124,21 @@ def policy_for(session: Session, case: Case) -> SlaPolicy:
         if policy is not None:
             return policy
     return case.category.sla_policy
+
+
+def _page_policy(session: Session, case: Case, memo: dict) -> SlaPolicy:
+    """Return `policy_for(case)` from the policies read once for a page (a few rows)."""
+    policies = memo.get("policies")
+    if policies is None:
+        policies = memo["policies"] = {p.id: p for p in session.scalars(select(SlaPolicy))}
+    if case.source == "inspection":
+        policy = next((p for p in policies.values() if p.code == INSPECTION_POLICY), None)
+        if policy is not None:
+            return policy
+    reference = memo.get("reference")  # the worker's copy: the category's policy without it
+    if reference is not None:
+        return policies[reference.categories_by_id[case.category_id].sla_policy_id]
+    return policies[case.category.sla_policy_id]
 
 
 def start_clocks(session: Session, case: Case, now: datetime, respond: bool = True) -> None:
@@ -218,10 +253,86 @@ def resume(session: Session, case: Case, now: datetime) -> None:
     case.paused_at = None
 
 
+def extend(session: Session, case: Case, minutes: int, now: datetime) -> None:
+    """Move the resolve deadline later by minutes counted as the policy counts (an approved
+    extension); the reminder and the escalation follow the new deadline."""
+    if case.resolve_due_at is None:
+        return
+    working = policy_for(session, case).working_time
+    case.resolve_due_at = deadline(session, case.resolve_due_at, minutes, working)
+    case.resolve_escalated_at = None
+    if case.paused_at is not None or case.resolved_at is not None:
+        case.resolve_check_at = None
+    elif case.resolve_warned_at is not None or case.resolve_check_at is None:
+        case.resolve_check_at = case.resolve_due_at
+    else:
+        case.resolve_check_at = min(case.resolve_check_at, case.resolve_due_at)
+
+
 def _quarter(policy: SlaPolicy, case: Case, clock: str) -> int:
     target = policy.target_for(case.priority)
     minutes = target.respond_minutes if clock == "respond" else target.resolve_minutes
     return minutes - minutes * 3 // 4
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """What is left of a case's running clock, counted as its policy counts (working
+    minutes or calendar minutes), frozen while the clock is paused."""
+
+    clock: str  # "respond" or "resolve"
+    due: datetime
+    left: int  # minutes still left, 0 once overdue
+    late: int  # minutes past the deadline
+    paused: bool
+    working: bool
+
+
+def countdown(
+    session: Session, case: Case, now: datetime, calendars: dict | None = None
+) -> Countdown | None:
+    """Return the countdown of the case's next unanswered deadline, or None if none runs.
+
+    A page of many countdowns passes one `calendars` dict: each calendar and the policies
+    are read once (or taken from the worker's copy of the reference data given in it as
+    "reference", with its "policies")."""
+    if case.state in ("resolved", "closed", "rejected", "duplicate"):
+        return None
+    clock, due = (
+        ("respond", case.respond_due_at)
+        if case.responded_at is None
+        else ("resolve", case.resolve_due_at)
+    )
+    if due is None:
+        return None
+    memo = {} if calendars is None else calendars
+    working = _page_policy(session, case, memo).working_time
+    at = case.paused_at or now  # a paused clock stands still where it stopped
+
+    def between(start: datetime, end: datetime) -> int:
+        if not working:
+            return max(0, int((end - start).total_seconds() // 60))
+        # One calendar per page, read from the earliest moment asked for; a later start is
+        # within it when its span ends before the calendar does.
+        context = memo.get("context")
+        if context is None or memo["from"] > start or memo["until"] < end:
+            span = (max(end, now) - start).days + MAX_DAYS
+            tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+            hours = OfficeHours.parse(current_app.config["OFFICE_HOURS"])
+            first = start.astimezone(tz).date() - timedelta(1)
+            reference = memo.get("reference")  # the worker's copy (services/reference.py)
+            calendar = (
+                WorkCalendar.load(session, first, span)
+                if reference is None
+                else reference.calendar(first, span)
+            )
+            memo.update({"context": (calendar, hours, tz), "from": start})
+            memo["until"] = start + timedelta(days=span - 1)
+        return working_minutes_between(start, end, *memo["context"])
+
+    left = between(at, due)
+    late = between(due, at) if at > due else 0
+    return Countdown(clock, due, left, late, case.paused_at is not None, working)
 
 
 def clock_status(due: datetime | None, done: datetime | None, now: datetime) -> str:

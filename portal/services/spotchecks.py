@@ -18,7 +18,8 @@ class SpotCheckError(ValueError):
     """Raised when a month cannot be assigned as asked."""
 
 
-def _month(month: str) -> tuple[int, int]:
+def parse_month(month: str) -> tuple[int, int]:
+    """Read 'YYYY-MM' into (year, month); raise SpotCheckError('month') if it is not one."""
     try:
         year, number = (int(part) for part in month.split("-"))
         date(year, number, 1)
@@ -55,7 +56,7 @@ def assign(
     first. The same seed gives the same assignment. Without an account, `actor_label` says
     who ran it (the operator's login on the server).
     """
-    year, number = _month(month)
+    year, number = parse_month(month)
     if per_supervisor < 1:
         raise SpotCheckError("per_supervisor")
     existing = session.scalar(select(SpotCheckRound).where(SpotCheckRound.month == month))

@@ -153,11 +153,14 @@ def check(session: Session, user: User, code: str, now: datetime) -> str | None:
 def verify_sign_in(session: Session, user: User, code: str, now: datetime) -> bool:
     """Finish a sign-in with a code; a wrong code counts toward the lock-out."""
     if not user.is_active or accounts.is_locked(user, now):
+        accounts.record_failed_sign_in(session, user.email, user, "locked", now)
         return False
     if check(session, user, code, now) is None:
         accounts.record_failure(session, user, now)
+        accounts.record_failed_sign_in(session, user.email, user, "code", now)
         return False
     accounts.finish_sign_in(user, now)
+    accounts.record_sign_in(session, user, now)
     return True
 
 

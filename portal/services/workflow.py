@@ -20,7 +20,7 @@ from portal.models import (
     Department,
     User,
 )
-from portal.services import audit, notify, routing, sla
+from portal.services import audit, facilities, notify, routing, sla
 from portal.services.photos import PhotoStore, ProcessedPhoto
 
 
@@ -56,8 +56,27 @@ FROM_STATES: dict[str, tuple[str, ...]] = {
     "set_category": ("submitted", "accepted", "dispatched", "in_progress"),
     "reject": ("submitted", "accepted"),
     "merge": ("submitted", "accepted", "dispatched"),
+    "assign": ("dispatched", "in_progress"),
+    "send_back": ("dispatched", "in_progress"),
+    "request_extension": ("dispatched", "in_progress"),
+    "approve_extension": ("dispatched", "in_progress"),
+    "decline_extension": ("dispatched", "in_progress"),
 }
-HANDLER_ACTIONS = {"start", "reply", "note", "ask_info", "resume", "resolve"}
+HANDLER_ACTIONS = {
+    "start",
+    "reply",
+    "note",
+    "ask_info",
+    "resume",
+    "resolve",
+    "assign",
+    "send_back",
+    "request_extension",
+}
+# What only the department working the case asks for; the dispatcher decides on it.
+HANDLER_ONLY = {"send_back", "request_extension"}
+EXTENSION_DECISIONS = {"approve_extension", "decline_extension"}
+MAX_EXTENSION_MINUTES = 30 * 24 * 60
 SUPERVISOR_ACTIONS = {"close", "rework"}
 FINDING_POINTS = 2
 VERIFY_POINTS = 1
@@ -75,7 +94,7 @@ def allowed(case: Case, user: User) -> list[str]:
     if user.role == "dispatcher" and is_finding(case):
         actions = set(FROM_STATES) - {"close"}  # the supervisor verifies it first
     elif user.role in ("dispatcher", "admin"):
-        actions = set(FROM_STATES)
+        actions = set(FROM_STATES) - HANDLER_ONLY
     elif user.role == "supervisor" and case.inspection and case.inspection.supervisor_id == user.id:
         actions = SUPERVISOR_ACTIONS  # the supervisor verifies the fix of their finding (核查)
     elif user.role == "handler" and case.department_id and case.department_id == user.department_id:
@@ -87,7 +106,9 @@ def allowed(case: Case, user: User) -> list[str]:
         possible = [a for a in possible if a != "ask_info"]
     else:
         possible = [a for a in possible if a != "resume"]
-    return possible
+    if case.extension_minutes is None:  # nothing to decide on
+        return [a for a in possible if a not in EXTENSION_DECISIONS]
+    return [a for a in possible if a != "request_extension"]  # one request at a time
 
 
 def can_see(case: Case, user: User) -> bool:
@@ -107,6 +128,7 @@ def _snapshot(case: Case) -> dict:
         "respond_due_at": case.respond_due_at,
         "resolve_due_at": case.resolve_due_at,
         "paused": case.paused_at is not None,
+        "assignee": case.assignee.email if case.assignee else None,
     }
 
 
@@ -127,10 +149,12 @@ def _act(
     before = _snapshot(case)
     event = change()
     case.updated_at = now
+    case.attention_at = None  # staff have seen the resident's news
     if event is not None:
         event.case, event.actor, event.created_at = case, user, now
         session.add(event)
     session.flush()
+    facilities.case_changed(session, case, now, user)
     audit.record(
         session, user, f"case.{action}", "case", case.number, before, _snapshot(case), now=now
     )
@@ -164,13 +188,14 @@ def accept(
         raise WorkflowError("priority")
 
     def change() -> CaseEvent:
+        previous = case.priority
         if priority != case.priority:
             case.priority = priority
             sla.restart_clocks(session, case)
         _respond(case, now)
         if case.inspection is not None:  # an accepted finding earns its supervisor points
             case.inspection.supervisor.points += FINDING_POINTS
-        return _state(case, "accepted", "accepted", priority=priority)
+        return _state(case, "accepted", "accepted", priority=priority, from_priority=previous)
 
     return _act(session, case, user, "accept", now, version, change)
 
@@ -188,9 +213,12 @@ def set_priority(
         raise WorkflowError("priority")
 
     def change() -> CaseEvent:
+        previous = case.priority
         case.priority = priority
         sla.restart_clocks(session, case)
-        return CaseEvent(kind="priority", public=False, data={"priority": priority})
+        return CaseEvent(
+            kind="priority", public=False, data={"priority": priority, "from": previous}
+        )
 
     return _act(session, case, user, "set_priority", now, version, change)
 
@@ -296,10 +324,16 @@ def route(
 
     def change() -> CaseEvent:
         overridden = case.suggested_department_id not in (None, department.id)
+        previous = case.department.code if case.department else None
         case.department = department
         _respond(case, now)
         return _state(
-            case, "dispatched", "dispatched", department=department.code, overridden=overridden
+            case,
+            "dispatched",
+            "dispatched",
+            department=department.code,
+            from_department=previous,
+            overridden=overridden,
         )
 
     return _act(session, case, user, "route", now, version, change)
@@ -386,7 +420,7 @@ def resume(
         sla.resume(session, case, now)
         event = CaseEvent(case=case, kind="info_provided", body=body.strip(), created_at=now)
         session.add(event)
-        case.updated_at = now
+        case.updated_at = case.attention_at = now
         notify.case_changed(session, case, event, to_staff=True)
         return event
 
@@ -474,6 +508,128 @@ def rework(
     return _act(session, case, user, "rework", now, version, change)
 
 
+def assign(
+    session: Session,
+    case: Case,
+    user: User,
+    assignee: User | None,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Give the case to a handler of its department (分配), or to nobody in particular."""
+    if assignee is not None and (
+        assignee.role != "handler"
+        or not assignee.active
+        or assignee.department_id != case.department_id
+    ):
+        raise WorkflowError("assignee")
+
+    def change() -> CaseEvent:
+        previous = case.assignee.name if case.assignee else None
+        case.assignee = assignee
+        name = assignee.name if assignee else None
+        return CaseEvent(kind="assigned", public=False, data={"from": previous, "to": name})
+
+    return _act(session, case, user, "assign", now, version, change)
+
+
+def send_back(
+    session: Session, case: Case, user: User, reason: str, now: datetime, version: int | None = None
+) -> CaseEvent:
+    """Return a misrouted case to the dispatchers with a reason (退回): it waits in their
+    待派遣 queue, without a department."""
+    if not reason.strip():
+        raise WorkflowError("reason")
+
+    def change() -> CaseEvent:
+        department = case.department.code if case.department else None
+        case.department = None
+        case.assignee = None
+        case.extension_minutes = None
+        event = _state(case, "accepted", "sent_back", reason.strip(), department=department)
+        event.public = False  # why a department refused a case is the office's business
+        return event
+
+    event = _act(session, case, user, "send_back", now, version, change)
+    notify.staff_news(session, case, event, notify.dispatchers(session))
+    return event
+
+
+def request_extension(
+    session: Session,
+    case: Case,
+    user: User,
+    reason: str,
+    minutes: int,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Ask the dispatchers for more time to resolve the case (延期申请), with a reason; the
+    time counts as the case's policy does (working or calendar minutes)."""
+    if not reason.strip():
+        raise WorkflowError("reason")
+    if not 0 < minutes <= MAX_EXTENSION_MINUTES or case.resolve_due_at is None:
+        raise WorkflowError("extension")
+
+    def change() -> CaseEvent:
+        case.extension_minutes = minutes
+        return CaseEvent(
+            kind="extension_requested", public=False, body=reason.strip(), data={"minutes": minutes}
+        )
+
+    event = _act(session, case, user, "request_extension", now, version, change)
+    notify.staff_news(session, case, event, notify.dispatchers(session))
+    return event
+
+
+def decide_extension(
+    session: Session,
+    case: Case,
+    user: User,
+    approve: bool,
+    body: str,
+    now: datetime,
+    version: int | None = None,
+) -> CaseEvent:
+    """Approve a pending extension, moving the resolve deadline by the time asked, or
+    decline it with a reason. The requester hears the answer."""
+    if not approve and not body.strip():
+        raise WorkflowError("reason")
+    action = "approve_extension" if approve else "decline_extension"
+    requester = next(
+        (e.actor for e in reversed(case.events) if e.kind == "extension_requested"), None
+    )
+
+    def change() -> CaseEvent:
+        minutes = case.extension_minutes or 0
+        case.extension_minutes = None
+        if not approve:
+            return CaseEvent(
+                kind="extension_declined",
+                public=False,
+                body=body.strip(),
+                data={"minutes": minutes},
+            )
+        before = case.resolve_due_at
+        sla.extend(session, case, minutes, now)
+        return CaseEvent(
+            kind="extension_approved",
+            public=False,
+            body=body.strip(),
+            data={
+                "minutes": minutes,
+                "department": case.department.code if case.department else None,
+                "from": before.isoformat() if before else None,
+                "to": case.resolve_due_at.isoformat() if case.resolve_due_at else None,
+            },
+        )
+
+    event = _act(session, case, user, action, now, version, change)
+    if requester is not None and requester.active:
+        notify.staff_news(session, case, event, [requester])
+    return event
+
+
 # Where the resident may say "not fixed": as soon as the department says it is done
 # (已处置), and after staff closed it.
 RESIDENT_REOPEN_STATES = ("resolved", "closed")
@@ -489,20 +645,29 @@ def may_reopen_for_resident(case: Case, now: datetime, window: timedelta) -> boo
     return True
 
 
+def _send_back(case: Case, now: datetime, session: Session) -> str:
+    """Put a resolved or closed case back to work in a new cycle with a new resolve deadline
+    (返工); return the state it left."""
+    previous = case.state
+    case.state = "dispatched" if case.department_id else "accepted"
+    case.cycle += 1
+    case.closed_at = None
+    case.resolved_at = None
+    case.extension_minutes = None
+    sla.start_clocks(session, case, now, respond=False)
+    case.updated_at = case.attention_at = now
+    facilities.case_changed(session, case, now)
+    return previous
+
+
 def reopen_for_resident(session: Session, case: Case, reason: str, now: datetime) -> CaseEvent:
     """Send the case back for rework because its resident says it is not fixed (返工): back to
     its department with a new resolve deadline, in a new cycle that asks for a new rating.
     The caller checks `may_reopen_for_resident` (the web page and Open311 alike)."""
     if case.state not in RESIDENT_REOPEN_STATES:
         raise WorkflowError("state")
-    previous = case.state
-    case.state = "dispatched" if case.department_id else "accepted"
     case.reopen_count += 1
-    case.cycle += 1
-    case.closed_at = None
-    case.resolved_at = None
-    sla.start_clocks(session, case, now, respond=False)
-    case.updated_at = now
+    previous = _send_back(case, now, session)
     event = CaseEvent(
         case=case,
         kind="reopened",
@@ -512,6 +677,43 @@ def reopen_for_resident(session: Session, case: Case, reason: str, now: datetime
         created_at=now,
     )
     session.add(event)
+    return event
+
+
+def reopen_rebound(
+    session: Session, case: Case, supervisor: User, reason: str, now: datetime, **data: object
+) -> CaseEvent:
+    """Send a closed case back for rework because a follow-up check on site (回头看) found the
+    problem back (反弹): as a rework, which counts against the department, with a new resolve
+    deadline. The resident's own one reopening stays theirs."""
+    if case.state != "closed":
+        raise WorkflowError("state")
+    if not reason.strip():
+        raise WorkflowError("reason")
+    previous = _send_back(case, now, session)
+    event = CaseEvent(
+        case=case,
+        actor=supervisor,
+        kind="rework",
+        from_state=previous,
+        to_state=case.state,
+        body=reason.strip(),
+        data={"rebound": True, **data},
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    audit.record(
+        session,
+        supervisor,
+        "case.rebound",
+        "case",
+        case.number,
+        {"state": previous},
+        {"state": case.state, **data},
+        now=now,
+    )
+    notify.case_changed(session, case, event)
     return event
 
 

@@ -20,4 +20,4 @@ def require_supervisor():
     return None
 
 
-from portal.supervisor import views  # noqa: E402,F401
+from portal.supervisor import followups, views  # noqa: E402,F401

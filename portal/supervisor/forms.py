@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from portal.models.supervision import OnSiteEvidence
@@ -88,3 +96,22 @@ class VerifyForm(PositionForm):
         filters=[strip],
         validators=[DataRequired(_l("Describe what you found.")), Length(max=1000), plain_text],
     )
+
+
+class FollowUpForm(PositionForm):
+    """The supervisor's answer to a follow-up check (回头看): still fixed, or rebounded."""
+
+    verdict = RadioField(
+        _l("What did you find?"),
+        choices=[
+            ("still_fixed", _l("Still fixed")),
+            ("rebounded", _l("Rebounded: the problem is back")),
+        ],
+        validators=[DataRequired(_l("Say whether it is still fixed."))],
+    )
+    body = TextAreaField(
+        _l("What you found on site"),
+        filters=[strip],
+        validators=[Length(max=1000), plain_text],
+    )
+    category = SelectField(_l("The problem found (for a work)"), validators=[Optional()])

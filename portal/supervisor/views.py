@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -26,14 +28,14 @@ from portal.models import (
 )
 from portal.services import (
     evidence,
+    followups,
     inspections,
-    intake,
     photos,
     site_checks,
     supervisors,
     workflow,
 )
-from portal.supervisor import bp
+from portal.supervisor import bp, on_site
 from portal.supervisor.forms import ApplicationForm, InspectionForm, PositionForm, VerifyForm
 from portal.web import row_id
 
@@ -85,13 +87,21 @@ def apply() -> Response | tuple[str, int]:
 
 @bp.route("/")
 def index() -> str:
-    """Show this month's assigned sites, the other active sites, reports, findings, points."""
-    month = utcnow().strftime("%Y-%m")
-    assigned = db.session.scalars(
-        select(Assignment)
-        .join(Assignment.round)
-        .where(Assignment.supervisor_id == current_user.id, SpotCheckRound.month == month)
-    ).all()
+    """Show this month's assigned sites (and next month's once drawn), the other active
+    sites, reports, findings, points."""
+    today = utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
+    month = today.strftime("%Y-%m")
+    following = (today.replace(day=1) + timedelta(days=32)).strftime("%Y-%m")
+
+    def assigned_in(which: str) -> list[Assignment]:
+        return db.session.scalars(
+            select(Assignment)
+            .join(Assignment.round)
+            .where(Assignment.supervisor_id == current_user.id, SpotCheckRound.month == which)
+            .order_by(Assignment.due_on, Assignment.id)
+        ).all()
+
+    assigned = assigned_in(month)
     done = set(
         db.session.scalars(
             select(Inspection.assignment_id).where(
@@ -122,12 +132,15 @@ def index() -> str:
     )
     return render_template(
         "supervisor/index.html",
+        follow_ups=followups.of_supervisor(db.session, current_user, month),
         assigned=assigned,
         done=done,
         sites=sites,
         reports=reports,
         findings=findings,
         month=month,
+        next_month=following,
+        next_assigned=assigned_in(following),
         rank=rank,
     )
 
@@ -218,7 +231,7 @@ def _submitted_message(report: Inspection, made: list[Case]) -> str:
         return _(
             "Report submitted, pending staff review (%(why)s). Its findings and points "
             "count once a staff member confirms it.",
-            why=_("; ").join(evidence.reason_labels(report.review_reasons)),
+            why=on_site.why_flagged(report),
         )
     if not made:  # an all-pass report: "0 findings sent" read as if something was lost
         return _("Report submitted: no problems found.")
@@ -237,10 +250,7 @@ def _read_photos() -> list[tuple[str, photos.ProcessedPhoto]]:
     """Process the photos of every checklist item; raise PhotosRefused if any is refused."""
     read, refused = [], []
     for item in CHECKLIST:
-        files = [f for f in request.files.getlist(f"photo-{item}") if f and f.filename]
-        processed, problems = intake.process_uploads(
-            (f.filename, f.stream, f.mimetype) for f in files
-        )
+        processed, problems = on_site.read_photos(f"photo-{item}")
         read.extend((item, photo) for photo in processed)
         refused.extend(problems)
     if refused:
@@ -251,7 +261,7 @@ def _read_photos() -> list[tuple[str, photos.ProcessedPhoto]]:
 def _store_photos(
     report: Inspection, uploaded: list[tuple[str, photos.ProcessedPhoto]], now
 ) -> None:
-    store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+    store = photos.store_for_app()
     for item, processed in uploaded:
         inspections.add_photo(db.session, report, item, processed, store, now)
 
@@ -268,13 +278,12 @@ def report(report_id: int) -> str:
 
 def check_refusal(code: str) -> str:
     """Return the translated reason a check on site was not recorded."""
-    return {
-        "body": _("Describe what you found."),
-        "position": _("Your position is missing or not valid: use “my position” or type it."),
-        "photo": _("Add at least one photo of what you found on site."),
-        "pending": _("Your earlier check of this case is waiting for staff review."),
-        "stale": _("The case changed meanwhile: check what is new, then send again."),
-    }.get(code, _("This case is not waiting for your check."))
+    return on_site.refusal(
+        code,
+        _("This case is not waiting for your check."),
+        pending=_("Your earlier check of this case is waiting for staff review."),
+        stale=_("The case changed meanwhile: check what is new, then send again."),
+    )
 
 
 @bp.route("/cases/<number>", methods=["GET", "POST"])
@@ -310,10 +319,7 @@ def _check(case: Case, form: VerifyForm) -> str | None:
     """Record the check sent; return None when done, else the refusal's code ("" if shown)."""
     if not form.validate():
         return ""
-    try:
-        position = form.position()
-    except evidence.InvalidPosition:
-        return "position"
+    position = on_site.position(form)
     action = "close" if request.form.get("action") == "close" else "rework"
     # What the supervisor can fix by typing is refused before the photos are read: a browser
     # cannot give the picked files back, so they are lost only when they are the problem.
@@ -329,13 +335,10 @@ def _check(case: Case, form: VerifyForm) -> str | None:
         return "pending"
     if action not in workflow.allowed(case, current_user):
         return "state"
-    uploads = [f for f in request.files.getlist("photo") if f and f.filename]
-    processed, refused = intake.process_uploads((f.filename, f.stream, f.mimetype) for f in uploads)
-    if refused:
-        for message in refused:
-            flash(message, "error")
+    processed = on_site.photos_or_flash()
+    if processed is None:
         return ""
-    store = photos.PhotoStore(current_app.config["UPLOAD_DIR"])
+    store = photos.store_for_app()
     try:
         check = site_checks.record(
             db.session,
@@ -361,7 +364,7 @@ def _check(case: Case, form: VerifyForm) -> str | None:
             _(
                 "Thank you. Your check is pending staff review (%(why)s): the case changes, "
                 "and your points count, once a staff member confirms it.",
-                why=_("; ").join(evidence.reason_labels(check.review_reasons)),
+                why=on_site.why_flagged(check),
             ),
             "info",
         )

@@ -23,8 +23,11 @@
     return meta ? meta.getAttribute("content") : "";
   }
 
-  function showFallback(el) {
+  function showFallback(el, map) {
+    var shrinks = !el.classList.contains("tiles-failed");
     el.classList.add("tiles-failed");
+    /* The blank map is lower: tell Leaflet, or what was centred sits on the new bottom edge. */
+    if (map && shrinks) map.invalidateSize();
     var id = el.dataset.fallback;
     var notice = id ? document.getElementById(id) : null;
     if (notice) notice.hidden = false;
@@ -55,7 +58,7 @@
     translateControls(map);
     var url = el.dataset.tileUrl;
     if (!url) {
-      showFallback(el);
+      showFallback(el, map);
       return null;
     }
     var layer = L.tileLayer(url, { attribution: el.dataset.tileAttribution || "", maxZoom: 19 });
@@ -64,9 +67,9 @@
     layer.on("tileload", function () { loaded += 1; });
     layer.on("tileerror", function () {
       errors += 1;
-      if (errors >= 3 && loaded === 0) showFallback(el);
+      if (errors >= 3 && loaded === 0) showFallback(el, map);
     });
-    window.setTimeout(function () { if (loaded === 0) showFallback(el); }, 8000);
+    window.setTimeout(function () { if (loaded === 0) showFallback(el, map); }, 8000);
     layer.addTo(map);
     return layer;
   }
@@ -86,6 +89,12 @@
       document.querySelectorAll(rule[0]).forEach(function (fold) { fold.open = true; });
     });
   }
+
+  /* On a phone the saved views scroll sideways (site.css): bring the chosen one on screen. */
+  document.querySelectorAll('.queue-views [aria-current="page"]').forEach(function (chosen) {
+    var row = chosen.parentElement;
+    if (row.scrollWidth > row.clientWidth) row.scrollLeft = chosen.offsetLeft - row.offsetLeft - 16;
+  });
 
   window.Portal = { t: t, csrfToken: csrfToken, tileLayer: tileLayer, parseCenter: parseCenter };
 })();

@@ -15,6 +15,7 @@ ADMIN_ONLY = (
     "/admin/departments",
     "/admin/rules",
     "/admin/zones",
+    "/admin/facilities",
     "/admin/calendar",
     "/admin/audit",
     "/admin/projects",
@@ -24,6 +25,11 @@ ADMIN_ONLY = (
     "/admin/lists",
     "/admin/reply-templates",
     "/admin/api-keys",
+    "/admin/outbox",
+    "/admin/moderations/1/undo",
+    "/admin/devices/new",
+    "/admin/devices/import",
+    "/admin/detection-rules",
 )
 DISPATCHER_ONLY = (
     "/admin/cases/new",
@@ -38,6 +44,10 @@ DISPATCHER_ONLY = (
     "/admin/reports",
     "/admin/blocklist",
     "/admin/review",
+    "/admin/facilities/repeats",
+    "/admin/hotspots",
+    "/admin/followups",
+    "/admin/moderations/1/original.jpg",
 )
 
 
@@ -68,6 +78,13 @@ def concrete(rule, case_number: str, token: str, department: str, notice_id: int
         "comment_id": "1",
         "suggestion_id": "1",
         "check_id": "1",
+        "follow_up_id": "1",
+        "photo_id": "1",
+        "moderation_id": "1",
+        "message_id": "1",
+        "device_id": "1",
+        "alarm_id": "1",
+        "detection_id": "1",
     }
     return re.sub(r"<(?:[a-z]+:)?([a-z_0-9]+)>", lambda m: values.get(m.group(1), "x"), rule.rule)
 
@@ -83,10 +100,12 @@ def expected(path: str, role: str | None, handler_owns: bool) -> str:
         return "login"
     if role == "supervisor":
         return "forbidden"
-    if path.startswith(ADMIN_ONLY):
-        return "ok" if role == "admin" else "forbidden"
+    # Triage pages first: /admin/facilities/repeats is theirs, the rest of /admin/facilities
+    # is the admins' register.
     if path.startswith(DISPATCHER_ONLY):
         return "ok" if role in ("dispatcher", "admin") else "forbidden"
+    if path.startswith(ADMIN_ONLY):
+        return "ok" if role == "admin" else "forbidden"
     if "/admin/cases/" in path and role == "handler" and not handler_owns:
         return "forbidden"
     return "ok"

@@ -1,6 +1,7 @@
 """Working a case in the back office, as a dispatcher and a handler would."""
 
 import io
+import re
 
 import pytest
 from sqlalchemy import select
@@ -69,7 +70,8 @@ def test_a_stale_form_is_refused_with_a_clear_message(client, db, login_as, road
     old = case.version_id
     assert act(client, case, "accept", priority="normal").status_code == 303
     response = act(client, case, "reject", body="重复", version=old)
-    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
     assert "已被他人修改" in page or "changed since you opened it" in page
     db.session.refresh(case)
     assert case.state == "accepted"
@@ -165,3 +167,120 @@ def test_staff_see_each_cycles_rating_itself(client, db, login_as, road):
     ]
     assert "基本满意" in ratings and "不满意" in ratings and "路面又裂了" in ratings
     assert "核查前已确认修好" in ratings  # the first was given at 已处置
+
+
+def test_a_refused_stale_reply_keeps_the_text_and_shows_the_other_change(
+    client, db, login_as, road
+):
+    from portal.services import workflow
+    from tests.factories import make_user
+
+    case, _ = make_case(db.session, category_code="0101")
+    other = make_user(db.session, "dispatcher", name="李调度")
+    login_as("dispatcher")
+    page = client.get(f"/admin/cases/{case.number}").get_data(as_text=True)
+    seen = re.search(r'name="seen" value="([^"]+)"', page).group(1)
+    old = case.version_id
+    workflow.accept(db.session, case, other, "urgent", utcnow())
+    db.session.commit()
+    response = act(client, case, "reply", body="我们明天派人去看", version=old, seen=seen)
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert re.search(r'<textarea id="reply-body"[^>]*>我们明天派人去看</textarea>', page)
+    changes = re.search(r'class="flash error stale-changes".*?</div>', page, re.S).group(0)
+    assert "李调度" in changes and ("紧急" in changes or "Urgent" in changes)
+    db.session.refresh(case)
+    assert all(e.kind != "public_reply" for e in case.events)
+    # The form now carries the current version: sent again, it goes through.
+    assert f'name="version" value="{case.version_id}"' in page
+    assert act(client, case, "reply", body="我们明天派人去看").status_code == 303
+
+
+def test_a_handler_sends_back_and_asks_for_more_time_through_the_page(
+    client, db, auth, login_as, road
+):
+    from portal.services import workflow
+    from tests.factories import make_user
+
+    first, _ = make_case(db.session, category_code="0101", position=(30.265, 120.14))
+    second, _ = make_case(db.session, category_code="0101", position=(30.27, 120.15))
+    dispatcher = make_user(db.session, "dispatcher")
+    for case in (first, second):
+        workflow.accept(db.session, case, dispatcher, "normal", utcnow())
+        workflow.route(db.session, case, dispatcher, road, utcnow())
+    db.session.commit()
+    login_as("handler", department=road)
+    assert act(client, first, "send_back", body="").status_code == 422  # a reason is needed
+    db.session.refresh(first)
+    assert first.state == "dispatched"
+    assert act(client, first, "send_back", body="这是绿化问题").status_code == 303
+    refused = act(client, second, "request_extension", body="等材料", hours="abc")
+    assert refused.status_code == 422  # the page again, the reason kept in its form
+    assert ">等材料</textarea>" in refused.get_data(as_text=True)
+    db.session.refresh(second)
+    assert second.extension_minutes is None
+    assert act(client, second, "request_extension", body="等材料", hours="16").status_code == 303
+    db.session.refresh(first)
+    db.session.refresh(second)
+    assert first.state == "accepted" and first.department is None
+    assert second.extension_minutes == 16 * 60
+    due = second.resolve_due_at
+    auth.login(dispatcher)
+    assert first.number in client.get("/admin/?view=to_dispatch").get_data(as_text=True)
+    assert second.number in client.get("/admin/").get_data(as_text=True)  # to decide
+    assert act(client, second, "approve_extension").status_code == 303
+    db.session.refresh(second)
+    assert second.resolve_due_at > due and second.extension_minutes is None
+    page = client.get(f"/admin/cases/{second.number}").get_data(as_text=True)
+    assert "延期已批准" in page or "Extension approved" in page
+
+
+@pytest.mark.parametrize("assignee", ["abc", "99999999999999999999", "-1", "0"])
+def test_assigning_to_garbage_changes_nothing(client, db, login_as, road, assignee):
+    from portal.services import workflow
+    from tests.factories import make_user
+
+    case, _ = make_case(db.session, category_code="0101")
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, "normal", utcnow())
+    workflow.route(db.session, case, dispatcher, road, utcnow())
+    db.session.commit()
+    login_as("dispatcher")
+    assert act(client, case, "assign", assignee=assignee).status_code == 422
+    db.session.refresh(case)
+    assert case.assignee_id is None
+
+
+def test_the_timeline_says_what_changed(client, db, login_as, road):
+    drain = db.session.scalar(select(Department).where(Department.name_zh == "排水管理所"))
+    case, _ = make_case(db.session, category_code="0101")
+    login_as("dispatcher")
+    assert act(client, case, "accept", priority="normal").status_code == 303
+    db.session.refresh(case)
+    assert act(client, case, "set_priority", priority="high").status_code == 303
+    db.session.refresh(case)
+    assert act(client, case, "route", department=road.code).status_code == 303
+    db.session.refresh(case)
+    assert act(client, case, "route", department=drain.code).status_code == 303
+    page = client.get(f"/admin/cases/{case.number}").get_data(as_text=True)
+    assert "优先级：一般 → 较急" in page
+    assert "派遣：道路养护所" in page and "派遣：道路养护所 → 排水管理所" in page
+    public = client.get(f"/cases/{case.number}").get_data(as_text=True)
+    assert "派遣：道路养护所 → 排水管理所" in public and "优先级" not in public
+
+
+def test_queue_search_covers_internal_notes_and_answers_bad_queries(client, db, login_as, road):
+    case, _ = make_case(db.session, description="雨水篦子堵塞")
+    other, _ = make_case(db.session, description="路灯不亮", position=(30.276, 120.16))
+    dispatcher = login_as("dispatcher")
+    from portal.services import workflow
+
+    workflow.note(db.session, case, dispatcher, "先联系排水公司", utcnow())
+    db.session.commit()
+    found = client.get("/admin/?state=&q=排水公司").get_data(as_text=True)
+    assert case.number in found and other.number not in found
+    assert case.number not in client.get("/cases?q=排水公司").get_data(as_text=True)
+    for q in ("井", "!" * 100, '" * NEAR OR', "NEAR(路灯*)", "{a}:b"):
+        answer = client.get("/admin/", query_string={"state": "", "q": q})
+        assert answer.status_code == 200
+    assert "两个相连" in client.get("/admin/?state=&q=，，，").get_data(as_text=True)

@@ -116,3 +116,33 @@ def test_a_large_export_streams_with_flat_memory(client, db, login_as):
     assert large_size > 4.5 * small_size
     # Five times the rows, fetched a thousand at a time: memory hardly grows.
     assert large_peak < 1.6 * small_peak, (small_peak, large_peak)
+
+
+def test_every_download_is_in_the_audit_log(client, db, login_as):
+    from portal.models import AuditEntry
+
+    make_case(db.session)
+    user = login_as("dispatcher")
+    for extension in ("csv", "xlsx", "geojson"):
+        answer = client.get(f"/admin/export/cases.{extension}?state=submitted")
+        answer.get_data()
+        answer.close()
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "download")).all()
+    assert [e.object_type for e in entries] == ["cases.csv", "cases.xlsx", "cases.geojson"]
+    assert all(e.actor_id == user.id and "state=submitted" in e.after["filters"] for e in entries)
+
+
+def test_a_moderated_description_carries_the_note(client, db, login_as):
+    from portal.models import utcnow
+    from portal.services import moderation
+    from tests.factories import make_user
+
+    case, _ = make_case(db.session, description="邻居电话13800138000，占道。")
+    moderation.redact(
+        db.session, case, make_user(db.session, "admin"), ["13800138000"], "隐私", utcnow()
+    )
+    db.session.commit()
+    login_as("dispatcher")
+    text = client.get("/admin/export/cases.csv").get_data().decode("utf-8")
+    line = next(row for row in text.splitlines() if case.number in row)
+    assert "13800138000" not in text and "部分内容已隐去" in line

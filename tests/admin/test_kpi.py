@@ -41,3 +41,28 @@ def test_a_dispatcher_downloads_the_monthly_workbook(client, db, login_as):
     kpis = [list(r) for r in book["绩效指标"].iter_rows(values_only=True)]
     assert next(r for r in kpis if r[0] == "满意率")[1:5] == [0.5, 0.9, 2, 4]
     assert client.get("/admin/reports/monthly.xlsx?month=10-2026").status_code == 400
+
+
+def test_staff_see_each_departments_ratings(client, db, login_as):
+    from portal.models import Case
+    from portal.services import kpi
+    from tests.kpi_month import NOW, OCTOBER, TZ
+
+    build_october(db)
+    login_as("dispatcher")
+    page = client.get("/admin/kpi?month=2026-10").get_data(as_text=True)
+    table = re.search(r'<table[^>]*id="kpi-ratings">.*?</table>', page, re.S)[0]
+    assert "满意" in table and "基本满意" in table and "不满意" in table
+    counted = kpi.ratings_by_department(db.session, OCTOBER, TZ)
+    # The table agrees with the satisfaction rate of each department.
+    for department, card in kpi.by_department(db.session, OCTOBER, NOW, TZ):
+        given = counted.get(department.id, {})
+        rate = card.rates["satisfaction_rate"]
+        assert sum(given.values()) == rate.denominator
+        assert given.get("satisfied", 0) + given.get("basically_satisfied", 0) == rate.numerator
+        row = re.search(rf'<tr data-code="{department.code}">(.*?)</tr>', table, re.S)[1]
+        cells = re.findall(r"<td[^>]*>(\d+)</td>", row)
+        assert [int(c) for c in cells] == [
+            given.get(r, 0) for r in ("satisfied", "basically_satisfied", "dissatisfied")
+        ]
+    assert db.session.query(Case).filter(Case.rating.is_not(None)).count() > 0

@@ -170,13 +170,34 @@ def test_calendar_import_and_the_missing_year_warning(client, db, admin):
     assert bad.status_code == 422
 
 
+def test_a_bad_calendar_file_is_told_in_chinese_with_its_real_line(client, db, admin):
+    rows = "date,kind,name\n2027-01-01,holiday,元旦\nxx,holiday,坏行\n"
+    bad = client.post(
+        "/admin/calendar",
+        data={"file": (io.BytesIO(rows.encode()), "2027.csv")},
+        content_type="multipart/form-data",
+    )
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "第 3 行" in page and "Line" not in page
+    assert db.session.get(CalendarDay, __import__("datetime").date(2027, 1, 1)) is None
+    binary = client.post(
+        "/admin/calendar",
+        data={"file": (io.BytesIO(b"\xff\xfe\x00garbage"), "2027.csv")},
+        content_type="multipart/form-data",
+    )
+    page = binary.get_data(as_text=True)
+    assert binary.status_code == 422 and "UTF-8" in page and "codec" not in page
+
+
 def test_audit_log_lists_and_exports(client, db, admin):
     client.post("/admin/rules", data={"category": "0301", "department": "EMERG"})
     page = client.get("/admin/audit?action=rule").get_data(as_text=True)
     assert "rule.create" in page
     export = client.get("/admin/audit.csv")
     rows = list(csv.reader(io.StringIO(export.get_data(as_text=True))))
-    assert rows[0][:4] == ["id", "time", "actor", "action"] and rows[1][3] == "rule.create"
+    assert rows[0][:4] == ["id", "time", "actor", "action"]
+    # Newest first: the download of this export itself, then the rule.
+    assert [row[3] for row in rows[1:3]] == ["download", "rule.create"]
 
 
 def test_the_audit_log_cannot_be_changed(db, admin):
@@ -235,3 +256,21 @@ def test_audit_log_filters_by_dates_in_beijing_time(client, db, admin):
     export = client.get("/admin/audit.csv?since=2026-11-02").get_data(as_text=True)
     assert "next.morning" in export and "late.evening" not in export
     assert client.get("/admin/audit?since=garbage").status_code == 200
+
+
+def test_a_partial_calendar_import_keeps_the_warning_and_names_what_is_missing(client, db, admin):
+    from portal.services import calendar
+
+    calendar.seed_from_package(db.session)
+    db.session.commit()
+    rows = "2027-01-01,holiday,元旦\n2027-01-02,holiday,元旦\n2027-01-03,holiday,元旦\n"
+    answer = client.post(
+        "/admin/calendar",
+        data={"file": (io.BytesIO(rows.encode()), "2027.csv")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 303
+    page = client.get("/admin/calendar").get_data(as_text=True)
+    assert "2027" in page and "春节" in page and "国庆节" in page  # still missing, named
+    assert '<th scope="col">名称</th>' in page
+    assert "New Year" not in page  # the package's names are shown in Chinese

@@ -284,7 +284,7 @@ def test_staff_see_the_evidence_and_filter_the_reports_waiting_for_review(
     assert f"/admin/inspections/{held.id}" in pending
     assert f'/admin/inspections/{fine.id}"' not in pending and "待工作人员核实" in pending
     page = client.get(f"/admin/inspections/{held.id}").get_data(as_text=True)
-    assert "位置为手动输入，并非手机定位" in page and "照片自带的定位不在工地范围内" in page
+    assert "位置为手动输入，并非手机定位" in page and "照片自带的定位不在现场范围内" in page
     assert "手动输入（或缺少当时的手机定位精度和时间）" in page
     assert re.search(r"GPS 位置距工地 11\d{3} 米", page) and 'id="review-form"' in page
     shown = client.get(f"/admin/inspections/{fine.id}").get_data(as_text=True)
@@ -382,3 +382,19 @@ def test_staff_confirm_a_held_check_on_site(app, client, db, login_as):
         db.session.refresh(changed)
     assert case.state == "closed" and supervisor.points == points + workflow.VERIFY_POINTS
     assert check.confirmed_by_id == dispatcher.id and check.review_note == "视频核实"
+
+
+def test_labels_of_the_inspection_list_and_a_finding(client, db, login_as, held_reports):
+    from portal.models import Case, utcnow
+    from portal.services import inspections
+
+    _held, fine = held_reports
+    login_as("dispatcher")
+    listing = client.get("/admin/inspections").get_data(as_text=True)
+    assert '<th scope="col">日期</th>' in listing
+    found = inspections.findings_to_cases(db.session, fine, utcnow())
+    db.session.commit()
+    if not found:
+        found = db.session.scalars(select(Case).where(Case.source == "inspection")).all()
+    page = client.get(f"/admin/cases/{found[0].number}").get_data(as_text=True)
+    assert "市民监督员 周监督" in page

@@ -322,3 +322,47 @@ class PrivateCluster:
             with contextlib.suppress(subprocess.CalledProcessError):
                 self.stop("immediate")
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+class StreamingReplica(PrivateCluster):
+    """A hot standby of a private cluster, made with pg_basebackup, on a port of its own."""
+
+    def __init__(self, primary: PrivateCluster) -> None:
+        super().__init__()
+        self.primary = primary
+
+    def init(self) -> None:
+        """Copy the running primary and write the settings that make this copy follow it."""
+        self._as_postgres(
+            str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port),
+            "-U", "postgres", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast",
+        )  # fmt: skip
+
+    def sql(self, statement: str) -> object:
+        """Run one statement on the replica, return its single value."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as connection:
+                return connection.execute(text(statement)).scalar()
+        finally:
+            engine.dispose()
+
+    def wait_replayed(self, timeout: float = 30) -> None:
+        """Wait until the replica has replayed everything the primary has written."""
+        from sqlalchemy import create_engine, text
+
+        primary = create_engine(self.primary.url)
+        try:
+            with primary.connect() as connection:
+                target = connection.execute(text("SELECT pg_current_wal_lsn()")).scalar()
+        finally:
+            primary.dispose()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = self.sql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn")
+            if done:
+                return
+            time.sleep(0.1)
+        raise TimeoutError("the replica did not catch up")

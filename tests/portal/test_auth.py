@@ -44,12 +44,25 @@ def test_wrong_passwords_lock_the_account_and_the_lock_is_recorded(client, db, s
         "/login", data={"email": "d@example.cn", "password": "correct horse battery"}
     )
     assert locked.status_code == 422 and "锁定" in locked.get_data(as_text=True)
-    assert db.session.scalar(select(AuditEntry.action)) == "account.lock"
+    actions = db.session.scalars(select(AuditEntry.action)).all()
+    assert actions.count("account.lock") == 1  # beside each refused sign-in
 
 
 def test_next_only_goes_to_this_site(client, db, staff):
     response = sign_in(client, db.session, staff, "correct horse battery", "//evil.example/x")
     assert response.headers["Location"] == "/admin/"
+
+
+def test_a_supervisor_lands_on_the_spot_checks_and_finds_them_in_the_menu(client, db, reference):
+    user = make_user(db.session, "supervisor", email="s@example.cn")
+    user.password_hash = accounts.hash_password("correct horse battery")
+    db.session.commit()
+    response = client.post(
+        "/login", data={"email": "s@example.cn", "password": "correct horse battery"}
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/supervisor/"
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/supervisor/"' in page and 'href="/admin/"' not in page
 
 
 def test_change_password(client, db, staff):
@@ -87,3 +100,31 @@ def test_sign_in_is_throttled_per_account_and_address(client, staff, app_config)
         for _ in range(4)
     ]
     assert codes == [422, 422, 422, 429]
+
+
+def audit_trail(db):
+    entries = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action.in_(("auth.sign_in", "auth.sign_in_failed", "auth.sign_out")))
+        .order_by(AuditEntry.id)
+    ).all()
+    return [(e.action, e.after.get("reason"), e.actor_label) for e in entries]
+
+
+def test_sign_ins_failures_and_sign_outs_are_in_the_audit_log(client, db, staff):
+    client.post("/login", data={"email": "nobody@example.cn", "password": "x"})
+    client.post("/login", data={"email": "d@example.cn", "password": "wrong"})
+    client.post("/login", data={"email": "d@example.cn", "password": "correct horse battery"})
+    client.post("/login/verify", data={"code": "000000"})
+    client.post("/login/verify", data={"code": totp_code(db.session, staff)})
+    client.post("/logout")
+    trail = audit_trail(db)
+    assert [(action, reason) for action, reason, _label in trail] == [
+        ("auth.sign_in_failed", "unknown"),
+        ("auth.sign_in_failed", "password"),
+        ("auth.sign_in_failed", "code"),
+        ("auth.sign_in", None),
+        ("auth.sign_out", None),
+    ]
+    assert trail[0][2] == "nobody@example.cn"  # what was typed, for the admin reading the log
+    assert "d@example.cn" in trail[3][2]

@@ -136,3 +136,38 @@ def test_resident_answers_the_offices_question(client, db, reference):
     db.session.refresh(case)
     assert case.events[-1].body == "湖墅南路128号"  # nothing is paused any more
     assert again.status_code == 409 and "补充：靠近公交站" in again.get_data(as_text=True)
+
+
+def test_case_list_search_answers_every_query(client, db, reference):
+    lamp, _ = make_case(db.session, description="编号K12+300的路灯不亮")
+    assert lamp.number in client.get("/cases?q=K12%2B300").get_data(as_text=True)
+    for q in ("灯", "的", "!" * 100, "。" * 100, '"', "*", " OR ", '"路灯" NEAR *'):
+        answer = client.get("/cases", query_string={"q": q})
+        assert answer.status_code == 200
+        if q.strip() in ("灯", "的", "!" * 100, "。" * 100, '"', "*", "OR"[:1]):
+            assert "两个相连" in answer.get_data(as_text=True)
+        assert lamp.number not in answer.get_data(as_text=True)
+
+
+def test_the_reporter_gets_updates_on_the_private_page_but_no_me_too(client, db, reference):
+    case, token = make_case(db.session)
+    assert case.reporter_email == "" and case.followers_count == 0
+    page = client.get(f"/track/{token}").get_data(as_text=True)
+    # No "me too" on one's own report; the e-mail updates are offered instead.
+    assert ">我也遇到</button>" not in page and f"/cases/{case.number}/follow" not in page
+    assert f"/track/{token}/updates" in page
+    bad = client.post(f"/track/{token}/updates", data={"email": "not an address"})
+    assert bad.status_code == 422 and "not an address" in bad.get_data(as_text=True)
+    done = client.post(f"/track/{token}/updates", data={"email": "Li@Example.cn"})
+    assert done.status_code == 303
+    db.session.refresh(case)
+    assert case.reporter_email == "li@example.cn" and case.followers_count == 0
+    page = client.get(f"/track/{token}").get_data(as_text=True)
+    assert "案件进展将发送到您报告时留下的邮箱" in page
+    assert client.post(f"/track/{token}/updates", data={"email": "x@example.cn"}).status_code == 409
+    # The reporter's browser, posting "me too" by the public page's form, is refused too.
+    with client.session_transaction() as session:
+        session["tracking"] = [[case.number, token]]
+    client.post(f"/cases/{case.number}/follow", data={"email": ""})
+    db.session.refresh(case)
+    assert case.followers_count == 0

@@ -94,7 +94,7 @@ def test_the_link_sets_the_password_once(app, client, db, member):
     assert accounts.check_password(member, NEW)
     assert sign_in(client, member.email, NEW).status_code == 303
     actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
-    assert actions == ["account.reset_request", "account.password_reset"]
+    assert actions == ["account.reset_request", "account.password_reset", "auth.sign_in"]
 
 
 def test_the_link_expires(app, client, db, member, monkeypatch):

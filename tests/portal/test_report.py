@@ -162,6 +162,17 @@ def test_me_too_counts_once_per_browser(client, db, reference):
     assert "1 人" in page or "1 people" in page or "1" in page
 
 
+def test_a_refused_me_too_address_stays_in_its_field_with_why(client, db, reference):
+    case, _ = make_case(db.session)
+    answer = client.post(f"/cases/{case.number}/follow", data={"email": "not-an-address"})
+    assert answer.status_code == 422  # the case page again, not a redirect that drops it
+    page = answer.get_data(as_text=True)
+    assert 'value="not-an-address"' in page and 'aria-invalid="true"' in page
+    assert "请输入有效的电子邮件地址" in page
+    db.session.refresh(case)
+    assert case.followers_count == 0
+
+
 def test_report_form_requires_csrf(app, client, db, reference):
     app.config["WTF_CSRF_ENABLED"] = True
     response = client.post("/report/new", data=form_data(db))

@@ -309,7 +309,7 @@ def test_a_photo_with_exif_from_11_km_away_holds_the_report(client, db, login_as
     )
     report = db.session.scalar(select(Inspection))
     assert report.review_reasons == ["photo_far"]
-    assert "照片自带的定位不在工地范围内" in done.get_data(as_text=True)
+    assert "照片自带的定位不在现场范围内" in done.get_data(as_text=True)
 
 
 def resolved_finding(app, db, supervisor, site) -> Case:
@@ -373,3 +373,23 @@ def test_a_report_id_no_column_holds_opens_a_fresh_form(client, db, login_as, si
     answer = client.get(f"/supervisor/inspect/{site.code}?report={report}")
     assert answer.status_code == 200
     assert db.session.scalar(select(func.count()).select_from(Inspection)) == 0
+
+
+def test_the_apply_button_says_submit_the_application(client, reference):
+    assert "提交申请" in client.get("/supervisor/apply").get_data(as_text=True)
+
+
+def test_next_months_assignments_show_once_drawn(client, db, login_as, site):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    supervisor = login_as("supervisor")
+    today = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    following = (today.replace(day=1) + timedelta(days=32)).strftime("%Y-%m")
+    page = client.get("/supervisor/").get_data(as_text=True)
+    assert f"{following}（下月）" not in page
+    spotchecks.assign(db.session, following, 1, seed=1, actor=None, now=utcnow())
+    db.session.commit()
+    page = client.get("/supervisor/").get_data(as_text=True)
+    assert f"{following}（下月）待检查的工地" in page and site.name in page
+    assert supervisor.role == "supervisor"

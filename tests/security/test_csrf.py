@@ -20,6 +20,12 @@ EXEMPT = {
     "open311.update_post": (
         "Citizens' updates come from other systems with their api_key, as requests do."
     ),
+    "api.device_readings": (
+        "A sensor posts its readings with its own key in X-Device-Key; it has no session."
+    ),
+    "api.post_detection": (
+        "A video-analytics platform posts detections with its api_key; it has no session."
+    ),
 }
 
 # What a real form might carry; sent so that only the missing token stops the request.
@@ -141,5 +147,14 @@ def test_exemptions_are_real_routes_that_authenticate_otherwise(app, client, db,
     response = client.post("/open311/v2/requests.json", data={"service_code": "0101"})
     assert response.status_code == 403
     assert response.is_json and response.json[0]["code"] == 403
+    # Without the device's key, or with a wrong one, readings are refused.
+    readings = f"/api/v1/devices/{world.device_code}/readings"
+    sent = [{"ts": "2026-11-29T08:00:00+00:00", "values": {"depth": 30}}]
+    for headers in ({}, {"X-Device-Key": "not-its-key"}):
+        refused = client.post(readings, json=sent, headers=headers)
+        assert refused.status_code == 401 and refused.json["error"]["code"] == 401
+    # Without an api_key, a detection is refused.
+    detection = client.post("/api/v1/detections", data={"kind": "cover_missing"})
+    assert detection.status_code == 401 and detection.json["error"]["code"] == 401
     after = fingerprint(db)
     assert after == before

@@ -17,6 +17,11 @@ from portal.models import (
     Consultation,
     Contractor,
     Department,
+    DetectionRule,
+    Device,
+    Facility,
+    FollowUp,
+    FollowUpRound,
     Inspection,
     InspectionPhoto,
     Notice,
@@ -27,17 +32,20 @@ from portal.models import (
 )
 from portal.services import (
     accounts,
+    apikeys,
     case_links,
     cases,
     consultations,
     demo,
+    detections,
+    moderation,
     password_links,
     privacy,
     suggestions,
 )
 from portal.services.photos import PhotoStore
 from tests.conftest import make_app
-from tests.factories import make_case, make_consultation, make_user, totp_code
+from tests.factories import jpeg_photo, make_case, make_consultation, make_user, totp_code
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 REFERRER_POLICIES = {
@@ -169,6 +177,9 @@ def district(app, db):
         db.session, "建议增加路灯", "小区门口晚上太暗了，建议增加两盏路灯。", utcnow()
     )
     follower = cases.follow(db.session, case, utcnow(), email="metoo@example.cn")
+    blurred = moderation.blur_photo(
+        db.session, case, staff, case.photos[0], (0.1, 0.1, 0.3, 0.3), "人脸", store, utcnow()
+    )
     db.session.commit()
     site = db.session.scalar(select(Project).where(Project.active_site).order_by(Project.code))
     published = select(Notice).where(Notice.publish_at <= utcnow(), Notice.withdrawn_at.is_(None))
@@ -176,6 +187,26 @@ def district(app, db):
         published.where(Notice.cover_sha256.is_not(None))
     ) or db.session.scalar(published)
     inspection_photo = db.session.scalar(select(InspectionPhoto))
+    walker = db.session.scalar(select(User).where(User.role == "supervisor", User.active))
+    round_ = FollowUpRound(month=utcnow().strftime("%Y-%m"), seed=1, share=0.1, run_at=utcnow())
+    follow_up = FollowUp(
+        round=round_, supervisor_id=walker.id, project_id=site.id, due_on=utcnow().date()
+    )
+    db.session.add(follow_up)
+    # A platform's detection with its snapshot, and the alarm it raised on a demo facility.
+    source, _key = apikeys.create(db.session, "城市之眼平台", utcnow())
+    lamp = db.session.scalar(select(Facility).order_by(Facility.code))
+    detection, alarm = detections.receive(
+        db.session,
+        source,
+        detections.Sent(
+            kind="cover_missing", confidence=0.9, detected_at=utcnow(), facility_code=lamp.code
+        ),
+        jpeg_photo("gray"),
+        store,
+        utcnow(),
+    )
+    db.session.commit()
     return {
         "case": case,
         "values": {
@@ -188,9 +219,15 @@ def district(app, db):
             "code": site.code,
             "report_id": db.session.scalar(select(Inspection.id)),
             "check_id": _site_check(db, store),
+            "follow_up_id": follow_up.id,
             "contractor_id": db.session.scalar(select(Contractor.id)),
             "service_code": case.category.code,
             "service_request_id": case.number,
+            "photo_id": case.photos[0].id,
+            "moderation_id": blurred.id,
+            "device_id": db.session.scalar(select(Device.id).order_by(Device.id)),
+            "alarm_id": alarm.id,
+            "detection_id": detection.id,
         },
         "by_endpoint": {
             "public.track": {"token": token},
@@ -209,6 +246,11 @@ def district(app, db):
             "admin.reset_two_factor": {
                 "user_id": db.session.scalar(select(User.id).where(User.role == "dispatcher"))
             },
+            "admin.one_map_layer": {"name": "cases"},
+            "admin.detection_rule": {
+                "rule_id": db.session.scalar(select(DetectionRule.id).order_by(DetectionRule.id))
+            },
+            "public.facility_page": {"code": lamp.code},
             "admin.inspection_photo": {
                 "sha256": inspection_photo.sha256 if inspection_photo else case.photos[0].sha256
             },

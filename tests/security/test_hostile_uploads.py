@@ -248,11 +248,11 @@ def after_photos(client, db, login_as):
         response = post_files(client, f"/admin/cases/{case.number}/resolve", data)
         db.session.expire_all()
         assert case.state == "in_progress", "a refused photo must leave the case unresolved"
-        if response.status_code != 303:  # refused before the form was read
+        if response.status_code != 303:  # refused: the page itself says why
             return response.status_code, page_text(response)
         return response.status_code, page_text(client.get(f"/admin/cases/{case.number}"))
 
-    return Door("officials' after photos", send, 303)
+    return Door("officials' after photos", send, 422)  # the case page again, the text kept
 
 
 DOORS = ["resident_form", "open311_post", "open311_media_url", "inspection_report", "after_photos"]

@@ -65,10 +65,12 @@ ROUTES = {
     "admin.block_list": DISPATCH,
     "admin.unblock": DISPATCH,
     "admin.review_queue": DISPATCH,
+    "admin.facility_repeats": DISPATCH,
     "admin.review_decide": DISPATCH,
     "public.rate": PRIVATE_LINK,
     "public.reopen": PRIVATE_LINK,
     "public.add_info": PRIVATE_LINK,
+    "public.reporter_updates": PRIVATE_LINK,
     "public.kpi_page": PUBLIC,
     "public.contractor_list": PUBLIC,
     "public.project_list": PUBLIC,
@@ -105,6 +107,7 @@ ROUTES = {
     "supervisor.verify": OWN_INSPECTION,
     "api.cases_geojson": PUBLIC,
     "api.cases_nearby": PUBLIC,
+    "api.facilities_nearby": PUBLIC,
     "api.kpi_month": PUBLIC,
     "open311.discovery": PUBLIC,
     "open311.openapi": PUBLIC,
@@ -129,6 +132,15 @@ ROUTES = {
     "admin.inspection_list": DISPATCH,
     "admin.inspection_detail": DISPATCH,
     "admin.inspection_photo": DISPATCH,
+    "admin.moderate_redact": DISPATCH,
+    "admin.moderate_hide_photo": DISPATCH,
+    "admin.moderate_blur_photo": DISPATCH,
+    "admin.moderate_hide_case": DISPATCH,
+    "admin.moderation_undo": ADMIN,
+    "admin.moderation_original": DISPATCH,
+    "admin.case_photo": CASE_WORK,
+    "admin.outbox_page": ADMIN,
+    "admin.outbox_retry": ADMIN,
     "admin.site_check_list": DISPATCH,
     "admin.site_check_detail": DISPATCH,
     "admin.site_check_photo": DISPATCH,
@@ -172,6 +184,33 @@ ROUTES = {
     "admin.api_keys": ADMIN,
     "admin.revoke_api_key": ADMIN,
     "admin.api_key_mail": ADMIN,
+    "admin.one_map_page": STAFF,
+    "admin.one_map_layer": STAFF,
+    "admin.hotspot_list": DISPATCH,
+    "admin.follow_up_rounds": DISPATCH,
+    "admin.follow_up_review": DISPATCH,
+    "supervisor.follow_up": OWN_INSPECTION,
+    # The facility register: its public pages, and the admins' import and downloads.
+    "public.facility_page": PUBLIC,
+    "api.facilities_geojson": PUBLIC,
+    "admin.facility_import": ADMIN,
+    "admin.facility_export_csv": ADMIN,
+    "admin.facility_export_geojson": ADMIN,
+    # Sensors: every staff member watches devices and works alarms (the alarm's steps check
+    # the role themselves); only admins register devices and change detection rules.
+    "admin.device_list": STAFF,
+    "admin.device_page": STAFF,
+    "admin.device_series": STAFF,
+    "admin.device_new": ADMIN,
+    "admin.device_import": ADMIN,
+    "admin.alarm_queue": STAFF,
+    "admin.alarm_bulk": STAFF,
+    "admin.alarm_page": STAFF,
+    "admin.detection_snapshot": STAFF,
+    "admin.detection_rules": ADMIN,
+    "admin.detection_rule": ADMIN,
+    "api.device_readings": PUBLIC,  # with the device's own key, whoever sends it
+    "api.post_detection": PUBLIC,  # with a platform's api_key, whoever sends it
 }
 
 # A valid-looking token that opens nothing: what a visitor without the link can try.
@@ -225,6 +264,9 @@ SIGN_OUT = ("/account/sign-out-everywhere", "/logout")
 QUERY = {
     "api.cases_geojson": {"bbox": "120.1,30.2,120.2,30.3"},
     "api.cases_nearby": {"lat": "30.2741", "lng": "120.1551", "category": "0101"},
+    "admin.one_map_layer": {"bbox": "120.1,30.2,120.2,30.3"},
+    "api.facilities_nearby": {"lat": "30.2741", "lng": "120.1551", "type": "0129"},
+    "api.facilities_geojson": {"bbox": "120.13,30.26,120.18,30.29"},
 }
 
 
@@ -240,6 +282,15 @@ def data_for(endpoint: str, world: World) -> dict:
         return {"api_key": world.api_key}
     if endpoint == "open311.update_post":
         return {"api_key": world.api_key, "service_request_id": world.case.number}
+    if endpoint == "api.post_detection":
+        return {"api_key": world.api_key}
+    return {}
+
+
+def headers_for(endpoint: str, world: World) -> dict:
+    """Return the headers a request to a route carries: a device sends its key in one."""
+    if endpoint == "api.device_readings":
+        return {"X-Device-Key": world.device_key}
     return {}
 
 
@@ -275,6 +326,7 @@ def test_role_matrix_over_the_url_map(app, db, world: World, actor: str):
                 path,
                 method=method,
                 data=data_for(rule.endpoint, world),
+                headers=headers_for(rule.endpoint, world),
                 query_string=QUERY.get(rule.endpoint) if method == "GET" else None,
             )
             response.close()

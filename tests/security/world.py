@@ -18,8 +18,12 @@ from portal.models import (
     Case,
     Contractor,
     Department,
+    DetectionRule,
+    FollowUp,
+    FollowUpRound,
     ListEntry,
     Notice,
+    OutboxMessage,
     Project,
     RoutingRule,
     SiteCheck,
@@ -33,7 +37,10 @@ from portal.services import (
     case_links,
     cases,
     consultations,
+    detections,
+    devices,
     inspections,
+    moderation,
     notices,
     password_links,
     privacy,
@@ -48,6 +55,7 @@ from tests.factories import (
     jpeg_photo,
     make_case,
     make_consultation,
+    make_facility,
     make_user,
     on_site,
 )
@@ -112,8 +120,18 @@ class World:
     unsubscribe_token: str  # a "me too" follower's signed link that stops the case's mail
     password_token: str  # a mailed set-password link (an account holder's, opened by them)
     template_id: int
+    follow_up_id: int  # the supervisor's follow-up check (回头看) of the project
     rule_id: int
     bystander_id: int  # an account the admin may switch off without locking anyone out
+    moderation_id: int  # a region of the case's photo blurred by the admin (its original kept)
+    message_id: int  # a message in the outbox
+    facility_code: str  # a street lamp of the register
+    device_id: int  # a water-depth sensor on the project's site
+    device_code: str
+    device_key: str  # its own key, with which it posts readings
+    detection_id: int  # a platform's detection, with its snapshot
+    alarm_id: int  # the alarm that detection raised
+    detection_rule_id: int  # a sensor rule (not a routing rule)
 
 
 def _dispatch(session, case: Case, dispatcher: User, code: str) -> None:
@@ -232,7 +250,7 @@ def build_world(app, db) -> World:
     application = supervisors.apply(
         s, "申请人", "13800000000", "apply@example.cn", None, "", utcnow(), agreed_at=utcnow()
     )
-    _, key = apikeys.create(s, "测试系统", utcnow())
+    source, key = apikeys.create(s, "测试系统", utcnow())
     key_row, _ = apikeys.create(s, "将被吊销的系统", utcnow())
     entry = ListEntry(contractor=firm, kind="black", reason="多次扬尘", proposed_at=utcnow())
     s.add(entry)
@@ -240,6 +258,31 @@ def build_world(app, db) -> World:
     rule_id = s.scalar(select(func.min(RoutingRule.id)))
     blocked = blocklist.add(s, dispatcher, "email", "spam@example.cn", "广告", utcnow())
     follower = cases.follow(s, case, utcnow(), email="metoo@example.cn")
+    follow_up = FollowUp(
+        supervisor_id=users["supervisor"].id,
+        project_id=project.id,
+        due_on=now.date(),
+        review_reasons=[],
+        round=FollowUpRound(month=now.strftime("%Y-%m"), seed=1, share=0.1, run_at=now),
+    )
+    s.add(follow_up)
+    blurred = moderation.blur_photo(
+        s, case, users["admin"], case.photos[0], (0.1, 0.1, 0.3, 0.3), "人脸", store, utcnow()
+    )
+    facility = make_facility(s, (30.265, 120.14), code="330105012900000001")
+    device, device_key = devices.register(
+        s, None, devices.DeviceData(code="WD-001", kind="water_depth", project_id=project.id), now
+    )
+    detection, alarm = detections.receive(
+        s,
+        source,
+        detections.Sent(
+            kind="cover_missing", confidence=0.9, detected_at=now, facility_code=facility.code
+        ),
+        jpeg_photo("gray"),
+        store,
+        now,
+    )
     s.commit()
     erase_token = privacy._serializer().dumps(REPORTER["email"])
     password_link = password_links.link(users["other_supervisor"], password_links.RESET)
@@ -279,8 +322,18 @@ def build_world(app, db) -> World:
         unsubscribe_token=case_links.unsubscribe_token(follower),
         password_token=password_link.rsplit("/", 1)[1],
         template_id=template.id,
+        follow_up_id=follow_up.id,
         rule_id=rule_id,
         bystander_id=bystander.id,
+        moderation_id=blurred.id,
+        message_id=s.scalar(select(func.min(OutboxMessage.id))),
+        facility_code=facility.code,
+        device_id=device.id,
+        device_code=device.code,
+        device_key=device_key,
+        detection_id=detection.id,
+        alarm_id=alarm.id,
+        detection_rule_id=s.scalar(select(func.min(DetectionRule.id))),
     )
 
 
@@ -307,9 +360,17 @@ def url_values(world: World) -> dict[str, str]:
         "consultation_id": str(world.consultation_id),
         "comment_id": str(world.comment_id),
         "suggestion_id": str(world.suggestion_id),
+        "follow_up_id": str(world.follow_up_id),
+        "name": "cases",
         "service_request_id": world.case.number,
         "service_code": world.case.category.code,
         "fmt": "json",
+        "photo_id": str(world.case.photos[0].id),
+        "moderation_id": str(world.moderation_id),
+        "message_id": str(world.message_id),
+        "device_id": str(world.device_id),
+        "alarm_id": str(world.alarm_id),
+        "detection_id": str(world.detection_id),
     }
 
 
@@ -344,6 +405,12 @@ def concrete(rule: Rule, world: World, **replace: str) -> str:
     values = url_values(world) | replace
     if rule.endpoint in PROJECT_CODE:
         values["code"] = replace.get("code", world.project.code)
+    if rule.endpoint == "public.facility_page":
+        values["code"] = replace.get("code", world.facility_code)
+    if rule.endpoint == "api.device_readings":
+        values["code"] = replace.get("code", world.device_code)
+    if rule.endpoint == "admin.detection_rule":
+        values["rule_id"] = replace.get("rule_id", str(world.detection_rule_id))
     if rule.endpoint == "admin.department":
         values["code"] = replace.get("code", "ROAD")
     if rule.endpoint in TOKENS and "token" not in replace:
@@ -357,6 +424,8 @@ def concrete(rule: Rule, world: World, **replace: str) -> str:
         values["entry_id"] = str(world.blocked_id)
     if rule.endpoint == "admin.review_decide":
         values |= {"kind": "cases", "key": world.case.number, "decision": "release"}
+    if rule.endpoint == "admin.follow_up_review":
+        values["decision"] = "confirm"
     if rule.endpoint == "admin.inspection_photo":
         values["sha256"] = world.finding.photos[0].sha256
     if rule.endpoint == "admin.site_check_photo":

@@ -207,3 +207,22 @@ def test_one_rating_per_cycle_even_from_two_tabs(db, reference):
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    "moment, year",
+    [
+        (datetime(2026, 12, 31, 16, 30, tzinfo=UTC), 2027),  # 00:30 on 1 January in Beijing
+        (datetime(2026, 12, 31, 15, 59, tzinfo=UTC), 2026),  # 23:59 on 31 December
+        (datetime(2027, 1, 1, 7, 59, tzinfo=UTC), 2027),
+    ],
+)
+def test_case_numbers_take_the_beijing_year(db, reference, moment, year):
+    case, _ = make_case(db.session, now=moment)
+    assert case.number.startswith(f"{year}-")
+
+
+def test_a_report_with_someones_id_number_is_flagged_for_staff(db, reference):
+    flagged, _ = make_case(db.session, description="占道的人身份证11010519491231002X")
+    plain, _ = make_case(db.session, position=(30.28, 120.16))
+    assert "personal_data" in flagged.flags and "personal_data" not in plain.flags

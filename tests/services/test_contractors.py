@@ -153,3 +153,37 @@ def test_an_admin_renews_a_published_entry_with_a_reason(app, db, builder):
     )
     logged = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "list.black.renew"))
     assert logged.actor == admin and logged.after["renewal_reason"] == "复查仍有扬尘问题"
+
+
+def test_site_sensor_exceedances_count_and_can_blacklist(db, builder):
+    from portal.models import Alarm
+    from portal.services import alarms
+    from tests.factories import make_device
+
+    firm, project = builder
+    now = utcnow()
+    device, _ = make_device(db.session, "noise", project=project)
+    [rule] = [
+        r
+        for r in alarms.rules_by_device(db.session, {device.id: "noise"})[device.id]
+        if r.code == "noise_limit"
+    ]
+    for hours in range(3):
+        db.session.add(
+            Alarm(
+                device_id=device.id,
+                rule_id=rule.id,
+                state="cleared",
+                lat=device.lat,
+                lng=device.lng,
+                opened_at=now - timedelta(hours=hours),
+                last_breach_at=now,
+                breach_count=1,
+            )
+        )
+    db.session.commit()
+    record = contractors.record(db.session, firm, now - timedelta(days=365), now)
+    assert record.exceedances == 3
+    rules = contractors.Rules(black_exceedances=3)
+    [entry] = contractors.propose(db.session, now, rules)
+    assert entry.kind == "black" and "在线监测超标告警 3 次" in entry.reason

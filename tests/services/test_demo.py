@@ -58,9 +58,9 @@ def test_cases_cover_every_state_over_six_months(db, loaded):
     now = utcnow()
     assert all(now - timedelta(days=184) <= c.created_at <= now for c in cases)
     assert len({c.number for c in cases}) == len(cases)
-    # Residents' cases are numbered as they came in (supervisors' findings, and the letters that
-    # give the KPIs late work, were loaded after).
-    numbers = [c.number for c in cases if c.source not in ("inspection", "letter")]
+    # Residents' cases are numbered as they came in (supervisors' findings, the letters that
+    # give the KPIs late work and the visits behind the hotspot demo were loaded after).
+    numbers = [c.number for c in cases if c.source not in ("inspection", "letter", "visit")]
     assert numbers == sorted(numbers)
 
 
@@ -237,3 +237,40 @@ def test_every_kpi_has_something_to_count_in_recent_months(db, loaded):
     )
     assert sum(m.rates["rework_rate"].numerator for m in months) >= 2
     assert any(m.rates["satisfaction_rate"].numerator for m in months)
+
+
+def test_the_demo_dispatcher_sees_every_waiting_case_from_the_first_screen(db, loaded):
+    from portal.models import User
+    from portal.services import queues
+
+    dispatcher = db.session.scalar(select(User).where(User.role == "dispatcher"))
+    now = utcnow()
+    waiting = select(Case).where(queues.scope(dispatcher), Case.state.in_(("accepted", "resolved")))
+    first_screen = queues.condition("todo", dispatcher, now)
+    every = db.session.scalars(waiting).all()
+    shown = db.session.scalars(waiting.where(first_screen)).all()
+    by_state = Counter(c.state for c in every)
+    assert by_state["accepted"] >= 1 and by_state["resolved"] >= 1
+    assert set(shown) == set(every)
+    counts = queues.counts(db.session, dispatcher, now)
+    assert counts["to_dispatch"] == by_state["accepted"]
+    assert counts["to_verify"] == by_state["resolved"]
+
+
+def test_about_forty_devices_with_history_in_the_service_area(db, loaded):
+    from portal.models import Device, Reading, ReadingHour
+
+    added, _, _ = loaded
+    devices = db.session.scalars(select(Device)).all()
+    assert 38 <= len(devices) <= 45 and added["devices"] == len(devices)
+    assert Counter(d.kind for d in devices) == {
+        "water_depth": 10,
+        "cover_tilt": 12,
+        "dust_pm10": 9,
+        "noise": 9,
+    }
+    assert all(30.25 <= d.lat <= 30.30 and 120.12 <= d.lng <= 120.19 for d in devices)
+    assert all(d.facility_id or d.project_id for d in devices)
+    assert all(d.last_seen_at is not None for d in devices)
+    assert db.session.scalar(select(func.count()).select_from(Reading)) > 5000
+    assert db.session.scalar(select(func.count()).select_from(ReadingHour)) > 20000

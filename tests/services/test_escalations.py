@@ -110,3 +110,34 @@ def test_a_sweep_with_nothing_due_costs_the_same_for_10_or_40_open_cases(db, roa
     assert few == many
     due = escalations.sweep(db.session, now + timedelta(days=60))
     assert due.escalated == 80  # every clock of the 40 cases, once the time has come
+
+
+def test_a_miss_is_charged_to_the_department_that_held_the_case(db, road):
+    from zoneinfo import ZoneInfo
+
+    from portal.services import kpi
+
+    department, _ = road
+    drain = db.session.scalar(select(Department).where(Department.code == "DRAIN"))
+    case, _ = make_case(db.session, category_code="0101")
+    dispatcher = make_user(db.session, "dispatcher")
+    now = case.created_at
+    workflow.route(db.session, case, dispatcher, department, now)
+    db.session.commit()
+    due = case.resolve_due_at
+    # Sent on to drains after the deadline, before the sweep noticed it.
+    workflow.route(db.session, case, dispatcher, drain, due + timedelta(minutes=5))
+    escalations.sweep(db.session, due + timedelta(minutes=10))
+    db.session.commit()
+    assert case.department == drain and case.resolve_missed_by == department
+    escalated = [e for e in case.events if e.kind == "escalated" and e.data["clock"] == "resolve"]
+    assert escalated[0].data["department"] == "ROAD"
+    tz = ZoneInfo("Asia/Shanghai")
+    month = now.astimezone(tz).date().replace(day=1)
+    later = due + timedelta(days=1)
+    table = {d.code: card for d, card in kpi.by_department(db.session, month, later, tz)}
+    assert table["ROAD"].rates["on_time_resolution_rate"].denominator == 1
+    assert table["ROAD"].rates["on_time_resolution_rate"].numerator == 0
+    assert table["DRAIN"].rates["on_time_resolution_rate"].denominator == 0
+    alone = kpi.scorecard(db.session, month, later, tz, department="ROAD")
+    assert alone.rates["on_time_resolution_rate"].denominator == 1

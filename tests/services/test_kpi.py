@@ -101,3 +101,30 @@ def test_unknown_department_or_zone_is_refused(db, reference):
         kpi.scorecard(db.session, OCTOBER, NOW, TZ, department="NOPE")
     with pytest.raises(kpi.KpiError, match="zone"):
         kpi.scorecard(db.session, OCTOBER, NOW, TZ, zone="NOPE")
+
+
+def test_approved_extensions_are_counted_apart_by_department(app, db, reference):
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select as select_
+
+    from portal.models import Department, utcnow
+    from portal.services import kpi as kpi_
+    from portal.services import workflow
+    from tests.factories import make_case, make_user
+
+    road = db.session.scalar(select_(Department).where(Department.code == "ROAD"))
+    dispatcher, handler = (
+        make_user(db.session, "dispatcher"),
+        make_user(db.session, "handler", department=road),
+    )
+    case, _ = make_case(db.session, category_code="0101")
+    now = utcnow()
+    workflow.accept(db.session, case, dispatcher, "normal", now)
+    workflow.route(db.session, case, dispatcher, road, now)
+    workflow.request_extension(db.session, case, handler, "等材料", 600, now)
+    workflow.decide_extension(db.session, case, dispatcher, True, "", now)
+    tz = ZoneInfo("Asia/Shanghai")
+    month = kpi_.current_month(now, tz)
+    assert kpi_.extensions(db.session, month, tz) == {"ROAD": kpi_.Extensions(1, 600)}
+    assert kpi_.extensions(db.session, kpi_.add_months(month, -1), tz) == {}

@@ -171,3 +171,30 @@ def test_a_refused_recipient_keeps_its_back_off(app, db):
         assert not refused.last_error.startswith(outbox.UNAVAILABLE)
     finally:
         controller.stop()
+
+
+def test_counts_and_retry(db, reference):
+    from portal.models import AuditEntry
+    from tests.factories import make_user
+
+    now = utcnow()
+    failed = OutboxMessage(
+        recipient="a@example.cn",
+        subject="s",
+        body="b",
+        last_error="SMTPRecipientsRefused: x",
+        attempts=3,
+        next_attempt_at=now + timedelta(hours=1),
+    )
+    sent = OutboxMessage(recipient="b@example.cn", subject="s", body="b", sent_at=now)
+    queued = OutboxMessage(recipient="c@example.cn", subject="s", body="b")
+    db.session.add_all([failed, sent, queued])
+    db.session.commit()
+    assert outbox.counts(db.session) == {"queued": 1, "failed": 1, "sent": 1}
+    admin = make_user(db.session, "admin")
+    outbox.retry(db.session, failed, admin, now)
+    db.session.commit()
+    assert failed.next_attempt_at == now
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "outbox.retry"))
+    with pytest.raises(ValueError):
+        outbox.retry(db.session, sent, admin, now)

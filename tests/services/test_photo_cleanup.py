@@ -34,7 +34,11 @@ def test_sweep_removes_old_orphans_only(app, db, reference, tmp_path):
 
     result = photo_cleanup.sweep(db.session, store)
     assert sorted(result.orphans) == sorted(
-        [store.path(orphan.sha256), store.path(orphan.sha256, "thumb"), crashed]
+        [
+            store.key(orphan.sha256),
+            store.key(orphan.sha256, "thumb"),
+            crashed.relative_to(store.root).as_posix(),
+        ]
     )
     assert result.recent == 2 and result.missing == [] and result.referenced == 1
     assert store.exists(kept) and store.exists(young.sha256) and stranger.exists()

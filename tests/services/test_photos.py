@@ -189,7 +189,7 @@ def test_store_is_content_addressed(tmp_path):
     store = PhotoStore(tmp_path)
     photo = process(encode(Image.new("RGB", (64, 64), "teal")), max_bytes=MB)
     created = store.write(photo)
-    assert created == [store.path(photo.sha256), store.path(photo.sha256, "thumb")]
+    assert created == [store.key(photo.sha256), store.key(photo.sha256, "thumb")]
     assert store.path(photo.sha256).read_bytes() == photo.data
     assert store.write(photo) == []
     assert store.exists(photo.sha256)

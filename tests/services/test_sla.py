@@ -233,3 +233,57 @@ def test_findings_get_48_hours_on_a_database_without_demo_data(app, db):
     [case] = inspections.submit(db.session, report, now)
     assert case.respond_due_at == now + timedelta(hours=48)
     assert case.resolve_due_at == now + timedelta(days=7)
+
+
+def test_the_countdown_counts_working_time_and_stops_while_paused(app, db, reference):
+    from portal.services import workflow
+    from tests.factories import make_case, make_user
+
+    case, _ = make_case(db.session, now=local(2026, 11, 23, 9, 0).astimezone(UTC))  # Monday
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, case.priority, case.created_at)
+    assert case.resolve_due_at.astimezone(SHANGHAI) == local(2026, 11, 27, 17, 30)
+    # Thursday 17:30 to Friday 17:30 is one working day: 7 hours, not 24.
+    evening = sla.countdown(db.session, case, local(2026, 11, 26, 17, 30).astimezone(UTC))
+    assert (evening.clock, evening.left, evening.late, evening.paused) == ("resolve", 420, 0, False)
+    assert evening.due == case.resolve_due_at and evening.working
+    late = sla.countdown(db.session, case, local(2026, 11, 30, 10, 0).astimezone(UTC))
+    assert late.left == 0 and late.late == 60  # Monday 09:00-10:00 only
+    workflow.ask_info(db.session, case, dispatcher, "请补充照片", local(2026, 11, 24, 9, 0))
+    for day in (25, 26):  # paused on Tuesday morning: the same time left, however late
+        paused = sla.countdown(db.session, case, local(2026, 11, day, 15, 0).astimezone(UTC))
+        assert paused.paused and paused.left == 4 * 420
+
+
+def test_an_approved_extension_adds_working_time_to_the_deadline(app, db, reference):
+    from portal.services import workflow
+    from tests.factories import make_case, make_user
+
+    case, _ = make_case(db.session, now=local(2026, 11, 23, 9, 0).astimezone(UTC))  # Monday
+    dispatcher = make_user(db.session, "dispatcher")
+    workflow.accept(db.session, case, dispatcher, case.priority, case.created_at)
+    before = case.resolve_due_at
+    sla.extend(db.session, case, 14 * 60, local(2026, 11, 25, 9, 0).astimezone(UTC))
+    # Two working days of seven hours after Friday 17:30: Tuesday 17:30.
+    assert case.resolve_due_at.astimezone(SHANGHAI) == local(2026, 12, 1, 17, 30)
+    assert case.resolve_due_at == sla.deadline(db.session, before, 14 * 60, True)
+    assert case.resolve_check_at <= case.resolve_due_at
+
+
+def test_long_spans_count_the_same_as_day_by_day():
+    calendar = WorkCalendar(
+        overrides={date(2026, 10, 1): "holiday", date(2026, 10, 10): "workday"},
+        known_years={2026},
+    )
+    start = local(2026, 9, 20, 10, 15)
+    for days in (0, 1, 3, 6, 7, 8, 15, 30, 400):
+        end = start + timedelta(days=days, hours=5)
+        by_day, day = 0, start.date()
+        while day <= end.date():  # the plain count, one day at a time
+            if calendar.is_workday(day):
+                for begin, finish in HOURS.periods:
+                    lo = max(datetime.combine(day, begin, SHANGHAI), start)
+                    hi = min(datetime.combine(day, finish, SHANGHAI), end)
+                    by_day += max(0, int((hi - lo).total_seconds()))
+            day += timedelta(days=1)
+        assert sla.working_minutes_between(start, end, calendar, HOURS, SHANGHAI) == by_day // 60

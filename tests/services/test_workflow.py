@@ -171,3 +171,88 @@ def test_reclassifying_recomputes_deadlines_and_the_department(db, people):
     assert case.category.code == "0401" and case.major_hazard
     assert case.suggested_department.code == "EMERG"
     assert case.resolve_due_at - case.created_at <= timedelta(hours=24)
+
+
+def dispatched(db, people, now):
+    case, _ = make_case(db.session, category_code="0101", email="resident@example.cn")
+    workflow.accept(db.session, case, people["dispatcher"], "normal", now)
+    workflow.route(db.session, case, people["dispatcher"], people["road"], now)
+    return case
+
+
+def test_a_case_is_assigned_within_its_department_only(db, people):
+    now = utcnow() + timedelta(seconds=1)  # after the report
+    case = dispatched(db, people, now)
+    workflow.assign(db.session, case, people["handler"], people["handler"], now)
+    assert case.assignee == people["handler"]
+    assert case.events[-1].kind == "assigned" and not case.events[-1].public
+    with pytest.raises(workflow.WorkflowError) as refused:
+        workflow.assign(db.session, case, people["dispatcher"], people["other_handler"], now)
+    assert refused.value.code == "assignee" and case.assignee == people["handler"]
+    workflow.assign(db.session, case, people["dispatcher"], None, now)
+    assert case.assignee is None
+
+
+def test_a_handler_sends_a_misrouted_case_back_to_the_dispatchers(db, people):
+    now = utcnow() + timedelta(seconds=1)  # after the report
+    case = dispatched(db, people, now)
+    with pytest.raises(workflow.WorkflowError):
+        workflow.send_back(db.session, case, people["handler"], "  ", now)
+    assert "send_back" not in workflow.allowed(case, people["dispatcher"])
+    workflow.send_back(db.session, case, people["handler"], "这是路灯，不归道路养护", now)
+    assert case.state == "accepted" and case.department is None
+    event = case.events[-1]
+    assert event.kind == "sent_back" and not event.public and event.data["department"] == "ROAD"
+    mail = db.session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id)).all()
+    assert [m.recipient for m in mail if m.kind == "staff.sent_back"] == [
+        people["dispatcher"].email
+    ]
+    assert not [m for m in mail if m.kind.startswith("resident.sent_back")]
+    assert "route" in workflow.allowed(case, people["dispatcher"])
+
+
+def test_an_extension_is_asked_then_approved_or_declined(db, people):
+    now = utcnow() + timedelta(seconds=1)  # after the report
+    case = dispatched(db, people, now)
+    h, d = people["handler"], people["dispatcher"]
+    assert "approve_extension" not in workflow.allowed(case, d)
+    due = case.resolve_due_at
+    workflow.request_extension(db.session, case, h, "需等待材料到货", 8 * 60, now)
+    assert case.extension_minutes == 480 and case.resolve_due_at == due
+    assert "request_extension" not in workflow.allowed(case, h)  # one request at a time
+    assert {"approve_extension", "decline_extension"} <= set(workflow.allowed(case, d))
+    with pytest.raises(workflow.WorkflowError):
+        workflow.decide_extension(db.session, case, d, False, "", now)  # a refusal says why
+    workflow.decide_extension(db.session, case, d, True, "", now)
+    assert case.extension_minutes is None and case.resolve_due_at > due
+    approved = case.events[-1]
+    assert approved.kind == "extension_approved" and approved.data["minutes"] == 480
+    heard = db.session.scalars(
+        select(OutboxMessage.recipient).where(OutboxMessage.kind == "staff.extension_approved")
+    ).all()
+    assert heard == [h.email]
+    moved = case.resolve_due_at
+    workflow.request_extension(db.session, case, h, "再延一天", 7 * 60, now)
+    workflow.decide_extension(db.session, case, d, False, "已经延过一次", now)
+    assert case.resolve_due_at == moved and case.events[-1].kind == "extension_declined"
+    with pytest.raises(workflow.WorkflowError):
+        workflow.request_extension(db.session, case, h, "太久", 10**7, now)
+
+
+def test_the_residents_news_reaches_the_assignee_and_raises_the_case(db, people):
+    from portal.services import cases
+
+    now = utcnow() + timedelta(seconds=1)  # after the report
+    case = dispatched(db, people, now)
+    workflow.assign(db.session, case, people["handler"], people["handler"], now)
+    workflow.ask_info(db.session, case, people["handler"], "请补充照片", now)
+    workflow.resume(db.session, case, None, "照片在这里", now)
+    assert case.attention_at == now
+    workflow.resolve(db.session, case, people["handler"], "已修复", [], None, now)
+    assert case.attention_at is None  # staff acted on it
+    cases.reopen(db.session, case, "根本没修", now)
+    assert case.attention_at == now and case.state == "dispatched"
+    kinds = db.session.scalars(
+        select(OutboxMessage.kind).where(OutboxMessage.recipient == people["handler"].email)
+    ).all()
+    assert "staff.info_provided" in kinds and "staff.reopened" in kinds

@@ -1,0 +1,66 @@
+"""The one map for staff on a phone, in Chinese: every layer listed, the demo surge's hotspot
+drawn and opened, the layers switched from the keyboard, without tiles."""
+
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from portal.models import utcnow
+from portal.services import demo_hotspots
+from tests.browser.conftest import PHONE
+from tests.browser.test_back_office import sign_in, staff
+from tests.factories import make_project
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_one_map_shows_the_layers_and_the_hotspot_on_a_phone(
+    live_server, page_factory, db, reference
+):
+    added = demo_hotspots.load_surge(db.session, utcnow(), ZoneInfo("Asia/Shanghai"))
+    make_project(db.session, code="GS-M", phase="construction", active_site=True)
+    db.session.commit()
+    assert added["hotspots"] == 1
+    page = page_factory(PHONE)
+    sign_in(page, live_server, staff(db, "dispatcher"))
+    page.goto(live_server + "/admin/map")
+    layers = page.locator("#map-layers")
+    for label in (
+        "案件",
+        "在建工程与工地",
+        "部件",
+        "网格",
+        "热点",
+        "设备（传感器）",
+        "未处理的告警",
+    ):
+        assert label in layers.inner_text()
+    assert page.locator("#layer-devices").is_enabled()
+    assert page.locator("#layer-alarms").is_checked()  # open alarms show at once
+    map_box = page.locator("#one-map")
+    page.locator("#one-map[data-loaded-hotspots='1']").wait_for(state="attached")
+    page.locator("#one-map[data-loaded-grid='16']").wait_for(state="attached")
+    page.locator("#one-map[data-loaded-cases]").wait_for(state="attached")
+    assert int(map_box.get_attribute("data-loaded-cases")) >= 8
+    assert "显示" in page.locator("#count-cases").inner_text()
+    # without tiles the map says so, and the list beside it names the hotspot
+    assert page.locator("#map-fallback").is_visible()
+    assert "排水" in page.locator(".hotspot-list").inner_text()
+    mark = page.locator("path.hotspot-mark")
+    assert mark.count() == 1
+    page.locator("#layer-cases").uncheck()  # the cases behind it cluster on its middle
+    mark.first.click(force=True)
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "排水" in popup.inner_text() and "本周 8 件" in popup.inner_text()
+    assert popup.locator("a").get_attribute("href").startswith("/admin/hotspots#hotspot-")
+    # the layers switch from the keyboard
+    grid = page.locator("#layer-grid")
+    grid.focus()
+    page.keyboard.press("Space")
+    assert not grid.is_checked()
+    assert page.locator("#count-grid").inner_text() == ""
+    box = map_box.bounding_box()
+    assert box["width"] <= PHONE["viewport"]["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
+    assert page.console_errors == []
