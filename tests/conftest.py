@@ -12,15 +12,47 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from hypothesis import settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, select, text
 
 from portal import create_app
 from portal.extensions import db as _db
 from portal.extensions import limiter
-from portal.models import Base, User
+from portal.models import Base, User, utcnow
 from portal.public import page_cache
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def own_services_per_worker() -> None:
+    """Under pytest-xdist, point each worker at its own PostgreSQL database and Redis db.
+
+    Worker gw<n> gets the database `<name>_gw<n>` (created if missing) and the Redis db
+    `<db> + n`, so that two workers never empty each other's tables or counters. This runs
+    when the conftest loads, before any test module reads DATABASE_URL or REDIS_URL.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    number = int(worker.removeprefix("gw"))
+    if (url := os.environ.get("DATABASE_URL")) and url.startswith("postgresql"):
+        base = make_url(url)
+        own = base.set(database=f"{base.database}_{worker}")
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            found = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}
+            )
+            if not found:
+                connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+        admin.dispose()
+        os.environ["DATABASE_URL"] = own.render_as_string(hide_password=False)
+    if url := os.environ.get("REDIS_URL"):
+        head, _, db = url.rpartition("/")
+        base_db = int(db) if db.isdigit() else 0
+        os.environ["REDIS_URL"] = f"{head if db.isdigit() else url.rstrip('/')}/{base_db + number}"
+
+
+own_services_per_worker()
 
 # Property-based tests keep no example database: nothing is written into the repository.
 settings.register_profile("portal", database=None)
@@ -75,8 +107,9 @@ def make_app(database_url: str, upload_dir: Path, **overrides: object) -> Flask:
     return create_app(config)
 
 
-def empty_tables() -> None:
-    """Delete every row so the next test starts from an empty database."""
+def empty_tables(seed: bool = True) -> None:
+    """Delete every row so the next test starts from an empty database (with the rows the
+    migrations insert, unless `seed` is false)."""
     tables = list(reversed(Base.metadata.sorted_tables))
     if _db.engine.dialect.name == "postgresql":
         names = ", ".join(f'"{t.name}"' for t in tables)
@@ -84,7 +117,7 @@ def empty_tables() -> None:
     else:
         for table in tables:
             _db.session.execute(table.delete())
-    for table, rows in SEEDED.items():
+    for table, rows in SEEDED.items() if seed else ():
         _db.session.execute(table.insert(), rows)
         if _db.engine.dialect.name == "postgresql":
             _db.session.execute(
@@ -94,6 +127,65 @@ def empty_tables() -> None:
                 )
             )
     _db.session.commit()
+
+
+# The demo district as the first `load_demo` of this worker left it: rows, files, results.
+DEMO: dict = {}
+
+
+def stored_rows(connection, table) -> list[dict]:
+    """Return a table's rows by primary key, without the columns the database computes."""
+    columns = [c for c in table.columns if c.computed is None]
+    query = select(*columns).order_by(*table.primary_key.columns)
+    return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def load_demo(app: Flask) -> tuple[dict, list]:
+    """Load the demo district into the empty test database; return what `demo.load` returned.
+
+    The first call in a worker runs `demo.load` for real (some 15 seconds: 5,000 facilities,
+    six months of cases, sensor history). Later calls put back the rows and photo files that
+    load left, table by table in dependency order, so that each test still starts from a
+    freshly loaded district without paying for the load again.
+    """
+    from portal.services import demo
+    from portal.services.photos import PhotoStore
+
+    uploads = Path(app.config["UPLOAD_DIR"])
+    if not DEMO:
+        added, logins = demo.load(_db.session, PhotoStore(uploads), now=utcnow())
+        _db.session.commit()
+        with _db.engine.connect() as connection:
+            DEMO["rows"] = {
+                table: stored_rows(connection, table) for table in Base.metadata.sorted_tables
+            }
+        DEMO["files"] = {
+            path.relative_to(uploads): path.read_bytes()
+            for path in uploads.rglob("*")
+            if path.is_file()
+        }
+        DEMO["result"] = (added, logins)
+        return added, logins
+    empty_tables(seed=False)  # the district's rows include the seeded ones
+    postgresql = _db.engine.dialect.name == "postgresql"
+    if postgresql:  # rows that point at each other (a department's head, her department)
+        _db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    for table, rows in DEMO["rows"].items():
+        if not rows:
+            continue
+        _db.session.execute(table.insert(), rows)
+        if postgresql and "id" in table.columns:
+            _db.session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), max(id)) "
+                    f'FROM "{table.name}"'
+                )
+            )
+    _db.session.commit()
+    for relative, content in DEMO["files"].items():
+        (uploads / relative).parent.mkdir(parents=True, exist_ok=True)
+        (uploads / relative).write_bytes(content)
+    return DEMO["result"]
 
 
 @pytest.fixture

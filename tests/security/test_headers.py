@@ -44,7 +44,7 @@ from portal.services import (
     suggestions,
 )
 from portal.services.photos import PhotoStore
-from tests.conftest import make_app
+from tests.conftest import load_demo, make_app
 from tests.factories import jpeg_photo, make_case, make_consultation, make_user, totp_code
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
@@ -163,8 +163,7 @@ def test_the_checks_can_fail():
 def district(app, db):
     """Load the demo district plus one of each thing a private link points at."""
     store = PhotoStore(app.config["UPLOAD_DIR"])
-    demo.load(db.session, store, now=utcnow())
-    db.session.commit()
+    load_demo(app)
     case, token = make_case(db.session, store, photos=1)
     staff = db.session.scalar(select(User).where(User.role == "admin"))
     consultation = db.session.scalar(
