@@ -25,8 +25,11 @@ run: install translations migrate demo
 	  $(FLASK) run --host 127.0.0.1 --port $(PORT); \
 	fi
 
+# One worker per core (TEST_JOBS=1 for one process); each worker has its own database
+# (test_gw0, ... on PostgreSQL) and Redis db; a test file stays on one worker.
+TEST_JOBS ?= auto
 test: install translations
-	$(BIN)/python -m pytest -m "not load" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not load" -n $(TEST_JOBS) --maxprocesses=8 --dist loadfile $(PYTEST_ARGS)
 
 test-load: install translations
 	$(BIN)/python -m pytest -m load $(PYTEST_ARGS)
