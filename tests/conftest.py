@@ -112,8 +112,18 @@ def empty_tables(seed: bool = True) -> None:
     migrations insert, unless `seed` is false)."""
     tables = list(reversed(Base.metadata.sorted_tables))
     if _db.engine.dialect.name == "postgresql":
-        names = ", ".join(f'"{t.name}"' for t in tables)
-        _db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        # DELETE, not TRUNCATE: a TRUNCATE of 56 tables makes new files for each table and
+        # index, over a second a test; deleting a test's few rows takes milliseconds. Rows
+        # that point at each other (a department's head, her department) need the foreign
+        # keys' triggers off while they go; the sequences restart as TRUNCATE's would.
+        _db.session.execute(text("SET LOCAL session_replication_role = replica"))
+        _db.session.execute(text("; ".join(f'DELETE FROM "{t.name}"' for t in tables)))
+        _db.session.execute(
+            text(
+                "SELECT setval(c.oid, 1, false) FROM pg_class c "
+                "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+            )
+        )
     else:
         for table in tables:
             _db.session.execute(table.delete())
