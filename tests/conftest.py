@@ -85,6 +85,10 @@ def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str
                 if rows:
                     SEEDED[table] = rows
         _db.engine.dispose()
+    # What is alive now (modules, mappers, templates) lives for the whole run: freeze it, so
+    # that each test's gc.collect() walks only what tests made (1 ms, not some 150 ms).
+    gc.collect()
+    gc.freeze()
     return database_url
 
 
