@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -19,8 +21,8 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
-from sqlalchemy.types import NullType
 from sqlalchemy.orm import Session, joinedload, load_only
+from sqlalchemy.types import NullType
 
 from portal.extensions import db
 from portal.models import Case, CaseSearch, Category, Department, User, Zone
@@ -99,9 +101,11 @@ def filtered(filters: CaseFilters, tz: ZoneInfo) -> Select:
     return public_filtered(query, filters, tz)
 
 
+@functools.cache
 def list_rows() -> Select:
     """Return the query of the public list's rows: what a row shows (number, category name,
-    state, time, description), not the whole case, its zone or its JSON fields."""
+    state, time, description), not the whole case, its zone or its JSON fields (built once:
+    a statement is immutable)."""
     return select(Case).options(
         load_only(Case.number, Case.state, Case.created_at, Case.description, Case.category_id),
         joinedload(Case.category).load_only(Category.name_zh, Category.name_en),
@@ -256,9 +260,10 @@ def walk_lengths(matches: list, wanted: int, *, staff: bool, lowest: int | None)
     if lowest is None:
         lowest = (db.session.scalar(select(func.min(Case.id))) or 1) - 1
     span = max(m[0] for m in matches) - lowest
+    in_tier = Counter(m[2] for m in matches)  # one pass over the 1,001 matches
     walks = {}
     for rank, tier in enumerate(search_index.tiers(staff=staff)):
-        seen = sum(1 for m in matches if m[2] == rank)
+        seen = in_tier[rank]
         needed = 2 * wanted * span // seen + 1 if seen else 0
         walks[tier] = needed if needed <= search_index.WALK else 0
     return walks
