@@ -234,7 +234,7 @@ def common_matches(
     share = search_index.estimated_share(connection, parsed)
     if share < search_index.COMMON_SHARE:
         return [], None
-    highest = db.session.scalar(select(func.max(Case.id))) or 0
+    highest = connection.scalar(select(func.max(Case.id))) or 0
     exact = search_index.anywhere(parsed, staff=staff, dialect=connection.dialect.name)
 
     def newest(floor: int) -> Select:
@@ -258,7 +258,7 @@ def walk_lengths(matches: list, wanted: int, *, staff: bool, lowest: int | None)
     Twice that; or 0 (go to the index) for a tier with none among them or when more than
     WALK would be needed: its candidates are then fewer than the cases to walk."""
     if lowest is None:
-        lowest = (db.session.scalar(select(func.min(Case.id))) or 1) - 1
+        lowest = (db.session.connection().scalar(select(func.min(Case.id))) or 1) - 1
     span = max(m[0] for m in matches) - lowest
     in_tier = Counter(m[2] for m in matches)  # one pass over the 1,001 matches
     walks = {}
@@ -316,7 +316,8 @@ def ranked_ids(
                 search_index.tier_candidates(parsed, tier, dialect),
                 search_index.in_tier(parsed, tier, dialect, newest_first=False),
             )
-            found = db.session.scalars(candidates.order_by(*newest_first).limit(needed)).all()
+            ordered = candidates.order_by(*newest_first).limit(needed)
+            found = connection.scalars(ordered).all()
         ids += found
     return ids
 
@@ -338,7 +339,7 @@ def _walked(query: Select, parsed: search_index.Query, tier: str, walk: int, nee
         .order_by(newest.c.created_at.desc(), newest.c.id.desc())
         .limit(needed)
     )
-    return list(db.session.scalars(walked))
+    return db.session.connection().scalars(walked).all()
 
 
 def _apply(query: Select, filters: CaseFilters, tz: ZoneInfo, *, staff: bool = False) -> Select:
