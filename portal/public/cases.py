@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response
 from portal import date_filters
 from portal.extensions import db, limiter
 from portal.models import STATES, Case, CaseFollower, Category, Photo, Zone, utcnow
+from portal.models.base import in_english
 from portal.public import bp, page_cache
 from portal.public.forms import (
     CaseFilterForm,
@@ -37,7 +38,7 @@ from portal.public.forms import (
 )
 from portal.services import case_search, cases, sla, workflow
 from portal.services.photos import store_for_app
-from portal.web import page_number, warn_unsearchable
+from portal.web import page_number, state_label, warn_unsearchable
 
 PAGE_SIZE = 20
 # Everything the case page shows, in three queries rather than one per relation.
@@ -320,16 +321,26 @@ def case_list() -> str:
     """List public cases with filters and pages."""
     form, filters, tz = list_filters()
     warn_unsearchable(filters.q)
-    categories = db.session.scalars(select(Category).order_by(Category.sort_order)).all()
-    zones = db.session.scalars(select(Zone).where(Zone.level != "grid").order_by(Zone.code)).all()
     page = case_search.list_page(filters, tz, page_number(), PAGE_SIZE)
+    # The filter lists and the rows' words as plain strings, each translated once per page.
+    english = in_english()
+
+    def named(rows) -> list[tuple[str, str]]:
+        return [(r.code, r.name_en if english and r.name_en else r.name_zh) for r in rows]
+
+    names = (Category.code, Category.name_zh, Category.name_en)
+    categories = db.session.execute(select(*names).order_by(Category.sort_order))
+    names = (Zone.code, Zone.name_zh, Zone.name_en)
+    zones = db.session.execute(select(*names).where(Zone.level != "grid").order_by(Zone.code))
     return render_template(
         "public/cases.html",
         form=form,
         page=page,
-        categories=categories,
-        zones=zones,
+        categories=named(categories),
+        zones=named(zones),
         states=STATES,
+        state_names={s: state_label(s) for s in STATES},
+        case_path=url_for("public.case_page", number="NUMBER"),
     )
 
 

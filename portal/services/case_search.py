@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Row, Select, String, cast, false, func, or_, select, text
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    cast,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.orm import Session, joinedload, load_only
+from sqlalchemy.types import NullType
 
 from portal.extensions import db
 from portal.models import Case, CaseSearch, Category, Department, User, Zone
@@ -16,6 +31,7 @@ from portal.services import search_index
 from portal.web import COUNT_CAP, CappedPage
 
 GEOJSON_LIMIT = 1000
+DRIVER_VALUE = NullType()  # a column read as the driver gives it, no conversion
 
 
 def public_cases() -> Select:
@@ -85,11 +101,22 @@ def filtered(filters: CaseFilters, tz: ZoneInfo) -> Select:
     return public_filtered(query, filters, tz)
 
 
+@functools.cache
+def list_rows() -> Select:
+    """Return the query of the public list's rows: what a row shows (number, category name,
+    state, time, description), not the whole case, its zone or its JSON fields (built once:
+    a statement is immutable)."""
+    return select(Case).options(
+        load_only(Case.number, Case.state, Case.created_at, Case.description, Case.category_id),
+        joinedload(Case.category).load_only(Category.name_zh, Category.name_en),
+    )
+
+
 def list_page(filters: CaseFilters, tz: ZoneInfo, page: int, per_page: int) -> CappedPage:
     """Return a page of the public list; a search is read tier by tier (SearchPage)."""
     if not filters.q:
-        return CappedPage(filtered(filters, tz), page, per_page)
-    unsearched = filtered(replace(filters, q=""), tz)
+        return CappedPage(public_filtered(list_rows(), filters, tz), page, per_page)
+    unsearched = public_filtered(list_rows(), replace(filters, q=""), tz)
     return SearchPage(unsearched, filters.q, staff=False, page=page, per_page=per_page)
 
 
@@ -175,8 +202,12 @@ def _quiet_planner() -> None:
 
 
 def _matches(query: Select, parsed: search_index.Query) -> Select:
+    # The creation time as the driver gives it (SQLite: its ISO text, PostgreSQL: an aware
+    # datetime), only to rank the matches in memory: both sort as the column does in SQL,
+    # and the UTC type's conversion of up to 1,001 values cost more than the sort.
+    created_at = type_coerce(Case.created_at, DRIVER_VALUE)
     tier = search_index.relevance(parsed)
-    ids = query.with_only_columns(Case.id, Case.created_at, tier, maintain_column_froms=True)
+    ids = query.with_only_columns(Case.id, created_at, tier, maintain_column_froms=True)
     return ids.order_by(None).join(CaseSearch, CaseSearch.case_id == Case.id)
 
 
@@ -185,7 +216,8 @@ def all_matches(query: Select, parsed: search_index.Query, *, staff: bool, limit
     dialect = db.engine.dialect.name
     condition = search_index.matching(parsed, staff=staff, dialect=dialect)
     matches = _matches(query, parsed).where(condition).limit(limit)
-    return list(db.session.connection().execute(matches))  # Core rows: no ORM work for 1,001
+    # Core rows fetched at once (not row by row): no ORM work for 1,001.
+    return db.session.connection().execute(matches).all()
 
 
 def common_matches(
@@ -202,7 +234,7 @@ def common_matches(
     share = search_index.estimated_share(connection, parsed)
     if share < search_index.COMMON_SHARE:
         return [], None
-    highest = db.session.scalar(select(func.max(Case.id))) or 0
+    highest = connection.scalar(select(func.max(Case.id))) or 0
     exact = search_index.anywhere(parsed, staff=staff, dialect=connection.dialect.name)
 
     def newest(floor: int) -> Select:
@@ -214,7 +246,7 @@ def common_matches(
         if share < search_index.COMMON_SHARE:
             return [], None
     floor = highest - int(2 * limit / share)
-    return list(connection.execute(newest(floor).limit(limit))), floor
+    return connection.execute(newest(floor).limit(limit)).all(), floor
 
 
 def walk_lengths(matches: list, wanted: int, *, staff: bool, lowest: int | None) -> dict[str, int]:
@@ -226,11 +258,12 @@ def walk_lengths(matches: list, wanted: int, *, staff: bool, lowest: int | None)
     Twice that; or 0 (go to the index) for a tier with none among them or when more than
     WALK would be needed: its candidates are then fewer than the cases to walk."""
     if lowest is None:
-        lowest = (db.session.scalar(select(func.min(Case.id))) or 1) - 1
+        lowest = (db.session.connection().scalar(select(func.min(Case.id))) or 1) - 1
     span = max(m[0] for m in matches) - lowest
+    in_tier = Counter(m[2] for m in matches)  # one pass over the 1,001 matches
     walks = {}
     for rank, tier in enumerate(search_index.tiers(staff=staff)):
-        seen = sum(1 for m in matches if m[2] == rank)
+        seen = in_tier[rank]
         needed = 2 * wanted * span // seen + 1 if seen else 0
         walks[tier] = needed if needed <= search_index.WALK else 0
     return walks
@@ -283,7 +316,8 @@ def ranked_ids(
                 search_index.tier_candidates(parsed, tier, dialect),
                 search_index.in_tier(parsed, tier, dialect, newest_first=False),
             )
-            found = db.session.scalars(candidates.order_by(*newest_first).limit(needed)).all()
+            ordered = candidates.order_by(*newest_first).limit(needed)
+            found = connection.scalars(ordered).all()
         ids += found
     return ids
 
@@ -305,7 +339,7 @@ def _walked(query: Select, parsed: search_index.Query, tier: str, walk: int, nee
         .order_by(newest.c.created_at.desc(), newest.c.id.desc())
         .limit(needed)
     )
-    return list(db.session.scalars(walked))
+    return db.session.connection().scalars(walked).all()
 
 
 def _apply(query: Select, filters: CaseFilters, tz: ZoneInfo, *, staff: bool = False) -> Select:
