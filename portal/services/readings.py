@@ -370,39 +370,23 @@ _STAGE = (
     "metric varchar(16), value float8) ON COMMIT DELETE ROWS"
 )
 # One statement stores a staged batch: the new readings (a duplicate is skipped and not
-# returned), their hours, and each device's latest main value. The hours are an UPDATE of
-# those already there and an INSERT of the others, not an upsert (INSERT … ON CONFLICT DO
-# UPDATE tries the insert and its index first): no other transaction can add an hour of
-# these devices meanwhile, since every writer of readings holds their locks (_lock_devices).
+# returned), their hours, and each device's latest main value.
 _STORE_STAGED = """
 WITH new AS (
     INSERT INTO reading (device_id, ts, metric, value)
     SELECT device_id, ts, metric, value FROM reading_in ORDER BY device_id, ts, metric
     ON CONFLICT DO NOTHING
     RETURNING device_id, ts, metric, value
-), batch_hours AS (
-    SELECT device_id, date_trunc('hour', ts, 'UTC') AS hour, metric, count(*) AS count,
-        sum(value) AS total, min(value) AS low, max(value) AS high
-    FROM new GROUP BY 1, 2, 3
-), added AS (
-    UPDATE reading_hour SET
-        count = reading_hour.count + b.count,
-        total = reading_hour.total + b.total,
-        low = least(reading_hour.low, b.low),
-        high = greatest(reading_hour.high, b.high)
-    FROM batch_hours b
-    WHERE reading_hour.device_id = b.device_id AND reading_hour.hour = b.hour
-        AND reading_hour.metric = b.metric
-    RETURNING reading_hour.device_id, reading_hour.hour, reading_hour.metric
 ), hours AS (
     INSERT INTO reading_hour (device_id, hour, metric, count, total, low, high)
-    SELECT b.device_id, b.hour, b.metric, b.count, b.total, b.low, b.high
-    FROM batch_hours b
-    WHERE NOT EXISTS (
-        SELECT FROM added a
-        WHERE a.device_id = b.device_id AND a.hour = b.hour AND a.metric = b.metric
-    )
-    ORDER BY 1, 2, 3
+    SELECT device_id, date_trunc('hour', ts, 'UTC'), metric, count(*), sum(value),
+        min(value), max(value)
+    FROM new GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (device_id, hour, metric) DO UPDATE SET
+        count = reading_hour.count + excluded.count,
+        total = reading_hour.total + excluded.total,
+        low = least(reading_hour.low, excluded.low),
+        high = greatest(reading_hour.high, excluded.high)
 ), latest AS (
     SELECT DISTINCT ON (device_id) device_id, ts, value FROM new
     WHERE metric = ANY(%(main)s) ORDER BY device_id, ts DESC
