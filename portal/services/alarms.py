@@ -8,11 +8,13 @@ ALARM_ESCALATE_MINUTES, as an SLA clock would.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import and_, or_, select
@@ -109,6 +111,28 @@ def _lookback(rule: DetectionRule, params: dict) -> float:
     return 0.0
 
 
+# What a rule needs of the readings before a point (_need): the window's points (a
+# threshold with a minimum duration: each point against its own limit), only its first
+# point (a rate: the first and last points make it), or only its sum and count from the
+# point at or before its start (a threshold on a mean).
+POINTS, FIRST, MEAN = "points", "first", "mean"
+
+
+def _need(rule_kind: str, params: dict, seconds: float) -> tuple[str, float] | None:
+    """Return what a rule reads of the window before each point and how far back, or None."""
+    if rule_kind == "rate":
+        return FIRST, seconds
+    if rule_kind == "threshold" and params.get("mean_seconds"):
+        return MEAN, float(params["mean_seconds"])  # threshold_breach ignores min_seconds
+    if rule_kind == "threshold" and seconds:
+        return POINTS, seconds
+    return None
+
+
+# (first point or None, sum, count) of a window up to a point (see _summaries).
+Summary = tuple[rules.Point | None, float | None, int]
+
+
 def _series(
     session: Session, spans: dict[str, tuple[set[int], datetime]]
 ) -> dict[tuple[int, str], list[rules.Point]]:
@@ -193,6 +217,101 @@ def _series_pg(
     return found
 
 
+# The windows' first points (FIRST) for a batch's points of one metric, in one statement
+# (PostgreSQL): for each point, the device's last reading at or before the window's start,
+# else its first one after the start (up to the point), as _Window.upto finds them.
+_FIRSTS_PG = """
+SELECT p.device_id, p.ts, coalesce(b.ts, a.ts), coalesce(b.value, a.value)
+FROM unnest(%(ids)s::int[], %(times)s::timestamptz[], %(starts)s::timestamptz[])
+    AS p(device_id, ts, start)
+LEFT JOIN LATERAL (
+    SELECT ts, value FROM reading
+    WHERE device_id = p.device_id AND metric = %(metric)s AND ts <= p.start
+    ORDER BY ts DESC LIMIT 1
+) AS b ON true
+LEFT JOIN LATERAL (
+    SELECT ts, value FROM reading
+    WHERE b.ts IS NULL
+        AND device_id = p.device_id AND metric = %(metric)s AND ts > p.start AND ts <= p.ts
+    ORDER BY ts LIMIT 1
+) AS a ON true
+"""
+# The windows' sums and counts (MEAN), from the reading at or before each window's start to
+# the point, summed by PostgreSQL (float8, in time order); a point whose device has no
+# reading that far back is left out (no mean).
+_MEANS_PG = """
+SELECT p.device_id, p.ts, s.total, s.n
+FROM unnest(%(ids)s::int[], %(times)s::timestamptz[], %(starts)s::timestamptz[])
+    AS p(device_id, ts, start)
+CROSS JOIN LATERAL (
+    SELECT ts FROM reading
+    WHERE device_id = p.device_id AND metric = %(metric)s AND ts <= p.start
+    ORDER BY ts DESC LIMIT 1
+) AS b
+CROSS JOIN LATERAL (
+    SELECT sum(value) AS total, count(*) AS n FROM reading
+    WHERE device_id = p.device_id AND metric = %(metric)s AND ts >= b.ts AND ts <= p.ts
+) AS s
+"""
+
+
+def _summaries(
+    session: Session, wanted: dict[tuple[str, str, float], set[tuple[int, datetime]]]
+) -> dict[tuple[str, str, float], dict[tuple[int, datetime], Summary]]:
+    """Return, for each (need, metric, seconds) and each (device, time) of a stored point,
+    its window's Summary: the first point (FIRST), or the sum and count (MEAN).
+
+    PostgreSQL works them out and returns one row a point, whatever the window's length;
+    elsewhere the windows' points are read (_series) and summed here, exactly (math.fsum)."""
+    found: dict[tuple[str, str, float], dict[tuple[int, datetime], Summary]] = {}
+    if not wanted:
+        return found
+    if session.get_bind().dialect.name != "postgresql":
+        spans: dict[str, tuple[set[int], datetime]] = {}
+        for (_need, metric, seconds), points in wanted.items():
+            ids, since = spans.get(metric, (set(), min(t for _, t in points)))
+            ids.update(d for d, _ in points)
+            start = min(t for _, t in points) - timedelta(seconds=seconds)
+            spans[metric] = (ids, min(since, start))
+        windows = {key: _Window(points) for key, points in _series(session, spans).items()}
+        for key, points in wanted.items():
+            need, metric, seconds = key
+            summaries = found[key] = {}
+            for device_id, moment in points:
+                window = windows.get((device_id, metric))
+                upto = window.upto((moment, 0.0), seconds) if window is not None else []
+                if need == FIRST:
+                    summaries[(device_id, moment)] = (upto[0] if upto else None, None, 0)
+                elif upto and upto[0][0] <= moment - timedelta(seconds=seconds):
+                    values = [value for _, value in upto]
+                    summaries[(device_id, moment)] = (upto[0], math.fsum(values), len(values))
+        return found
+    connection = session.connection().connection.driver_connection
+    with connection.cursor() as cursor:
+        for key, points in wanted.items():
+            need, metric, seconds = key
+            ordered = sorted(points)
+            back = timedelta(seconds=seconds)
+            cursor.execute(
+                _FIRSTS_PG if need == FIRST else _MEANS_PG,
+                {
+                    "ids": Ids(d for d, _ in ordered),
+                    "times": [t for _, t in ordered],
+                    "starts": [t - back for _, t in ordered],
+                    "metric": metric,
+                },
+            )
+            summaries = found[key] = {}
+            if need == FIRST:
+                for d, t, first_ts, first_value in cursor.fetchall():
+                    first = None if first_ts is None else (first_ts, first_value)
+                    summaries[(d, t)] = (first, None, 0)
+            else:
+                for d, t, total, count in cursor.fetchall():
+                    summaries[(d, t)] = (None, total, count)
+    return found
+
+
 def _hour_means(
     session: Session, wanted: dict[str, dict[int, set[datetime]]]
 ) -> dict[tuple[int, str, datetime], float]:
@@ -273,25 +392,33 @@ def _low(params: dict, point: rules.Point) -> bool:
 def judge(
     rule_kind: str,
     params: dict,
-    seconds: float,
+    need: tuple[str, float] | None,
     point: rules.Point,
     window: _Window | None,
+    summary: Summary | None,
     history: list[float],
 ) -> tuple[bool, float | None]:
     """Return (breached, value) for a rule at one point; value None if normal.
 
-    window holds the device's readings of the metric around the batch (see _series);
-    history the hourly means of the point's hour of the week in past weeks (baseline).
+    need is what the rule reads before the point (_need); window holds the device's
+    readings of the metric around the batch (POINTS, see _series); summary the first point,
+    or the sum and count, of the point's window (FIRST, MEAN, see _summaries); history the
+    hourly means of the point's hour of the week in past weeks (baseline).
     """
     if rule_kind == "threshold":
         if _low(params, point):
             return False, None
-        points = window.upto(point, seconds) if seconds and window is not None else [point]
-        found = rules.threshold_breach(params, points)
+        if need is not None and need[0] == MEAN:
+            _first, total, count = summary or (None, None, 0)
+            found = rules.mean_breach(params, point, total, count)
+        else:
+            back = need[1] if need is not None else 0
+            points = window.upto(point, back) if back and window is not None else [point]
+            found = rules.threshold_breach(params, points)
         return found is not None, found
     if rule_kind == "rate":
-        points = window.upto(point, seconds) if window is not None else [point]
-        found = rules.rate_breach(params, points)
+        first = summary[0] if summary is not None else None
+        found = None if first is None else rules.rate_between(params, first, point)
         return found is not None, found
     if rule_kind == "baseline":
         found = rules.baseline_breach(params, point[1], history)
@@ -382,9 +509,9 @@ def evaluate_stored(session: Session, rows: list[dict], now: datetime) -> list[A
     opened = open_alarms(session, device_ids)
     # Each rule's attributes read once (the same rule serves every device of its kind), and
     # each list of rules planned once (devices of a kind without rules of their own share it).
-    facts: dict[int, tuple[str, str, dict, float]] = {}
+    facts: dict[int, tuple[str, str, dict, tuple[str, float] | None]] = {}
     floors: dict[int, float | None] = {}  # threshold rules: see _floor
-    plans: dict[int, list[tuple[DetectionRule, int, str, str, dict, float]]] = {}
+    plans: dict[int, list[tuple[DetectionRule, int, str, str, dict, Any]]] = {}
     for device_rules in by_device.values():
         if id(device_rules) in plans:
             continue
@@ -392,16 +519,18 @@ def evaluate_stored(session: Session, rows: list[dict], now: datetime) -> list[A
         for rule in device_rules:
             if rule.id not in facts:
                 params = resolved(rule.params)
-                facts[rule.id] = (rule.rule_kind, rule.metric, params, _lookback(rule, params))
+                need = _need(rule.rule_kind, params, _lookback(rule, params))
+                facts[rule.id] = (rule.rule_kind, rule.metric, params, need)
                 if rule.rule_kind == "threshold":
                     floors[rule.id] = _floor(params)
             plan.append((rule, rule.id, *facts[rule.id]))
         plans[id(device_rules)] = plan
-    spans: dict[str, tuple[set[int], datetime]] = {}
+    spans: dict[str, tuple[set[int], datetime]] = {}  # POINTS: windows read
+    wanted: dict[tuple[str, str, float], set[tuple[int, datetime]]] = defaultdict(set)
     hours: dict[str, dict[int, set[datetime]]] = defaultdict(lambda: defaultdict(set))
     quiet: set[tuple[int, int]] = set()  # (device, rule): a threshold no point can breach
     for device_id, device_rules in by_device.items():
-        for _rule, rule_id, rule_kind, metric, params, seconds in plans[id(device_rules)]:
+        for _rule, rule_id, rule_kind, metric, params, need in plans[id(device_rules)]:
             points = new.get((device_id, metric))
             if not points:
                 continue
@@ -411,20 +540,23 @@ def evaluate_stored(session: Session, rows: list[dict], now: datetime) -> list[A
             ):
                 quiet.add((device_id, rule_id))
                 continue  # no point can breach: no window to read
-            if seconds:
+            if need is not None and need[0] == POINTS:
                 ids, since = spans.get(metric, (set(), points[0][0]))
                 ids.add(device_id)
-                spans[metric] = (ids, min(since, points[0][0] - timedelta(seconds=seconds)))
+                spans[metric] = (ids, min(since, points[0][0] - timedelta(seconds=need[1])))
+            elif need is not None:  # FIRST or MEAN: PostgreSQL sums, the points stay there
+                wanted[(need[0], metric, need[1])].update((device_id, t) for t, _ in points)
             if rule_kind == "baseline":
                 for moment, _ in points:
                     hours[metric][device_id].update(_past_hours(moment))
     windows = {key: _Window(points) for key, points in _series(session, spans).items()}
+    summaries = _summaries(session, wanted)
     means = _hour_means(session, hours)
     # First judge every point, then load the devices that breached and apply in order.
     verdicts: list[tuple[int, DetectionRule, list[tuple[rules.Point, bool, float | None]]]] = []
     for device_id in device_ids:
         device_rules = by_device.get(device_id, [])
-        for rule, rule_id, rule_kind, metric, params, seconds in plans.get(id(device_rules), []):
+        for rule, rule_id, rule_kind, metric, params, need in plans.get(id(device_rules), []):
             if rule_kind == "silence":
                 if (device_id, rule_id) in opened:
                     verdicts.append((device_id, rule, []))
@@ -432,6 +564,7 @@ def evaluate_stored(session: Session, rows: list[dict], now: datetime) -> list[A
             if (device_id, rule_id) in quiet and (device_id, rule_id) not in opened:
                 continue  # nothing breached and nothing to clear
             window = windows.get((device_id, metric))
+            summed = summaries.get((need[0], metric, need[1]), {}) if need is not None else {}
             judged = []
             for point in new.get((device_id, metric), []):
                 history = []
@@ -441,7 +574,8 @@ def evaluate_stored(session: Session, rows: list[dict], now: datetime) -> list[A
                         for hour in _past_hours(point[0])
                         if (key := (device_id, metric, hour)) in means
                     ]
-                breached, value = judge(rule_kind, params, seconds, point, window, history)
+                summary = summed.get((device_id, point[0]))
+                breached, value = judge(rule_kind, params, need, point, window, summary, history)
                 judged.append((point, breached, value))
             if judged:
                 verdicts.append((device_id, rule, judged))

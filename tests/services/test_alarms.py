@@ -1,6 +1,7 @@
 """Alarms from stored readings: one open per device and rule, clearing, silence,
 escalation, and the people who verify them into cases or dismiss them."""
 
+import statistics
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -200,3 +201,43 @@ def test_a_batch_is_judged_point_by_point_with_its_own_windows(db):
     [alarm] = open_alarms(db, "water_deep")
     assert alarm.peak_value == 18 and alarm.last_breach_at == NOW + timedelta(minutes=3)
     assert alarm.breach_count == 1
+
+
+def test_a_rate_runs_from_the_reading_at_or_before_its_window_not_from_the_last_one(db):
+    device, _ = make_device(db.session, "water_depth")
+    # 9 cm in the last minute, but 9 cm over the rule's 5 minutes (from the reading at or
+    # before 5 minutes back): 1.8 cm a minute, under the 2 of water_rising.
+    feed(db, device, "depth", [0] * 7 + [9])
+    assert open_alarms(db) == []
+    other, _ = make_device(db.session, "water_depth")
+    # Nothing 5 minutes back: the window starts at the first reading in it, 11 cm in 4 min.
+    feed_batch(db, other, "depth", [0, 0, 0, 0, 11])
+    [alarm] = open_alarms(db, "water_rising")
+    assert alarm.device_id == other.id and alarm.peak_value == 11 / 4
+
+
+def test_the_hourly_pm10_mean_is_summed_by_the_database_within_a_stated_tolerance(db):
+    """The PM10 mean runs over the hour from the reading at or before its start. On
+    PostgreSQL the worker has the database sum that window (float8, in time order) instead
+    of reading its points into Python, so its mean may differ from the exactly rounded
+    statistics.fmean (what threshold_breach and SQLite give) in the last bits: by at most
+    (n - 1) x 2^-53 relative for these non-negative values, allowed here as 1e-12. Whole
+    numbers add up exactly in binary, so a mean of them exactly at the limit breaches alike."""
+    device, _ = make_device(db.session, "dust_pm10")
+    values = [150.1 + (i % 7) / 10 for i in range(61)]  # 61 readings a minute apart: an hour
+    feed_batch(db, device, "pm10", values)
+    [alarm] = open_alarms(db, "pm10_hourly")
+    assert alarm.peak_value == pytest.approx(statistics.fmean(values), rel=1e-12, abs=0)
+    assert alarm.breach_count == 1 and alarm.last_breach_at == NOW + timedelta(minutes=60)
+
+    exact, _ = make_device(db.session, "dust_pm10")
+    feed_batch(db, exact, "pm10", [140, 160] * 30 + [150])  # mean 150 = PM10_LIMIT
+    [alarm] = [a for a in open_alarms(db, "pm10_hourly") if a.device_id == exact.id]
+    assert alarm.peak_value == 150.0
+
+    short, _ = make_device(db.session, "dust_pm10")
+    feed(db, short, "pm10", [400] * 60)  # 59 minutes: no reading an hour back, no mean
+    assert [a for a in open_alarms(db) if a.device_id == short.id] == []
+    feed(db, short, "pm10", [400], start=NOW + timedelta(minutes=60))
+    [alarm] = [a for a in open_alarms(db) if a.device_id == short.id]
+    assert alarm.rule.code == "pm10_hourly" and alarm.peak_value == 400.0
