@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from tests.databases import ensure_database
+
 ROOT = Path(__file__).parent
 RESULTS = ROOT / "results"
 README = ROOT / "README.md"
@@ -80,24 +82,6 @@ def database_url(database: str, cases: int, prefix: str = "bench") -> str:
     if database == "postgresql":
         return PG_URL.format(size=size if prefix == "bench" else f"{prefix}_{size}")
     raise ValueError(f"unknown database {database}")
-
-
-def ensure_database(url: str) -> None:
-    """Create a PostgreSQL benchmark database if it is missing (SQLite creates its file)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    target = make_url(url)
-    if target.get_backend_name() != "postgresql":
-        return
-    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
-        )
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{target.database}"'))
-    engine.dispose()
 
 
 @dataclass

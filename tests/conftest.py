@@ -19,6 +19,7 @@ from portal.extensions import db as _db
 from portal.extensions import limiter
 from portal.models import Base, User, utcnow
 from portal.public import page_cache
+from tests.databases import ensure_database
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -37,14 +38,7 @@ def own_services_per_worker() -> None:
     if (url := os.environ.get("DATABASE_URL")) and url.startswith("postgresql"):
         base = make_url(url)
         own = base.set(database=f"{base.database}_{worker}")
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            found = connection.scalar(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}
-            )
-            if not found:
-                connection.execute(text(f'CREATE DATABASE "{own.database}"'))
-        admin.dispose()
+        ensure_database(own.render_as_string(hide_password=False))
         os.environ["DATABASE_URL"] = own.render_as_string(hide_password=False)
     if url := os.environ.get("REDIS_URL"):
         head, _, db = url.rpartition("/")

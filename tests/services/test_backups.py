@@ -16,6 +16,7 @@ from portal.models import Base, Category, KpiVersion, utcnow
 from portal.services import backups, demo, kpi_cache, reference, workflow
 from portal.services.photos import PhotoStore
 from tests.conftest import make_app
+from tests.databases import ensure_database
 from tests.factories import make_case, make_user
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -114,14 +115,7 @@ def test_postgresql_backup_restores_into_another_database(app, db, reference, tm
     populate(db.session, PhotoStore(app.config["UPLOAD_DIR"]))
     url = make_url(DATABASE_URL)
     target_url = url.set(database=f"{url.database}_restore")
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target_url.database}
-        )
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{target_url.database}"'))
-    admin.dispose()
+    ensure_database(target_url.render_as_string(hide_password=False))
     target = create_engine(target_url)
     with target.begin() as connection:  # an empty database: no tables at all
         connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
