@@ -39,10 +39,34 @@ def _signer(salt: str) -> Signer:
     return Signer(_keys(), salt=salt, digest_method=hashlib.sha256)
 
 
+def signed_token(salt: str, record_id: int, token_hash: str) -> str:
+    """Return the signed stand-in of a record's private token (a case's, a suggestion's)."""
+    return _signer(salt).sign(f"{record_id}.{token_hash[:HASH_PREFIX]}").decode()
+
+
+def signed_record(salt: str, token: str) -> tuple[int, str] | None:
+    """Return the record id and token-hash prefix a signed token names, or None if forged;
+    the caller checks the prefix against the record's hash (a new token revokes the link)."""
+    if not token or len(token) > MAX_LINK_LENGTH:
+        return None
+    try:
+        payload = _signer(salt).unsign(token).decode()
+    except BadSignature:
+        return None
+    record_id, _, prefix = payload.partition(".")
+    if not record_id.isdigit() or len(record_id) > 10:
+        return None
+    return int(record_id), prefix
+
+
+def holds_prefix(token_hash: str, prefix: str) -> bool:
+    """Tell whether a signed token's prefix is that of the record's current token hash."""
+    return hmac.compare_digest(token_hash[:HASH_PREFIX].encode(), prefix.encode())
+
+
 def private_token(case: Case) -> str:
     """Return the signed stand-in of a case's private token, for links in mails."""
-    payload = f"{case.id}.{case.tracking_token_hash[:HASH_PREFIX]}"
-    return _signer(PRIVATE_SALT).sign(payload).decode()
+    return signed_token(PRIVATE_SALT, case.id, case.tracking_token_hash)
 
 
 def is_signed_link(token: str) -> bool:
@@ -52,19 +76,11 @@ def is_signed_link(token: str) -> bool:
 
 def case_of_private_token(session: Session, token: str) -> Case | None:
     """Return the case a signed private link opens, or None if forged or revoked."""
-    if not token or len(token) > MAX_LINK_LENGTH:
+    found = signed_record(PRIVATE_SALT, token)
+    if found is None:
         return None
-    try:
-        payload = _signer(PRIVATE_SALT).unsign(token).decode()
-    except BadSignature:
-        return None
-    case_id, _, prefix = payload.partition(".")
-    if not case_id.isdigit() or len(case_id) > 10:
-        return None
-    case = session.get(Case, int(case_id))
-    if case is None or not hmac.compare_digest(
-        case.tracking_token_hash[:HASH_PREFIX].encode(), prefix.encode()
-    ):
+    case = session.get(Case, found[0])
+    if case is None or not holds_prefix(case.tracking_token_hash, found[1]):
         return None
     return case
 

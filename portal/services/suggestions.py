@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import BlockedSender, OutboxMessage, Project, Suggestion, User
-from portal.services import audit
+from portal.services import audit, case_links
 from portal.services.cases import hash_token, is_tracking_token, new_tracking_token
+from portal.web import public_url_for
 
 
 class SuggestionError(ValueError):
@@ -54,13 +55,32 @@ def send(
     return suggestion, token
 
 
+# Mails carry a signed stand-in of the private token (only its hash is kept), as for cases.
+PRIVATE_SALT = "suggestion-private-link"
+
+
 def find(session: Session, token: str) -> Suggestion | None:
-    """Return the suggestion a private tracking token belongs to."""
+    """Return the suggestion a private tracking token, or the signed link a mail carried,
+    belongs to."""
+    if case_links.is_signed_link(token):
+        found = case_links.signed_record(PRIVATE_SALT, token)
+        suggestion = session.get(Suggestion, found[0]) if found else None
+        if suggestion is None or not case_links.holds_prefix(
+            suggestion.tracking_token_hash, found[1]
+        ):
+            return None
+        return suggestion
     if not is_tracking_token(token):
         return None
     return session.scalar(
         select(Suggestion).where(Suggestion.tracking_token_hash == hash_token(token))
     )
+
+
+def private_url(suggestion: Suggestion) -> str:
+    """Return the absolute private link of a suggestion, for the mails to its resident."""
+    token = case_links.signed_token(PRIVATE_SALT, suggestion.id, suggestion.tracking_token_hash)
+    return public_url_for("public.suggestion_track", token=token)
 
 
 def adopt(session: Session, user: User, suggestion: Suggestion, answer: str, now: datetime) -> None:
@@ -127,7 +147,15 @@ def _tell_resident(session: Session, suggestion: Suggestion) -> None:
         ]
         if suggestion.points:
             lines.append(_("Points earned: %(points)d", points=suggestion.points))
-        lines += ["", _("Thank you for taking part.")]
+        lines += [
+            "",
+            _(
+                "See the answer and your points on your suggestion's page: %(url)s",
+                url=private_url(suggestion),
+            ),
+            "",
+            _("Thank you for taking part."),
+        ]
     session.add(
         OutboxMessage(
             recipient=suggestion.email,

@@ -82,3 +82,20 @@ def test_the_mail_is_in_the_residents_language(db, staff):
     )
     suggestions.adopt(db.session, staff, suggestion, "Adopted.", NOW)
     assert db.session.scalar(select(OutboxMessage)).subject == "Your suggestion was adopted"
+
+
+def test_the_decision_mail_carries_the_residents_private_link(app, client, db, staff):
+    app.config["PUBLIC_URL"] = "https://portal.example.cn"
+    suggestion, token = suggestions.send(
+        db.session, "增设座椅", "方便老人休息。", NOW, email="w@x.cn"
+    )
+    suggestions.decline(db.session, staff, suggestion, "暂无条件。", NOW)
+    body = db.session.scalar(select(OutboxMessage)).body
+    link = next(w for w in body.split() if "https://portal.example.cn/suggestions/track/" in w)
+    signed = link.rsplit("/", 1)[1]
+    assert signed != token and suggestions.find(db.session, signed) is suggestion
+    db.session.commit()
+    assert "暂无条件。" in client.get(f"/suggestions/track/{signed}").get_data(as_text=True)
+    assert suggestions.find(db.session, signed[:-1] + "x") is None  # a forged signature
+    suggestion.tracking_token_hash = "0" * 64  # a new token revokes the mailed link
+    assert suggestions.find(db.session, signed) is None
