@@ -105,6 +105,22 @@ def make_app(database_url: str, upload_dir: Path, **overrides: object) -> Flask:
     return create_app(config)
 
 
+def put_back(rows_by_table: dict) -> None:
+    """Insert saved rows table by table and move each id sequence past them (PostgreSQL)."""
+    postgresql = _db.engine.dialect.name == "postgresql"
+    for table, rows in rows_by_table.items():
+        if not rows:
+            continue
+        _db.session.execute(table.insert(), rows)
+        if postgresql and "id" in table.columns:
+            _db.session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), max(id)) "
+                    f'FROM "{table.name}"'
+                )
+            )
+
+
 def empty_tables(seed: bool = True) -> None:
     """Delete every row so the next test starts from an empty database (with the rows the
     migrations insert, unless `seed` is false)."""
@@ -125,15 +141,8 @@ def empty_tables(seed: bool = True) -> None:
     else:
         for table in tables:
             _db.session.execute(table.delete())
-    for table, rows in SEEDED.items() if seed else ():
-        _db.session.execute(table.insert(), rows)
-        if _db.engine.dialect.name == "postgresql":
-            _db.session.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), max(id)) FROM "
-                    f'"{table.name}"'
-                )
-            )
+    if seed:
+        put_back(SEEDED)
     _db.session.commit()
 
 
@@ -175,20 +184,9 @@ def load_demo(app: Flask) -> tuple[dict, list]:
         DEMO["result"] = (added, logins)
         return added, logins
     empty_tables(seed=False)  # the district's rows include the seeded ones
-    postgresql = _db.engine.dialect.name == "postgresql"
-    if postgresql:  # rows that point at each other (a department's head, her department)
+    if _db.engine.dialect.name == "postgresql":  # rows that point at each other
         _db.session.execute(text("SET LOCAL session_replication_role = replica"))
-    for table, rows in DEMO["rows"].items():
-        if not rows:
-            continue
-        _db.session.execute(table.insert(), rows)
-        if postgresql and "id" in table.columns:
-            _db.session.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), max(id)) "
-                    f'FROM "{table.name}"'
-                )
-            )
+    put_back(DEMO["rows"])
     _db.session.commit()
     for relative, content in DEMO["files"].items():
         (uploads / relative).parent.mkdir(parents=True, exist_ok=True)
