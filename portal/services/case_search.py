@@ -214,7 +214,7 @@ def _matches(query: Select, parsed: search_index.Query) -> Select:
 def all_matches(query: Select, parsed: search_index.Query, *, staff: bool, limit: int) -> list:
     """Return up to `limit` matches of a search as (id, created_at, tier), in no order."""
     dialect = db.engine.dialect.name
-    condition = search_index.matching(parsed, staff=staff, dialect=dialect)
+    condition = search_index.matching(parsed, staff=staff, dialect=dialect, position=True)
     matches = _matches(query, parsed).where(condition).limit(limit)
     # Core rows fetched at once (not row by row): no ORM work for 1,001.
     return db.session.connection().execute(matches).all()

@@ -134,19 +134,32 @@ def _fts_phrases(words: Sequence[str]) -> str:
     return " AND ".join(f'"{word}"' for word in words)
 
 
-def matching(query: Query, *, staff: bool, dialect: str) -> ColumnElement[bool]:
+def matching(
+    query: Query, *, staff: bool, dialect: str, position: bool = False
+) -> ColumnElement[bool]:
     """Return the condition on `case_search` that a row holds the query's text.
 
     Public searches look in the number, address, description and public replies; staff
-    searches also in the internal notes. The index narrows, the text decides.
+    searches also in the internal notes. The index narrows, the text decides: by LIKE,
+    or with `position` by `strpos()` / `instr()`, the same test (the text and the query
+    are both lower case, and neither has wildcards), which PostgreSQL runs faster on long
+    Chinese text (35.8 → 28 ms for the queue's matches at a million cases) but cannot
+    estimate; for a lookup bounded by LIMIT, where the index leads anyway.
     """
     if not query.usable:
         return false()
-    public_text = or_(
-        CaseSearch.head.contains(query.text, autoescape=True),
-        CaseSearch.body.contains(query.text, autoescape=True),
-    )
-    notes_text = CaseSearch.notes.contains(query.text, autoescape=True)
+    if position:
+        locate = func.strpos if dialect == "postgresql" else func.instr
+
+        def has(column):
+            return locate(column, query.text) > 0
+    else:
+
+        def has(column):
+            return column.contains(query.text, autoescape=True)
+
+    public_text = or_(has(CaseSearch.head), has(CaseSearch.body))
+    notes_text = has(CaseSearch.notes)
     if dialect == "postgresql":
         tsquery = func.plainto_tsquery(literal("simple").cast(_regconfig()), " ".join(query.terms))
         public_hit = CaseSearch.public_terms.op("@@")(tsquery)
