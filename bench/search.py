@@ -91,8 +91,7 @@ def _matching(dialect: str, staff: bool) -> str:
             return public
         return f"({public} OR (s.staff_terms @@ plainto_tsquery('simple', :terms) AND {notes}))"
     found = f"({head} OR {body} OR {notes})" if staff else f"({head} OR {body})"
-    fts = "s.case_id IN (SELECT rowid FROM case_search_fts WHERE case_search_fts MATCH :fts)"
-    return f"{fts} AND {found}"
+    return f"f.case_search_fts MATCH :fts AND {found}"  # f: FTS_JOIN
 
 
 def _params(q: str, staff: bool) -> dict:
@@ -135,8 +134,11 @@ WALK_IDS = (
 # the newest ids by the exact test alone ({where} without the index).
 MATCHES = (
     "SELECT c.id, c.created_at, CASE WHEN {head} THEN 0 WHEN {body} THEN 1 ELSE 2 END "
-    "FROM cases c JOIN case_search s ON s.case_id = c.id WHERE {where} LIMIT 1001"
+    "FROM cases c JOIN case_search s ON s.case_id = c.id {fts} WHERE {where} LIMIT 1001"
 )
+# SQLite: the FTS5 table joined, so that its postings stream in rowid order up to the LIMIT
+# (`IN (SELECT rowid ...)` lists them all first), as the portal reads it.
+FTS_JOIN = "JOIN case_search_fts f ON f.rowid = s.case_id"
 SHARES = (
     "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
     "WHERE tablename = 'case_search' AND attname = 'public_terms'"
@@ -168,12 +170,14 @@ def _raw_search(dialect: str, staff: bool):
         bindparam("ids", expanding=True)
     )
     ranks = {"head": _like("s.head"), "body": _like("s.body")}
+    fts = FTS_JOIN if dialect == "sqlite" else ""
     matches = _sql(
-        MATCHES.format(**ranks, where=f"{visible} AND {_matching(dialect, staff)}"), dialect
+        MATCHES.format(**ranks, fts=fts, where=f"{visible} AND {_matching(dialect, staff)}"),
+        dialect,
     )
     exact = " OR ".join(_contains(f"s.{t}", dialect) for t in tiers)
     newest_where = f"{visible} AND c.id > :floor AND s.case_id > :floor AND ({exact})"
-    newest = _sql(MATCHES.format(**ranks, where=newest_where), dialect)
+    newest = _sql(MATCHES.format(**ranks, fts="", where=newest_where), dialect)
     page = QUEUE_PAGE if staff else LIST_PAGE
     shares: dict[str, float] = {}
 

@@ -214,8 +214,13 @@ def _matches(query: Select, parsed: search_index.Query) -> Select:
 def all_matches(query: Select, parsed: search_index.Query, *, staff: bool, limit: int) -> list:
     """Return up to `limit` matches of a search as (id, created_at, tier), in no order."""
     dialect = db.engine.dialect.name
-    condition = search_index.matching(parsed, staff=staff, dialect=dialect, position=True)
-    matches = _matches(query, parsed).where(condition).limit(limit)
+    matches = _matches(query, parsed)
+    if dialect == "sqlite":  # the FTS5 table joined: the postings read stop at the limit
+        matches = search_index.with_candidates(matches, parsed, staff=staff)
+        condition = search_index.anywhere(parsed, staff=staff, dialect=dialect)
+    else:
+        condition = search_index.matching(parsed, staff=staff, dialect=dialect, position=True)
+    matches = matches.where(condition).limit(limit)
     # Core rows fetched at once (not row by row): no ORM work for 1,001.
     return db.session.connection().execute(matches).all()
 

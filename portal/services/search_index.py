@@ -25,8 +25,11 @@ from dataclasses import dataclass
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
+    Select,
     bindparam,
     case,
+    column,
     delete,
     event,
     false,
@@ -36,6 +39,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    table,
     text,
 )
 from sqlalchemy.orm import Session
@@ -52,6 +56,9 @@ BATCH = 2000
 REINDEX_CACHE_KIB = -262144  # SQLite's page cache while rebuilding (negative: KiB), 256 MB
 # SQLite: the cases whose terms hold every bigram (the query is a bound FTS5 expression).
 FTS_CANDIDATES = text("SELECT rowid FROM case_search_fts WHERE case_search_fts MATCH :fts")
+# The same FTS5 table to join (SQLite): its matches stream in rowid order, so that a lookup
+# under LIMIT stops at its last row, where `IN (SELECT rowid ...)` first lists every posting.
+FTS_TABLE = table("case_search_fts", column("rowid", Integer), column("case_search_fts"))
 HEAD_CANDIDATES = text(
     "SELECT rowid FROM case_search_fts_head WHERE case_search_fts_head MATCH :fts"
 )
@@ -172,6 +179,17 @@ def matching(
     )
     found = or_(public_text, notes_text) if staff else public_text
     return CaseSearch.case_id.in_(candidates.columns(rowid=CaseSearch.case_id.type)) & found
+
+
+def with_candidates(statement: Select, query: Query, *, staff: bool) -> Select:
+    """Join a statement on `case_search` to the cases the index gives for a query (SQLite).
+
+    The FTS5 table leads the join and hands its rowids up in order, so a statement under
+    LIMIT reads as many postings as it needs; the caller adds the exact test (`anywhere`)."""
+    columns = "{public_terms staff_terms}" if staff else "public_terms"
+    fts = bindparam("fts_terms", f"{columns} : ({_fts_phrases(query.terms)})")
+    found = FTS_TABLE.c.case_search_fts.op("MATCH")(fts)
+    return statement.join(FTS_TABLE, FTS_TABLE.c.rowid == CaseSearch.case_id).where(found)
 
 
 def _tsquery(query: Query):
