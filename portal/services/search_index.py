@@ -400,6 +400,42 @@ def reindex(
     return done
 
 
+# SQLite: the triggers that keep `case_search_fts` row by row (its inserts and deletes).
+FTS_ROW_TRIGGERS = ("case_search_ai", "case_search_ad")
+
+
+def reindex_in_bulk(
+    connection: Connection,
+    *,
+    only_missing: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Rebuild the index as `reindex` does, in the caller's one transaction (not committed).
+
+    On SQLite the FTS5 table is rebuilt once, from `case_search`, at the end, instead of
+    row by row through its triggers: those merge the index's segments as it grows, about an
+    hour for a million cases on two cores, where the rebuild takes seconds (2 s for 100,000).
+    The triggers are dropped and created again inside the transaction, which holds SQLite's
+    only write lock throughout: no other writer can land a row between."""
+    if connection.dialect.name != "sqlite":
+        return reindex(connection, only_missing=only_missing, progress=progress)
+    # pysqlite opens the transaction at the first INSERT, UPDATE or DELETE, not at DDL:
+    # open it, so that the DROP TRIGGER below is in it and a failure rolls it back.
+    connection.execute(delete(CaseSearch).where(false()))
+    saved = connection.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN :names")
+        .bindparams(bindparam("names", expanding=True)),
+        {"names": list(FTS_ROW_TRIGGERS)},
+    ).all()  # fmt: skip
+    for name, _sql in saved:
+        connection.exec_driver_sql(f"DROP TRIGGER {name}")
+    done = reindex(connection, only_missing=only_missing, progress=progress)
+    connection.exec_driver_sql("INSERT INTO case_search_fts(case_search_fts) VALUES ('rebuild')")
+    for _name, sql in saved:
+        connection.exec_driver_sql(sql)
+    return done
+
+
 TEXT_FIELDS = ("number", "address", "description")
 EVENT_FIELDS = ("body", "public", "case_id")
 

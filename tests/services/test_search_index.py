@@ -8,10 +8,10 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, insert, literal_column, select, update
+from sqlalchemy import delete, func, insert, literal_column, select, text, update
 
 from bench.data import SEARCH_QUERIES, STREETS, _reply, describe
-from portal.models import Case, CaseEvent, Category, utcnow
+from portal.models import Case, CaseEvent, CaseSearch, Category, utcnow
 from portal.services import case_search, search_index, workflow
 from portal.services.case_search import CaseFilters, QueueFilters
 from tests.factories import make_case, make_user
@@ -132,6 +132,53 @@ def test_reindex_rebuilds_rows_of_bulk_inserted_cases(db, reference, runner):
     assert "1 / 1 cases indexed" in result.output
     assert public_numbers(db, "窨井") == []
     assert public_numbers(db, "水管") == [case.number]
+
+
+def _fts_triggers(db) -> list[str]:
+    triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'case_search_%'"
+    return sorted(db.session.scalars(text(triggers)))
+
+
+def test_a_bulk_reindex_gives_the_index_the_rows_would_and_keeps_the_triggers(db, reference):
+    kept, _ = make_case(db.session, description="路灯不亮")
+    lost = [make_case(db.session, description=f"{i}号井盖松动")[0] for i in range(3)]
+    db.session.commit()
+    sqlite = db.engine.dialect.name == "sqlite"
+    triggers = _fts_triggers(db) if sqlite else []
+    ids = [c.id for c in lost]
+    db.session.execute(delete(CaseSearch).where(CaseSearch.case_id.in_(ids)))
+    db.session.commit()  # as after bulk inserts that passed the ORM's hook
+    assert public_numbers(db, "井盖") == []
+    connection = db.session.connection()
+    assert search_index.reindex_in_bulk(connection, only_missing=True) == 3
+    db.session.commit()
+    assert sorted(public_numbers(db, "井盖")) == sorted(c.number for c in lost)
+    assert public_numbers(db, "路灯") == [kept.number]
+    if sqlite:  # the FTS5 table agrees with its content, and keeps itself again
+        check = "INSERT INTO case_search_fts(case_search_fts) VALUES ('integrity-check')"
+        db.session.execute(text(check))
+        assert _fts_triggers(db) == triggers
+        staff = make_user(db.session, "dispatcher")
+        workflow.reply(db.session, kept, staff, "已更换灯泡", utcnow())
+        db.session.commit()
+        assert public_numbers(db, "灯泡") == [kept.number]
+
+
+def test_a_bulk_reindex_that_fails_leaves_the_triggers(db, reference, monkeypatch):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's FTS5 triggers")
+    triggers = _fts_triggers(db)
+    make_case(db.session, description="积水")
+    db.session.commit()
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("stopped midway")
+
+    monkeypatch.setattr(search_index, "reindex", fails)
+    with pytest.raises(RuntimeError):
+        search_index.reindex_in_bulk(db.session.connection())
+    db.session.rollback()
+    assert _fts_triggers(db) == triggers
 
 
 RECALL_CASES = 100_000
