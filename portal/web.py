@@ -782,6 +782,10 @@ class CappedPage:
         self.items = list(
             db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique()
         )
+        if len(self.items) < per_page and (self.items or page == 1):
+            # The last page: what came before it and its rows are the total, uncounted.
+            self.capped, self.total = False, (page - 1) * per_page + len(self.items)
+            return
         limit = max(cap or COUNT_CAP, page * per_page) + 1
         ones = query.with_only_columns(sa_literal(1), maintain_column_froms=True)
         counted = ones.order_by(None).limit(limit).subquery()  # reads the index, not rows

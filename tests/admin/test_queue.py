@@ -4,7 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from portal.models import AuditEntry, Case, Department, utcnow
 from portal.services import workflow
@@ -189,6 +189,30 @@ def test_a_long_queue_counts_up_to_the_cap_and_still_pages_on(client, db, login_
     assert "共 4 件" in last and "第 4 页，共 4 页" in last and 'rel="next"' not in last
     shown = {cases[i].number for i in range(4)}
     assert any(n in last for n in shown)
+
+
+def test_the_last_page_of_a_queue_is_totalled_without_a_count(client, db, login_as, monkeypatch):
+    monkeypatch.setattr("admin.queue.PAGE_SIZE", 2)
+    spread(db, 3)
+    login_as("dispatcher")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        first = client.get("/admin/?view=submitted").get_data(as_text=True)
+        counted = [s for s in statements if "count(*)" in s.lower()]
+        statements.clear()
+        last = client.get("/admin/?view=submitted&page=2").get_data(as_text=True)
+        uncounted = [s for s in statements if "count(*)" in s.lower()]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert "共 3 件" in first and "第 1 页，共 2 页" in first and counted
+    # The second page holds the last case: 2 before it and 1 on it, no count needed.
+    assert "共 3 件" in last and "第 2 页，共 2 页" in last and 'rel="next"' not in last
+    assert not uncounted, uncounted
 
 
 def test_each_queue_cell_names_its_column_for_a_phone(client, db, login_as, reference):
