@@ -181,6 +181,17 @@ def test_a_bulk_reindex_that_fails_leaves_the_triggers(db, reference, monkeypatc
     assert _fts_triggers(db) == triggers
 
 
+def test_reindex_in_bulk_from_the_command_line(db, reference, runner):
+    case, _ = make_case(db.session, description="窨井冒水")
+    db.session.execute(update(Case).where(Case.id == case.id).values(description="水管爆裂"))
+    db.session.commit()
+    result = runner.invoke(args=["search", "reindex", "--bulk"])
+    assert result.exit_code == 0, result.output
+    assert "Done: 1 cases indexed." in result.output
+    assert public_numbers(db, "窨井") == []
+    assert public_numbers(db, "水管") == [case.number]
+
+
 RECALL_CASES = 100_000
 
 
