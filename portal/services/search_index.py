@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -141,6 +142,15 @@ def _fts_phrases(words: Sequence[str]) -> str:
     return " AND ".join(f'"{word}"' for word in words)
 
 
+def _holds(query: Query, dialect: str, *, position: bool) -> Callable[[Any], ColumnElement[bool]]:
+    """Return the exact test that a text column holds the query: `strpos()` / `instr()`
+    with `position`, else LIKE (the same answer: both sides lower case, no wildcards)."""
+    if position:
+        locate = func.strpos if dialect == "postgresql" else func.instr
+        return lambda column: locate(column, query.text) > 0
+    return lambda column: column.contains(query.text, autoescape=True)
+
+
 def matching(
     query: Query, *, staff: bool, dialect: str, position: bool = False
 ) -> ColumnElement[bool]:
@@ -155,16 +165,7 @@ def matching(
     """
     if not query.usable:
         return false()
-    if position:
-        locate = func.strpos if dialect == "postgresql" else func.instr
-
-        def has(column):
-            return locate(column, query.text) > 0
-    else:
-
-        def has(column):
-            return column.contains(query.text, autoescape=True)
-
+    has = _holds(query, dialect, position=position)
     public_text = or_(has(CaseSearch.head), has(CaseSearch.body))
     notes_text = has(CaseSearch.notes)
     if dialect == "postgresql":
@@ -208,16 +209,7 @@ def in_tier(query: Query, tier: str, dialect: str, *, newest_first: bool) -> Col
     estimate and take for common, so they keep to the date order and stop at the page; read
     through candidates it is LIKE, which they take for rare, so they keep to the index.
     """
-    if newest_first:
-        position = func.strpos if dialect == "postgresql" else func.instr
-
-        def has(column):
-            return position(column, query.text) > 0
-    else:
-
-        def has(column):
-            return column.contains(query.text, autoescape=True)
-
+    has = _holds(query, dialect, position=newest_first)
     head, body = has(CaseSearch.head), has(CaseSearch.body)
     if tier == "head":
         return head
@@ -260,9 +252,9 @@ def has_many(connection: Connection, query: Query, tier: str) -> bool:
 
 def anywhere(query: Query, *, staff: bool, dialect: str) -> ColumnElement[bool]:
     """Return the exact test alone that a `case_search` row holds the query (no index)."""
-    position = func.strpos if dialect == "postgresql" else func.instr
+    has = _holds(query, dialect, position=True)
     columns = [CaseSearch.head, CaseSearch.body] + ([CaseSearch.notes] if staff else [])
-    return or_(*(position(column, query.text) > 0 for column in columns))
+    return or_(*(has(column) for column in columns))
 
 
 def estimated_share(connection: Connection, query: Query) -> float:
