@@ -3,6 +3,7 @@ the rebound rate on both KPI pages."""
 
 import io
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -10,7 +11,8 @@ from sqlalchemy import select
 from portal.models import Department, FollowUp, utcnow
 from tests.factories import jpeg_bytes, make_case, make_user
 
-MONTH = utcnow().strftime("%Y-%m")
+# The portal's month is Shanghai's: on a month's last day after 16:00 UTC it is already the next.
+MONTH = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
 
 
 @pytest.fixture
