@@ -312,7 +312,6 @@ def ensure_cases(session: Session, wanted: int, seed: int = 8, *, open_only: boo
 
 def _build_search_index(session: Session) -> None:
     """Index the cases without a search row (the bulk inserts passed the ORM's hook)."""
-    # The bulk inserts passed the ORM's hook that keeps the text search index: build it.
     # PostgreSQL: a transaction per batch, so that a build stopped midway goes on from where
     # it stopped at the next fill. SQLite: one transaction, the FTS5 table rebuilt at its end
     # (minutes at a million cases, where its triggers took about an hour).
