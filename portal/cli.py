@@ -597,14 +597,6 @@ def search_reindex(batch: int, missing: bool, bulk: bool) -> None:
     def progress(done: int, total: int) -> None:
         click.echo(f"{done:,} / {total:,} cases indexed")
 
-    if bulk:
-        with db.engine.connect() as connection:
-            total = search_index.reindex_in_bulk(
-                connection, only_missing=missing, progress=progress
-            )
-            connection.commit()
-        click.echo(f"Done: {total:,} cases indexed.")
-        return
     with db.engine.connect() as connection:
 
         def each_batch(done: int, total: int) -> None:
@@ -612,9 +604,14 @@ def search_reindex(batch: int, missing: bool, bulk: bool) -> None:
             connection.commit()
             progress(done, total)
 
-        total = search_index.reindex(
-            connection, batch=batch, only_missing=missing, progress=each_batch
-        )
+        if bulk:
+            total = search_index.reindex_in_bulk(
+                connection, only_missing=missing, progress=progress
+            )
+        else:
+            total = search_index.reindex(
+                connection, batch=batch, only_missing=missing, progress=each_batch
+            )
         connection.commit()
     click.echo(f"Done: {total:,} cases indexed.")
 

@@ -142,6 +142,12 @@ def _fts_phrases(words: Sequence[str]) -> str:
     return " AND ".join(f'"{word}"' for word in words)
 
 
+def _fts_query(query: Query, *, staff: bool) -> str:
+    """Return the FTS5 expression of a query over the public terms (staff: notes' too)."""
+    columns = "{public_terms staff_terms}" if staff else "public_terms"
+    return f"{columns} : ({_fts_phrases(query.terms)})"
+
+
 def _holds(query: Query, dialect: str, *, position: bool) -> Callable[[Any], ColumnElement[bool]]:
     """Return the exact test that a text column holds the query: `strpos()` / `instr()`
     with `position`, else LIKE (the same answer: both sides lower case, no wildcards)."""
@@ -174,10 +180,7 @@ def matching(
         if not staff:
             return public_hit & public_text
         return (public_hit & public_text) | (CaseSearch.staff_terms.op("@@")(tsquery) & notes_text)
-    columns = "{public_terms staff_terms}" if staff else "public_terms"
-    candidates = FTS_CANDIDATES.bindparams(
-        bindparam("fts", f"{columns} : ({_fts_phrases(query.terms)})")
-    )
+    candidates = FTS_CANDIDATES.bindparams(bindparam("fts", _fts_query(query, staff=staff)))
     found = or_(public_text, notes_text) if staff else public_text
     return CaseSearch.case_id.in_(candidates.columns(rowid=CaseSearch.case_id.type)) & found
 
@@ -187,8 +190,7 @@ def with_candidates(statement: Select, query: Query, *, staff: bool) -> Select:
 
     The FTS5 table leads the join and hands its rowids up in order, so a statement under
     LIMIT reads as many postings as it needs; the caller adds the exact test (`anywhere`)."""
-    columns = "{public_terms staff_terms}" if staff else "public_terms"
-    fts = bindparam("fts_terms", f"{columns} : ({_fts_phrases(query.terms)})")
+    fts = bindparam("fts_terms", _fts_query(query, staff=staff))
     found = FTS_TABLE.c.case_search_fts.op("MATCH")(fts)
     return statement.join(FTS_TABLE, FTS_TABLE.c.rowid == CaseSearch.case_id).where(found)
 
