@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, scoped_session
 
 from portal.models import Device, Reading, ReadingHour
+from portal.services import singleton
 
 # Each kind's metrics and the physically possible range of each (a value outside is a
 # broken sensor, not a flood).
@@ -571,9 +572,14 @@ def partitions(session: Session) -> list[str]:
 def ensure_partitions(
     session: Session, now: datetime, *, back_days: int = 90, ahead: int = 2
 ) -> list[str]:
-    """Create the monthly partitions from back_days ago to `ahead` months on (PostgreSQL)."""
+    """Create the monthly partitions from back_days ago to `ahead` months on (PostgreSQL).
+
+    Every listener does this each minute: the lock makes a second one wait for the first's
+    commit and then find its partitions (two `CREATE TABLE IF NOT EXISTS` of one name at
+    once fail in the second, which cannot see the first's uncommitted table)."""
     if session.get_bind().dialect.name != "postgresql":
         return []
+    singleton.hold(session, "reading partitions")
     existing = set(partitions(session))
     made = []
     month = _month(now - timedelta(days=back_days))

@@ -129,6 +129,41 @@ def test_partitions_are_made_ahead_on_postgresql(db):
     assert isinstance(db.session.get(Device, device.id).last_seen_at, datetime)
 
 
+def test_two_listeners_making_the_same_partition_at_once_both_succeed(db):
+    import threading
+
+    from sqlalchemy.orm import sessionmaker
+
+    month = datetime(2031, 5, 10, tzinfo=UTC)  # a month no other test makes
+    first, second = sessionmaker(bind=db.engine)(), sessionmaker(bind=db.engine)()
+    outcome: dict = {}
+
+    def other_listener() -> None:
+        try:
+            outcome["made"] = readings.ensure_partitions(second, month, back_days=0, ahead=0)
+            second.commit()
+        except Exception as error:  # noqa: BLE001 - the test reports what the thread met
+            outcome["error"] = error
+            second.rollback()
+
+    try:
+        made = readings.ensure_partitions(first, month, back_days=0, ahead=0)
+        thread = threading.Thread(target=other_listener)
+        thread.start()
+        thread.join(0.5)  # the other one is now waiting for this one's transaction
+        first.commit()
+        thread.join(30)
+    finally:
+        first.close()
+        second.close()
+    assert "error" not in outcome, outcome.get("error")
+    if db.engine.dialect.name == "postgresql":
+        assert made == ["reading_p203105"] and outcome["made"] == []
+        assert "reading_p203105" in readings.partitions(db.session)
+    else:
+        assert made == outcome["made"] == []
+
+
 def test_a_batch_holds_its_devices_until_it_commits_so_two_listeners_take_turns(db):
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import sessionmaker
