@@ -264,6 +264,13 @@ def test_the_case_filters_fold_and_explain_a_wrong_date(live_server, page_factor
     open_ready(page, live_server + "/cases")
     filters = page.locator("form.filters")
     assert not filters.is_visible()
+    assert page.locator("#q").is_visible()  # the search is in sight, outside the fold
+    page.fill("#q", "井盖")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/cases?q=*")
+    assert not filters.is_visible() and page.locator("#q").input_value() == "井盖"
+    assert page.locator("table.data-table tbody tr").first.bounding_box()["y"] < 844
+    open_ready(page, live_server + "/cases")
     # The first case is within the first screen once the filters fold.
     assert page.locator("table.data-table tbody tr").first.bounding_box()["y"] < 844
     page.get_by_text("筛选条件", exact=True).click()

@@ -1,8 +1,10 @@
 """Public case pages, the list, private tracking, rating and reopening."""
 
+import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from portal.models import utcnow
 from portal.services.photos import PhotoStore
@@ -147,6 +149,23 @@ def test_case_list_search_answers_every_query(client, db, reference):
         if q.strip() in ("灯", "的", "!" * 100, "。" * 100, '"', "*", "OR"[:1]):
             assert "两个相连" in answer.get_data(as_text=True)
         assert lamp.number not in answer.get_data(as_text=True)
+
+
+def test_a_search_for_a_category_name_points_to_its_filter(client, db, reference):
+    from portal.models import Category
+
+    cover = db.session.scalar(select(Category).where(Category.name_zh == "井盖缺失"))
+    page = client.get("/cases", query_string={"q": "井盖"}).get_data(as_text=True)
+    hint = re.search(r'<p class="hint">与搜索词相符的问题类别：(.*?)</p>', page, re.S)
+    assert hint and f'href="/cases?category={cover.code}">井盖缺失</a>' in hint[1]
+    assert hint[1].count("<a ") <= 5
+    assert "与搜索词相符的问题类别" not in client.get("/cases?q=湖墅南路").get_data(as_text=True)
+    # The search box stays outside the folded filters; each form carries the other's values.
+    page = client.get("/cases?q=井盖&state=closed").get_data(as_text=True)
+    search = re.search(r'<form[^>]*class="search-bar".*?</form>', page, re.S)[0]
+    assert 'id="q"' in search and 'name="state" value="closed"' in search
+    filters = re.search(r'<form[^>]*class="filters".*?</form>', page, re.S)[0]
+    assert 'name="q" value="井盖"' in filters and 'id="q"' not in filters
 
 
 def test_the_reporter_gets_updates_on_the_private_page_but_no_me_too(client, db, reference):

@@ -55,6 +55,9 @@ def test_calendar_edges_stay_safe(client, db, reference):
 def test_a_list_without_filters_is_folded_and_silent(client, db, reference):
     page = client.get("/cases").get_data(as_text=True)
     assert '<details class="phone-fold">' in page and "field-error" not in page
+    # A search alone leaves them folded: its box is outside them, in sight.
+    searched = client.get("/cases?q=路灯").get_data(as_text=True)
+    assert '<details class="phone-fold">' in searched
     assert '<details class="phone-fold" open>' in client.get("/cases?state=resolved").get_data(
         as_text=True
     )
