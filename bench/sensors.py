@@ -5,6 +5,7 @@ at that rate (a cover knocked open raises its alarm with no minimum duration).""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -28,6 +29,10 @@ from bench.harness import (
 
 DEVICES = 10_000
 PER_DEVICE = 10  # readings each: 100,000 in all (3 drained in under 2 s on a quiet host)
+# The throughput row's readings per message: 1, the issue's figure. BENCH_SENSOR_PACK=10
+# has each device send its ten as one list (a device's buffer; README, "MQTT"), a separate
+# row for comparison: what the listener's cost per message weighs.
+PACK = int(os.environ.get("BENCH_SENSOR_PACK", "1"))
 KINDS = ("water_depth", "cover_tilt", "dust_pm10", "noise")
 TARGET_RATE = 5_000  # readings per second
 TARGET_SHARE = 0.25  # of raw COPY
@@ -56,6 +61,7 @@ import sys, time
 import paho.mqtt.client as mqtt
 port, devices, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 part, share, rate = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+pack, prefix = int(sys.argv[7]), sys.argv[8]
 client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-devices-{part}")
 client.max_inflight_messages_set(2000)
 client.max_queued_messages_set(50000)
@@ -65,7 +71,7 @@ kinds = ("water_depth", "cover_tilt", "dust_pm10", "noise")
 values = {"water_depth": "depth", "cover_tilt": "tilt", "dust_pm10": "pm10", "noise": "noise"}
 base = {"water_depth": 1.0, "cover_tilt": 1.0, "dust_pm10": 20.0, "noise": 45.0}  # in range
 mine = range(part, devices, share)
-topics = {n: f"sensors/S{n:05d}/readings" for n in mine}
+topics = {n: f"{prefix}/S{n:05d}/readings" for n in mine}
 def knocked(n, round_):
     if n % 4 != 1 or n % 100 != 1:
         return False
@@ -86,9 +92,10 @@ def send(topic, data):
 last = None
 if rate == 0:
     now = time.time()
-    ready = [
-        (topics[n], payload(n, r, now + r * 0.001).encode()) for r in range(rounds) for n in mine
-    ]
+    def packed(n, r):  # rounds r to r + pack - 1 of device n, as a list when more than one
+        items = [payload(n, q, now + q * 0.001) for q in range(r, min(r + pack, rounds))]
+        return (items[0] if pack == 1 else "[" + ",".join(items) + "]").encode()
+    ready = [(topics[n], packed(n, r)) for r in range(0, rounds, pack) for n in mine]
     for topic, data in ready:
         last = send(topic, data)
 else:
@@ -230,7 +237,6 @@ def _copy(app, rows: list[tuple]) -> float:
 def _listeners(url: str, port: int, settle: float = 2) -> list[subprocess.Popen]:
     """Start LISTENERS `flask --app wsgi sensors listen` workers on the bench's broker and
     database; return once each has said it is listening (and given it time to subscribe)."""
-    import os
 
     environment = {
         **os.environ,
@@ -282,9 +288,71 @@ def _stop(workers: list[subprocess.Popen]) -> tuple[int, int, float]:
     return handled, refused, cpu() - before
 
 
-def _publish(port: int, rounds: int, pace: float) -> list[subprocess.Popen]:
+# The floor of receiving MQTT in Python: paho alone, on the same broker, drains the same
+# messages (published to floor/… while it is away, as the listeners' are) and acknowledges
+# each, doing nothing else: no JSON, no check, no database. "subscribe" registers its
+# persistent session; "drain" takes `total` messages and prints "<messages> <seconds> <cpu>".
+FLOOR = r"""
+import collections, resource, sys, time
+import paho.mqtt.client as mqtt
+port, mode, total = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+got = collections.deque()
+client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-floor", clean_session=False)
+client.max_inflight_messages_set(5000)
+client.on_message = lambda c, u, message: got.append(message)
+if mode == "subscribe":
+    client.connect("127.0.0.1", port)
+    client.subscribe("floor/+/readings", 1)
+    for _ in range(5):
+        client.loop(0.2)
+    client.disconnect()
+    sys.exit()
+client.manual_ack_set(True)
+client.connect("127.0.0.1", port)
+client.loop_start()
+began = time.time()
+taken, first = 0, None
+while taken < total and time.time() - began < 120:
+    while got:
+        message = got.popleft()
+        if first is None:
+            first, usage = time.time(), resource.getrusage(resource.RUSAGE_SELF)
+        client.ack(message.mid, message.qos)
+        taken += 1
+    time.sleep(0.001)
+last, end = time.time(), resource.getrusage(resource.RUSAGE_SELF)
+cpu = end.ru_utime + end.ru_stime - usage.ru_utime - usage.ru_stime
+client.loop_stop()
+print(taken, last - first, cpu)
+"""
+
+
+def _floor(port: int, rounds: int) -> dict:
+    """Drain through paho alone the messages of `rounds` readings of every device; return
+    its readings per second and CPU per message (the floor under the listener's figures)."""
+    command = [sys.executable, "-c", FLOOR, str(port)]
+    subprocess.run([*command, "subscribe", "0"], check=True, timeout=60)  # noqa: S603  # nosec B603
+    for publisher in _publish(port, rounds, 0, prefix="floor"):
+        publisher.wait(timeout=600)
+    messages = DEVICES * -(-rounds // PACK)
+    said = subprocess.run(  # noqa: S603  # nosec B603
+        [*command, "drain", str(messages)], check=True, timeout=300, capture_output=True, text=True
+    ).stdout.split()
+    taken, seconds, cpu = int(said[0]), float(said[1]), float(said[2])
+    return {
+        "rate": taken * min(PACK, rounds) / seconds,
+        "cpu_us": cpu / taken * 1e6,
+        "complete": taken == messages,
+    }
+
+
+def _publish(
+    port: int, rounds: int, pace: float, prefix: str = "sensors"
+) -> list[subprocess.Popen]:
     """Start the PUBLISHERS processes, each for its share of the devices."""
-    arguments = [str(port), str(DEVICES), str(rounds), "", str(PUBLISHERS), str(pace)]
+    pack = 1 if pace else PACK
+    arguments = [str(port), str(DEVICES), str(rounds), "", str(PUBLISHERS), str(pace), str(pack)]
+    arguments.append(prefix)
     publishers = []
     for part in range(PUBLISHERS):
         arguments[3] = str(part)
@@ -347,7 +415,7 @@ def _stream(url: str, port: int, rounds: int, pace: float) -> dict:
     return {
         "handled": handled,
         "refused": refused,
-        "total": DEVICES * rounds,
+        "total": DEVICES * -(-rounds // (1 if pace else PACK)),  # messages
         "stored": stored,
         "rate": (last_count - first_count) / (last_at - first_at),
         "cpu_us": cpu / max(stored, 1) * 1e6,  # the workers' CPU per stored reading
@@ -385,6 +453,7 @@ def run(run: Run) -> list[dict]:
             ).all()
             db.session.rollback()
         copy_seconds = _copy(app, rows)
+        floor = _floor(port, PER_DEVICE)
         _fresh(url)
         paced = _stream(url, port, PACE_ROUNDS, PACE_SECONDS)
     finally:
@@ -401,17 +470,20 @@ def run(run: Run) -> list[dict]:
     kept_up = paced["handled"] == paced["total"]
     return [
         {
-            "benchmark": "sensor ingestion",
+            "benchmark": "sensor ingestion" + (f", {PACK} a message" if PACK > 1 else ""),
             "database": "postgresql",
             "cases": DEVICES,
             "portal_text": f"{rate:,.0f} readings/s ({burst['stored']:,} stored, "
             f"{burst['refused']:,} refused, {handled:,} of {total:,} messages; "
             f"{LISTENERS} listeners, {PUBLISHERS} publishers; workers' CPU "
-            f"{burst['cpu_us']:.0f} µs a reading)",
+            f"{burst['cpu_us']:.0f} µs a reading; paho alone, one process receiving and "
+            f"acknowledging the same messages: {floor['rate']:,.0f} readings/s, "
+            f"{floor['cpu_us']:.1f} µs a message"
+            f"{'' if floor['complete'] else ', INCOMPLETE'})",
             "raw_text": f"COPY {raw_rate:,.0f} rows/s",
             "ratio_text": f"{share:.2f}×",
             "summary_text": f"{rate:,.0f}/s, {share:.2f}×",
-            "met": met,
+            "met": met if PACK == 1 else None,  # packed: for comparison, not the figure
         },
         {
             "benchmark": "sensor alarm latency",
