@@ -222,6 +222,7 @@ def countdown_phrases() -> dict[str, str]:
     return {
         "working": translate("%(h)d working h %(m)d min"),
         "calendar": translate("%(h)d h %(m)d min"),
+        "days": translate("%(d)d d %(h)d h"),
         "paused": translate("clock paused, %(time)s left"),
         "overdue": translate("%(time)s overdue"),
         "left": translate("%(time)s left"),

@@ -174,6 +174,22 @@ def test_case_stays_when_the_queue_deadline_has_passed(client, db, login_as, roa
     assert re.search(r'<strong class="countdown late"[^>]*>\s*（?\(?已超期', cell)
 
 
+def test_a_calendar_clock_past_a_day_reads_in_days(client, db, login_as, road):
+    from portal.services.sla import countdown
+
+    (flood,) = spread(db, 1, category_code="0203")  # 路面积水: the emergency policy, calendar time
+    flood.respond_due_at = utcnow() - timedelta(days=3, hours=5, minutes=10)
+    db.session.commit()
+    c = countdown(db.session, flood, utcnow())
+    assert not c.working and c.late // 1440 == 3
+    login_as("dispatcher")
+    page = client.get("/admin/?view=overdue").get_data(as_text=True)
+    row = re.search(rf"{flood.number}</a>.*?</tr>", page, re.S)[0]
+    assert f"已超期{c.late // 1440}天{c.late % 1440 // 60}小时" in row.replace(" ", "")
+    case_page = client.get(f"/admin/cases/{flood.number}").get_data(as_text=True)
+    assert f"已超期{c.late // 1440}天{c.late % 1440 // 60}小时" in case_page.replace(" ", "")
+
+
 def test_a_long_queue_counts_up_to_the_cap_and_still_pages_on(client, db, login_as, monkeypatch):
     monkeypatch.setattr("portal.web.COUNT_CAP", 2)
     monkeypatch.setattr("admin.queue.PAGE_SIZE", 1)
