@@ -80,6 +80,9 @@ def test_the_heading_names_the_view_once(client, db, login_as, reference):
     assert heading.search(client.get("/admin/").get_data(as_text=True)).group(1) == "待办"
     chosen = client.get("/admin/?view=to_dispatch").get_data(as_text=True)
     assert heading.search(chosen).group(1) == "待办 · 待派遣"
+    # A search or a filter shows cases of every view: the heading says so, not "待办" alone.
+    searched = client.get("/admin/?q=井盖").get_data(as_text=True)
+    assert heading.search(searched).group(1) == "待办 · 筛选结果"
 
 
 @pytest.mark.parametrize("view", ["garbage", "", "mine", "todo" * 50, "%00"])
