@@ -324,6 +324,19 @@ def test_map_controls_speak_the_page_language(
     assert ("交互式地图" in title) == (locale == "zh-CN")
 
 
+def test_the_map_legend_leaves_the_layer_switch_free_on_a_phone(
+    live_server, page_factory, db, reference
+):
+    page = page_factory(PHONE)
+    open_ready(page, live_server + "/")
+    legend = page.locator(".legend").bounding_box()
+    switch = page.locator(".map-layer-toggle").bounding_box()
+    assert legend is not None and switch is not None
+    assert legend["y"] >= switch["y"] + switch["height"]  # below it, not over it
+    page.locator("#facility-layer-toggle").check()  # and the switch takes a tap
+    assert page.locator("#facility-layer-toggle").is_checked()
+
+
 def test_axe_would_catch_the_map_as_it_was(live_server, page_factory, db, reference):
     """The maps were role="img" around Leaflet's focusable controls: nested-interactive."""
     case, _token = make_case(db.session)
