@@ -468,14 +468,50 @@ def raise_or_add(
     return alarm
 
 
+HANDLED_STATES = ("case", "dismissed")
+
+
+def _clear_wait(rule: DetectionRule) -> timedelta:
+    """Return how long a rule's value must be normal, or its breaches pause, to clear."""
+    return timedelta(seconds=float(rule.params.get("clear_seconds", DEFAULT_CLEAR_SECONDS)))
+
+
+def handled_alarms(
+    session: Session, pairs: Iterable[tuple[int, int]], since: datetime
+) -> dict[tuple[int, int], Alarm]:
+    """Return, by (device, rule), the latest alarm a person has handled (made a case of, or
+    dismissed as false) with a breach since `since`: a breach that goes on holds to it."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    found = session.scalars(
+        select(Alarm)
+        .where(
+            among(session, Alarm.device_id, sorted({d for d, _ in wanted})),
+            Alarm.state.in_(HANDLED_STATES),
+            Alarm.last_breach_at >= since,
+        )
+        .order_by(Alarm.last_breach_at)
+    ).all()
+    return {(a.device_id, a.rule_id): a for a in found if (a.device_id, a.rule_id) in wanted}
+
+
+def _holds(alarm: Alarm, rule: DetectionRule, moment: datetime) -> bool:
+    """Tell whether a breach at `moment` adds to the alarm: an open one always; one a person
+    has handled while the breaches go on without a pause of the rule's clear time (the
+    same condition, already a case or judged false: no new alarm for it every minute)."""
+    if alarm.state in OPEN_ALARM_STATES:
+        return True
+    return alarm.state in HANDLED_STATES and moment - alarm.last_breach_at < _clear_wait(rule)
+
+
 def _maybe_clear(alarm: Alarm, rule: DetectionRule, moment: datetime) -> None:
     """Start or finish the normal period that clears an alarm not yet verified."""
     if alarm.state not in ("raised", "acknowledged"):
         return
     if alarm.normal_since is None:
         alarm.normal_since = moment
-    wait = float(rule.params.get("clear_seconds", DEFAULT_CLEAR_SECONDS))
-    if moment - alarm.normal_since >= timedelta(seconds=wait):
+    if moment - alarm.normal_since >= _clear_wait(rule):
         alarm.state = "cleared"
         alarm.closed_at = moment
 
@@ -590,6 +626,15 @@ def evaluate_stored(session: Session, rows: list[dict], now: datetime) -> list[A
         if breaching
         else {}
     )
+    # A breach with no open alarm may go on from one a person has handled.
+    unopened = {
+        (d, rule.id)
+        for d, rule, judged in verdicts
+        if (d, rule.id) not in opened and any(breached for _, breached, _ in judged)
+    }
+    earliest = min((judged[0][0][0] for _, _, judged in verdicts if judged), default=now)
+    longest = max((_clear_wait(rule) for _, rule, _ in verdicts), default=timedelta(0))
+    opened.update(handled_alarms(session, unopened, earliest - longest))
     touched: dict[int, Alarm] = {}
     for device_id, rule, judged in verdicts:
         alarm = opened.get((device_id, rule.id))
@@ -600,8 +645,8 @@ def evaluate_stored(session: Session, rows: list[dict], now: datetime) -> list[A
                 touched[id(alarm)] = alarm
             continue
         for point, breached, value in judged:
-            if alarm is not None and alarm.state not in OPEN_ALARM_STATES:
-                alarm = None  # cleared earlier in this batch: a later breach raises anew
+            if alarm is not None and not _holds(alarm, rule, point[0]):
+                alarm = None  # cleared, or handled and paused long enough: raise anew
             if breached:
                 alarm = raise_or_add(session, alarm, devices[device_id], rule, value, point[0])
                 opened[(device_id, rule.id)] = alarm

@@ -88,9 +88,37 @@ def test_dismissing_needs_a_reason_and_a_role(db):
         alarms.open_case(db.session, admin_free, alarm, "", NOW)  # not verified yet
     alarms.dismiss(db.session, admin_free, alarm, "施工单位在检修", NOW)
     assert alarm.state == "dismissed" and alarm.dismiss_reason == "施工单位在检修"
-    # A new breach after a dismissal opens a new alarm.
+    # The same breach going on adds to the dismissed alarm: no new one a minute later ...
     feed(db, device, "tilt", [40], start=NOW + timedelta(minutes=1))
-    assert len(open_alarms(db)) == 1
+    assert open_alarms(db) == [] and alarm.breach_count == 2 and alarm.state == "dismissed"
+    # ... but a breach after a pause of the rule's clear time (600 s) is a new alarm.
+    feed(db, device, "tilt", [5], start=NOW + timedelta(minutes=3))
+    feed(db, device, "tilt", [35], start=NOW + timedelta(minutes=12))
+    [again] = open_alarms(db)
+    assert again.id != alarm.id and again.state == "raised" and alarm.breach_count == 2
+
+
+def test_a_condition_that_goes_on_after_its_case_opened_adds_to_that_alarm(db, reference):
+    dispatcher = make_user(db.session, "dispatcher")
+    device, _ = make_device(db.session, "water_depth")
+    feed(db, device, "depth", [16, 17, 18])  # two minutes at 15 cm or more
+    [alarm] = open_alarms(db, "water_deep")
+    alarms.acknowledge(db.session, dispatcher, alarm, NOW)
+    alarms.verify(db.session, dispatcher, alarm, NOW)
+    case = alarms.open_case(db.session, dispatcher, alarm, "", NOW)
+    db.session.commit()
+    count = alarm.breach_count
+    # The water stays high: the case's alarm takes the breaches, none is raised again.
+    feed(db, device, "depth", [20] * 10, start=NOW + timedelta(minutes=3))
+    assert open_alarms(db, "water_deep") == []
+    db.session.refresh(alarm)
+    assert alarm.state == "case" and alarm.case_id == case.id
+    assert alarm.breach_count == count + 10 and alarm.peak_value == 20
+    # It recedes for the clear time (900 s), then rises again: a new alarm.
+    feed(db, device, "depth", [3] * 16, start=NOW + timedelta(minutes=13))
+    feed(db, device, "depth", [19, 19, 19], start=NOW + timedelta(minutes=30))
+    [again] = open_alarms(db, "water_deep")
+    assert again.id != alarm.id
 
 
 def test_night_noise_and_the_night_peak(db):
