@@ -282,18 +282,23 @@ def device_import() -> str | Response:
     return render_template("admin/device_key.html", devices=made)
 
 
+ALARM_ACTIONS = ("acknowledge", "dismiss")
+
+
 @bp.route("/alarms", methods=["GET"])
 def alarm_queue() -> str:
     """List alarms: open ones first by escalation, with bulk steps."""
+    return _alarm_queue_page(BulkAlarmForm(), set())
+
+
+def _alarm_queue_page(form: BulkAlarmForm, chosen: set[int]) -> str:
+    """Render the alarm queue of the request's filters, the chosen alarms ticked."""
     state = request.args.get("state", "open")
     state = state if state in alarms.ALARM_FILTERS else "open"
     kind = request.args.get("kind", "")
     kind = kind if kind in DEVICE_KINDS else ""
-    form = BulkAlarmForm()
-    form.action.choices = [
-        ("acknowledge", _("Acknowledge")),
-        ("dismiss", _("Dismiss as false alarm")),
-    ]
+    labels = {"acknowledge": _("Acknowledge"), "dismiss": _("Dismiss as false alarm")}
+    form.action.choices = [(a, labels[a]) for a in ALARM_ACTIONS]
     return render_template(
         "admin/alarms.html",
         alarms=alarms.queue(db.session, state, kind),
@@ -301,19 +306,26 @@ def alarm_queue() -> str:
         kind=kind,
         filters=alarms.ALARM_FILTERS,
         form=form,
+        chosen=chosen,
         **_labels(),
     )
 
 
 @bp.route("/alarms/bulk", methods=["POST"])
-def alarm_bulk() -> Response:
-    """Acknowledge or dismiss the chosen alarms; those in another state are left alone."""
+def alarm_bulk() -> Response | tuple[str, int]:
+    """Acknowledge or dismiss the chosen alarms; those in another state are left alone. A
+    refusal shows the queue again with what was ticked, chosen and typed."""
     form = BulkAlarmForm()
-    form.action.choices = [("acknowledge", ""), ("dismiss", "")]
+    form.action.choices = [(a, "") for a in ALARM_ACTIONS]
     ids = [int(i) for i in request.form.getlist("alarm") if i.isdigit() and len(i) < 10]
-    if not form.validate() or not ids:
-        flash(_("Choose alarms and an action."), "error")
-        return redirect(url_for(".alarm_queue"), code=303)
+    valid = form.validate()
+    if valid and form.action.data == "dismiss" and not (form.reason.data or "").strip():
+        form.reason.errors = [_("Give the reason it is a false alarm.")]
+        valid = False
+    if not valid or not ids:
+        if valid:
+            flash(_("Choose alarms and an action."), "error")
+        return _alarm_queue_page(form, set(ids)), 422
     done = skipped = 0
     now = utcnow()
     for alarm in db.session.scalars(select(Alarm).where(Alarm.id.in_(ids))).all():

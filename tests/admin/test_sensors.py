@@ -169,12 +169,18 @@ def test_bulk_dismiss_needs_a_reason(client, db, login_as):
     a, b = breach(db, first), breach(db, second)
     login_as("dispatcher")
     token = csrf(client, "/admin/alarms")
-    client.post(
+    refused = client.post(
         "/admin/alarms/bulk",
         data={"csrf_token": token, "action": "dismiss", "alarm": [a.id, b.id]},
     )
     db.session.expire_all()
     assert db.session.get(Alarm, a.id).state == "raised"
+    # Refused with the reason asked for, the alarms still ticked and the action kept.
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "请填写判为误报的原因" in page
+    for alarm in (a, b):
+        assert re.search(rf'name="alarm" value="{alarm.id}" checked', page)
+    assert re.search(r'<option selected value="dismiss"|<option value="dismiss" selected', page)
     client.post(
         "/admin/alarms/bulk",
         data={"csrf_token": token, "action": "dismiss", "reason": "维修", "alarm": [a.id, "x"]},
