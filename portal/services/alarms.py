@@ -797,6 +797,7 @@ def open_case(session: Session, user: User, alarm: Alarm, description: str, now:
             lat=alarm.lat,
             lng=alarm.lng,
             description=text,
+            address=(device.name if device is not None else "")[:255],
             source="sensor",
             hide_name=True,
         ),
@@ -806,6 +807,9 @@ def open_case(session: Session, user: User, alarm: Alarm, description: str, now:
     )
     if device is not None and device.facility_id is not None:
         case.facility_id = device.facility_id
+    for event in case.events:  # reported by the one who verified it, not by a resident
+        if event.kind == "submitted":
+            event.actor_id = user.id
     alarm.state = "case"
     alarm.case_id = case.id
     alarm.closed_at = now

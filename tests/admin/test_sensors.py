@@ -159,6 +159,9 @@ def test_an_alarm_is_verified_into_a_case_with_its_chart(client, db, login_as):
     assert case.description == "井盖倾斜" and response.location.endswith(case.number)
     page = client.get(f"/admin/cases/{case.number}").get_data(as_text=True)
     assert "data-sensor-chart" in page and f"alarm={alarm.id}" in page
+    # No one reported it: the public page does not ask a reporter for a query code.
+    public = client.get(f"/cases/{case.number}")
+    assert public.status_code == 200 and "用查询码打开" not in public.get_data(as_text=True)
     data = client.get(f"/admin/devices/{device.id}/series.json?metric=tilt&alarm={alarm.id}")
     assert data.get_json()["points"][0][1] == 40.0 and len(data.get_json()["alarms"]) == 1
 

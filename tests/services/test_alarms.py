@@ -61,7 +61,7 @@ def test_water_raises_one_alarm_later_breaches_add_to_it_and_it_clears(db):
 
 def test_a_verified_alarm_does_not_clear_itself_and_becomes_a_case(db, reference):
     dispatcher = make_user(db.session, "dispatcher")
-    device, _ = make_device(db.session, "cover_tilt")
+    device, _ = make_device(db.session, "cover_tilt", name="文一路下穿隧道")
     feed(db, device, "open", [0, 1])
     [alarm] = open_alarms(db)
     assert alarm.rule.code == "cover_open"
@@ -75,6 +75,9 @@ def test_a_verified_alarm_does_not_clear_itself_and_becomes_a_case(db, reference
     assert case.source == "sensor" and case.category.code == "0401"
     assert alarm.state == "case" and alarm.case_id == case.id
     assert db.session.get(Case, case.id).lat == device.lat
+    # Reported by the one who verified it, at the device's place: not "the resident", "—".
+    assert case.address == "文一路下穿隧道"
+    assert [e.actor_id for e in case.events if e.kind == "submitted"] == [dispatcher.id]
 
 
 def test_dismissing_needs_a_reason_and_a_role(db):
