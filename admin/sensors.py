@@ -3,6 +3,7 @@ queue and each alarm's steps, detection rules, sources' precision, map layers.""
 
 from __future__ import annotations
 
+import bisect
 from datetime import timedelta
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -194,22 +195,47 @@ def device_series(device_id: int) -> Response:
         db.session, device, metric, start, end, current_app.config["READINGS_RAW_DAYS"], now
     )
     marks = db.session.execute(
-        select(Alarm.opened_at, Alarm.peak_value, Alarm.summary).where(
-            Alarm.device_id == device.id, Alarm.opened_at >= start, Alarm.opened_at <= end
+        select(
+            Alarm.opened_at,
+            Alarm.peak_value,
+            Alarm.summary,
+            DetectionRule.rule_kind,
+            DetectionRule.metric,
         )
+        .outerjoin(DetectionRule, DetectionRule.id == Alarm.rule_id)
+        .where(Alarm.device_id == device.id, Alarm.opened_at >= start, Alarm.opened_at <= end)
     ).all()
     return jsonify(
         kind=kind,
         metric=metric,
         unit=readings.UNITS.get(metric, ""),
         points=[[int(t.timestamp() * 1000), v, lo, hi] for t, v, lo, hi in points],
-        alarms=[[int(t.timestamp() * 1000), p, s] for t, p, s in marks],
+        alarms=[
+            [
+                int(t.timestamp() * 1000),
+                _mark_height(points, t, p, k == "threshold" and m == metric),
+                s,
+            ]
+            for t, p, s, k, m in marks
+        ],
         labels={
             "value": str(_("Value")),
             "alarm": str(_("Alarm")),
             "range": str(_("Hourly range")),
         },
     )
+
+
+def _mark_height(points: list, moment, peak: float | None, on_axis: bool) -> float | None:
+    """Return where an alarm sits on a chart of the metric: a threshold's peak is a value of
+    the metric; a rate (per minute), a baseline's z-score, another metric's alarm or a
+    silence sits on the line, at the reading at or before it opened (or the first after)."""
+    if on_axis and peak is not None:
+        return peak
+    if not points:
+        return None
+    at = bisect.bisect_right([p[0] for p in points], moment)
+    return points[max(at - 1, 0)][1]
 
 
 @bp.route("/devices/new", methods=["GET", "POST"])

@@ -449,15 +449,13 @@ def raise_or_add(
         if value is not None and (alarm.peak_value is None or value > alarm.peak_value):
             alarm.peak_value = value
         return alarm
-    unit = UNITS.get(rule.metric, "")
-    shown = "" if value is None else f" {value:.1f}{unit}"
     alarm = Alarm(
         device_id=device.id,
         rule_id=rule.id,
         state="raised",
         lat=device.lat,
         lng=device.lng,
-        summary=f"{rule.name_zh}{shown} · {device.code}"[:255],
+        summary=f"{rule.name_zh}{_shown(rule, value)} · {device.code}"[:255],
         category_code=rule.category_code,
         opened_at=moment,
         last_breach_at=moment,
@@ -466,6 +464,19 @@ def raise_or_add(
     )
     session.add(alarm)
     return alarm
+
+
+def _shown(rule: DetectionRule, value: float | None) -> str:
+    """Return the value an alarm's title gives, in the rule's own terms: a reading with its
+    unit, a rate per minute, a baseline's z-score; nothing for an open/closed state."""
+    if value is None or rule.metric == "open" or rule.rule_kind == "silence":
+        return ""
+    unit = UNITS.get(rule.metric, "")
+    if rule.rule_kind == "rate":
+        return f" {value:+.1f}{unit}/分钟"
+    if rule.rule_kind == "baseline":
+        return f" z={value:.1f}"
+    return f" {value:.1f}{unit}"
 
 
 HANDLED_STATES = ("case", "dismissed")

@@ -166,6 +166,29 @@ def test_an_alarm_is_verified_into_a_case_with_its_chart(client, db, login_as):
     assert data.get_json()["points"][0][1] == 40.0 and len(data.get_json()["alarms"]) == 1
 
 
+def test_a_rate_alarm_is_titled_per_minute_and_drawn_on_the_readings_line(client, db, login_as):
+    device, _ = make_device(db.session, "water_depth")
+    now = utcnow().replace(microsecond=0)
+    rows = [
+        {"device_id": device.id, "ts": now - timedelta(minutes=1), "metric": "depth",
+         "value": 2.0},
+        {"device_id": device.id, "ts": now, "metric": "depth", "value": 9.0},
+    ]  # fmt: skip
+    new = readings.store(db.session, rows, readings.Outcome(), {device.id: device.kind})
+    alarms.evaluate_stored(db.session, new, now)
+    db.session.commit()
+    [rising] = db.session.scalars(select(Alarm).where(Alarm.device_id == device.id)).all()
+    assert rising.rule.code == "water_rising" and "+7.0cm/分钟" in rising.summary
+    login_as("dispatcher")
+    data = client.get(f"/admin/devices/{device.id}/series.json?metric=depth").get_json()
+    [mark] = data["alarms"]
+    assert mark[1] == 9.0  # on the depth line, not at "7 cm"
+    # A cover knocked open is titled without a number (open is a state, not a value).
+    cover, _ = make_device(db.session, "cover_tilt")
+    opened = breach(db, cover, metric="open", value=1.0)
+    assert opened.rule.code == "cover_open" and "1.0" not in opened.summary
+
+
 def test_bulk_dismiss_needs_a_reason(client, db, login_as):
     first, _ = make_device(db.session, "cover_tilt")
     second, _ = make_device(db.session, "cover_tilt")
