@@ -135,7 +135,7 @@
       draw: function (f, c) {
         var p = f.properties;
         var marker = L.circleMarker([c[1], c[0]], {
-          radius: 13, weight: 4, color: "#7f1d1d", fillOpacity: 0.85,
+          pane: "alarmPane", radius: 13, weight: 4, color: "#7f1d1d", fillOpacity: 0.85,
           fillColor: p.state === "raised" ? "#dc2626" : "#f97316", className: "alarm-mark"
         });
         return marker.bindPopup(link(p, p.summary, [t("alarm_" + p.state)]));
@@ -150,6 +150,8 @@
   /* Cells lie under everything; hotspots over the other shapes, under the markers. */
   map.createPane("gridPane").style.zIndex = 350;
   map.createPane("hotspotPane").style.zIndex = 420;
+  /* Alarms over everything drawn, the clusters' bubbles included: each must take a tap. */
+  map.createPane("alarmPane").style.zIndex = 650;
   var timer = null;
   try {  /* the whole district at first, whatever the screen */
     var bounds = JSON.parse(el.dataset.bounds || "null");

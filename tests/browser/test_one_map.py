@@ -9,7 +9,7 @@ from portal.models import utcnow
 from portal.services import demo_hotspots
 from tests.browser.conftest import PHONE
 from tests.browser.test_back_office import sign_in, staff
-from tests.factories import make_project
+from tests.factories import make_device, make_project
 
 pytestmark = pytest.mark.browser
 
@@ -63,4 +63,32 @@ def test_the_one_map_shows_the_layers_and_the_hotspot_on_a_phone(
     box = map_box.bounding_box()
     assert box["width"] <= PHONE["viewport"]["width"]
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
+    assert page.console_errors == []
+
+
+def test_an_alarm_takes_a_tap_over_a_cluster_of_devices(live_server, page_factory, db, reference):
+    from portal.services import alarms, readings
+
+    site = make_project(db.session, code="GS-A", phase="construction", active_site=True)
+    devices = [
+        make_device(db.session, "cover_tilt", project=site, lat=30.2741, lng=120.1551)[0]
+        for _ in range(6)
+    ]
+    now = utcnow()
+    row = {"device_id": devices[0].id, "ts": now, "metric": "tilt", "value": 40.0}
+    new = readings.store(db.session, [row], readings.Outcome(), {devices[0].id: "cover_tilt"})
+    alarms.evaluate_stored(db.session, new, now)
+    db.session.commit()
+    page = page_factory(PHONE)
+    sign_in(page, live_server, staff(db, "dispatcher"))
+    page.goto(live_server + "/admin/map")
+    page.locator("#layer-cases").uncheck()
+    page.locator("#layer-devices").check()
+    page.locator("#one-map[data-loaded-devices='6']").wait_for(state="attached")
+    mark = page.locator("path.alarm-mark")
+    mark.wait_for()
+    mark.click()  # not forced: the alarm is on top of the devices' cluster, and takes it
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "井盖倾斜" in popup.inner_text()
     assert page.console_errors == []
