@@ -106,6 +106,60 @@ def _labels() -> dict:
     }
 
 
+def rule_terms(rule: DetectionRule) -> list[str]:
+    """Return a rule's parameters as sentences in the reader's language (the device page),
+    instead of its JSON (which admins edit on the rule's own page)."""
+    p = alarms.resolved(rule.params)
+    unit = readings.UNITS.get(rule.metric, "")
+    terms = []
+    if rule.rule_kind == "threshold":
+        if rule.metric == "open":
+            terms.append(_("the cover is open"))
+        elif p.get("mean_seconds"):
+            terms.append(
+                _("mean over %(min)d min at or above %(limit)s%(unit)s",
+                  min=float(p["mean_seconds"]) // 60, limit=_num(p["limit"]), unit=unit)
+            )  # fmt: skip
+        else:
+            terms.append(_("at or above %(limit)s%(unit)s", limit=_num(p["limit"]), unit=unit))
+        if p.get("night_limit") is not None:
+            terms.append(
+                _("at night (22:00–06:00) %(limit)s%(unit)s", limit=_num(p["night_limit"]),
+                  unit=unit)
+            )  # fmt: skip
+            if p.get("night_peak") is not None:
+                terms.append(
+                    _("a night peak above it by %(peak)s%(unit)s at once",
+                      peak=_num(p["night_peak"]), unit=unit)
+                )  # fmt: skip
+        if p.get("min_seconds"):
+            terms.append(_("for %(min)d min", min=float(p["min_seconds"]) // 60))
+        if p.get("hysteresis"):
+            terms.append(_("normal again below it by %(h)s", h=_num(p["hysteresis"])))
+    elif rule.rule_kind == "rate":
+        terms.append(
+            _("rising %(rate)s%(unit)s a minute or faster, over %(min)d min",
+              rate=_num(p.get("max_per_minute", 0)), unit=unit,
+              min=float(p.get("window_seconds", 300)) // 60)
+        )  # fmt: skip
+    elif rule.rule_kind == "baseline":
+        terms.append(
+            _("%(z)s robust standard deviations from the same hour of past weeks",
+              z=_num(p.get("max_z", 0)))
+        )  # fmt: skip
+    elif rule.rule_kind == "silence":
+        terms.append(_("no reading for %(min)s min", min=_num(p.get("minutes", 0))))
+    if p.get("clear_seconds") and rule.rule_kind != "silence":
+        terms.append(_("clears after %(min)d min normal", min=float(p["clear_seconds"]) // 60))
+    return terms
+
+
+def _num(value: object) -> str:
+    """Return a number as a person writes it: 15, not 15.0."""
+    number = float(value)  # type: ignore[arg-type]
+    return f"{number:g}"
+
+
 def _duration(minutes: int) -> str:
     hours, minutes = divmod(minutes, 60)
     parts = [ngettext("%(num)d hour", "%(num)d hours", hours)] if hours else []
@@ -164,6 +218,7 @@ def device_page(device_id: int) -> str:
         ranges=list(RANGES),
         alarms=recent,
         rules=rules,
+        rule_terms=rule_terms,
         metrics=list(readings.METRICS[device.kind]),
         units=readings.UNITS,
         metric_labels=METRIC_LABELS,

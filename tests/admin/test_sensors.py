@@ -189,6 +189,17 @@ def test_a_rate_alarm_is_titled_per_minute_and_drawn_on_the_readings_line(client
     assert opened.rule.code == "cover_open" and "1.0" not in opened.summary
 
 
+def test_a_device_page_states_its_rules_in_words(client, db, login_as):
+    gauge, _ = make_device(db.session, "water_depth")
+    meter, _ = make_device(db.session, "noise")
+    login_as("handler")
+    page = client.get(f"/admin/devices/{gauge.id}").get_data(as_text=True)
+    assert "达到或超过15cm；持续2分钟；回落至限值以下3才算恢复；正常15分钟后自动解除" in page
+    assert "每分钟上涨2cm或更快" in page and '"limit"' not in page
+    page = client.get(f"/admin/devices/{meter.id}").get_data(as_text=True)
+    assert "夜间（22:00–06:00）55dB(A)" in page and "夜间突发超出15dB(A)即告警" in page
+
+
 def test_bulk_dismiss_needs_a_reason(client, db, login_as):
     first, _ = make_device(db.session, "cover_tilt")
     second, _ = make_device(db.session, "cover_tilt")
