@@ -114,7 +114,7 @@ def rule_terms(rule: DetectionRule) -> list[str]:
     terms = []
     if rule.rule_kind == "threshold":
         if rule.metric == "open":
-            terms.append(_("the cover is open"))
+            terms.append(_("the sensor reads open (1)"))
         elif p.get("mean_seconds"):
             terms.append(
                 _("mean over %(min)d min at or above %(limit)s%(unit)s",
@@ -127,15 +127,23 @@ def rule_terms(rule: DetectionRule) -> list[str]:
                 _("at night (22:00–06:00) %(limit)s%(unit)s", limit=_num(p["night_limit"]),
                   unit=unit)
             )  # fmt: skip
-            if p.get("night_peak") is not None:
-                terms.append(
-                    _("a night peak above it by %(peak)s%(unit)s at once",
-                      peak=_num(p["night_peak"]), unit=unit)
-                )  # fmt: skip
         if p.get("min_seconds"):
             terms.append(_("for %(min)d min", min=float(p["min_seconds"]) // 60))
-        if p.get("hysteresis"):
-            terms.append(_("normal again below it by %(h)s", h=_num(p["hysteresis"])))
+        if p.get("night_limit") is not None and p.get("night_peak") is not None:
+            terms.append(
+                _("at night a single reading above %(peak)s%(unit)s at once",
+                  peak=_num(float(p["night_limit"]) + float(p["night_peak"])), unit=unit)
+            )  # fmt: skip
+        if p.get("hysteresis") and rule.metric != "open":
+            below = _num(float(p["limit"]) - float(p["hysteresis"]))
+            if p.get("night_limit") is not None:
+                night = _num(float(p["night_limit"]) - float(p["hysteresis"]))
+                terms.append(
+                    _("back to normal below %(below)s%(unit)s (at night %(night)s%(unit)s)",
+                      below=below, night=night, unit=unit)
+                )  # fmt: skip
+            else:
+                terms.append(_("back to normal below %(below)s%(unit)s", below=below, unit=unit))
     elif rule.rule_kind == "rate":
         terms.append(
             _("rising %(rate)s%(unit)s a minute or faster, over %(min)d min",
@@ -392,16 +400,22 @@ def _alarm_queue_page(form: BulkAlarmForm, chosen: set[int]) -> str:
     )
 
 
-@bp.route("/alarms/bulk", methods=["POST"])
+@bp.route("/alarms/bulk", methods=["GET", "POST"])
 def alarm_bulk() -> Response | tuple[str, int]:
     """Acknowledge or dismiss the chosen alarms; those in another state are left alone. A
-    refusal shows the queue again with what was ticked, chosen and typed."""
+    refusal shows the queue again, as filtered, with what was ticked, chosen and typed (the
+    form's address carries the queue's filters)."""
+    filters = {k: request.args[k][:20] for k in ("state", "kind") if request.args.get(k)}
+    back = url_for(".alarm_queue", **filters)
+    if request.method == "GET":  # the address of a refusal, opened again: the queue
+        return redirect(back, code=303)
     form = BulkAlarmForm()
     form.action.choices = [(a, "") for a in ALARM_ACTIONS]
     ids = [int(i) for i in request.form.getlist("alarm") if i.isdigit() and len(i) < 10]
     valid = form.validate()
     if valid and form.action.data == "dismiss" and not (form.reason.data or "").strip():
         form.reason.errors = [_("Give the reason it is a false alarm.")]
+        flash(form.reason.errors[0], "error")  # at the top too: the field is below the list
         valid = False
     if not valid or not ids:
         if valid:
@@ -420,7 +434,7 @@ def alarm_bulk() -> Response | tuple[str, int]:
             skipped += 1
     db.session.commit()
     flash(_("%(n)d alarms updated, %(m)d left as they were.", n=done, m=skipped), "success")
-    return redirect(url_for(".alarm_queue"), code=303)
+    return redirect(back, code=303)
 
 
 @bp.route("/alarms/<int:alarm_id>", methods=["GET", "POST"])

@@ -194,10 +194,11 @@ def test_a_device_page_states_its_rules_in_words(client, db, login_as):
     meter, _ = make_device(db.session, "noise")
     login_as("handler")
     page = client.get(f"/admin/devices/{gauge.id}").get_data(as_text=True)
-    assert "达到或超过15cm；持续2分钟；回落至限值以下3才算恢复；正常15分钟后自动解除" in page
+    assert "达到或超过15cm；持续2分钟；低于12cm才算恢复；正常15分钟后自动解除" in page
     assert "每分钟上涨2cm或更快" in page and '"limit"' not in page
     page = client.get(f"/admin/devices/{meter.id}").get_data(as_text=True)
-    assert "夜间（22:00–06:00）55dB(A)" in page and "夜间突发超出15dB(A)即告警" in page
+    assert "夜间（22:00–06:00）55dB(A)" in page and "夜间单次读数超过70dB(A)立即告警" in page
+    assert "（夜间" in page and "才算恢复" in page
 
 
 def test_bulk_dismiss_needs_a_reason(client, db, login_as):
@@ -206,8 +207,11 @@ def test_bulk_dismiss_needs_a_reason(client, db, login_as):
     a, b = breach(db, first), breach(db, second)
     login_as("dispatcher")
     token = csrf(client, "/admin/alarms")
+    assert 'action="/admin/alarms/bulk?kind=cover_tilt"' in client.get(
+        "/admin/alarms?kind=cover_tilt"
+    ).get_data(as_text=True)  # the form carries the queue's filters
     refused = client.post(
-        "/admin/alarms/bulk",
+        "/admin/alarms/bulk?kind=cover_tilt",
         data={"csrf_token": token, "action": "dismiss", "alarm": [a.id, b.id]},
     )
     db.session.expire_all()
@@ -218,6 +222,10 @@ def test_bulk_dismiss_needs_a_reason(client, db, login_as):
     for alarm in (a, b):
         assert re.search(rf'name="alarm" value="{alarm.id}" checked', page)
     assert re.search(r'<option selected value="dismiss"|<option value="dismiss" selected', page)
+    assert re.search(r'<option value="cover_tilt" selected', page)  # still filtered
+    assert page.index('class="flash error"') < page.index('name="alarm"')  # said at the top
+    again = client.get("/admin/alarms/bulk?kind=cover_tilt")  # the refusal's address, reopened
+    assert again.status_code == 303 and again.location.endswith("/admin/alarms?kind=cover_tilt")
     client.post(
         "/admin/alarms/bulk",
         data={"csrf_token": token, "action": "dismiss", "reason": "维修", "alarm": [a.id, "x"]},
