@@ -131,14 +131,29 @@
       }
     },
     {
+      /* A device's alarms share its place (a cover tilted and open): one mark per place,
+       * whose popup lists each of them, so none lies hidden under another. */
       key: "alarms", group: function () { return L.featureGroup(); },
+      start: function () { this.spots = {}; },
       draw: function (f, c) {
         var p = f.properties;
+        var place = c[0].toFixed(6) + "," + c[1].toFixed(6);
+        var entry = link(p, p.summary, [t("alarm_" + p.state)]);
+        var spot = this.spots[place];
+        if (spot) {
+          spot.box.appendChild(entry);
+          if (p.state === "raised") spot.marker.setStyle({ fillColor: "#dc2626" });
+          return null;
+        }
+        var box = document.createElement("div");
+        box.className = "alarm-popup";
+        box.appendChild(entry);
         var marker = L.circleMarker([c[1], c[0]], {
           pane: "alarmPane", radius: 13, weight: 4, color: "#7f1d1d", fillOpacity: 0.85,
           fillColor: p.state === "raised" ? "#dc2626" : "#f97316", className: "alarm-mark"
         });
-        return marker.bindPopup(link(p, p.summary, [t("alarm_" + p.state)]));
+        this.spots[place] = { box: box, marker: marker };
+        return marker.bindPopup(box);
       }
     }
   ];
@@ -193,6 +208,7 @@
       })
       .then(function (data) {
         layer.shown.clearLayers();
+        if (layer.start) layer.start();
         data.features.forEach(function (feature) {
           var drawn = layer.draw(feature, feature.geometry.coordinates);
           if (drawn) layer.shown.addLayer(drawn);

@@ -66,7 +66,9 @@ def test_the_one_map_shows_the_layers_and_the_hotspot_on_a_phone(
     assert page.console_errors == []
 
 
-def test_an_alarm_takes_a_tap_over_a_cluster_of_devices(live_server, page_factory, db, reference):
+def test_alarms_take_a_tap_over_a_cluster_of_devices_and_share_one_mark_a_place(
+    live_server, page_factory, db, reference
+):
     from portal.services import alarms, readings
 
     site = make_project(db.session, code="GS-A", phase="construction", active_site=True)
@@ -75,8 +77,11 @@ def test_an_alarm_takes_a_tap_over_a_cluster_of_devices(live_server, page_factor
         for _ in range(6)
     ]
     now = utcnow()
-    row = {"device_id": devices[0].id, "ts": now, "metric": "tilt", "value": 40.0}
-    new = readings.store(db.session, [row], readings.Outcome(), {devices[0].id: "cover_tilt"})
+    rows = [  # knocked: tilted and open, two alarms at one place
+        {"device_id": devices[0].id, "ts": now, "metric": "tilt", "value": 40.0},
+        {"device_id": devices[0].id, "ts": now, "metric": "open", "value": 1.0},
+    ]
+    new = readings.store(db.session, rows, readings.Outcome(), {devices[0].id: "cover_tilt"})
     alarms.evaluate_stored(db.session, new, now)
     db.session.commit()
     page = page_factory(PHONE)
@@ -85,10 +90,12 @@ def test_an_alarm_takes_a_tap_over_a_cluster_of_devices(live_server, page_factor
     page.locator("#layer-cases").uncheck()
     page.locator("#layer-devices").check()
     page.locator("#one-map[data-loaded-devices='6']").wait_for(state="attached")
+    page.locator("#one-map[data-loaded-alarms='2']").wait_for(state="attached")
     mark = page.locator("path.alarm-mark")
-    mark.wait_for()
+    assert mark.count() == 1  # one mark for the place, none hidden under another
     mark.click()  # not forced: the alarm is on top of the devices' cluster, and takes it
     popup = page.locator(".leaflet-popup-content")
     popup.wait_for()
-    assert "井盖倾斜" in popup.inner_text()
+    assert "井盖倾斜" in popup.inner_text() and "井盖打开" in popup.inner_text()
+    assert popup.locator("a").count() == 2
     assert page.console_errors == []
