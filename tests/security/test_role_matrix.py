@@ -253,6 +253,7 @@ REDIRECTING = {
     "public.switch_language",
     "public.report_done",  # to the public case page, when this browser did not report it
     "auth.login",  # a signed-in visitor goes to their start page
+    "admin.alarm_bulk",  # a refusal's address, opened again: back to the alarm queue
 }
 
 
