@@ -268,6 +268,7 @@ def device_series(device_id: int) -> Response:
         .outerjoin(DetectionRule, DetectionRule.id == Alarm.rule_id)
         .where(Alarm.device_id == device.id, Alarm.opened_at >= start, Alarm.opened_at <= end)
     ).all()
+    times = [p[0] for p in points]
     return jsonify(
         kind=kind,
         metric=metric,
@@ -276,7 +277,7 @@ def device_series(device_id: int) -> Response:
         alarms=[
             [
                 int(t.timestamp() * 1000),
-                _mark_height(points, t, p, k == "threshold" and m == metric),
+                _mark_height(points, times, t, p, k == "threshold" and m == metric),
                 s,
             ]
             for t, p, s, k, m in marks
@@ -289,7 +290,9 @@ def device_series(device_id: int) -> Response:
     )
 
 
-def _mark_height(points: list, moment, peak: float | None, on_axis: bool) -> float | None:
+def _mark_height(
+    points: list, times: list, moment, peak: float | None, on_axis: bool
+) -> float | None:
     """Return where an alarm sits on a chart of the metric: a threshold's peak is a value of
     the metric; a rate (per minute), a baseline's z-score, another metric's alarm or a
     silence sits on the line, at the reading at or before it opened (or the first after)."""
@@ -297,7 +300,7 @@ def _mark_height(points: list, moment, peak: float | None, on_axis: bool) -> flo
         return peak
     if not points:
         return None
-    at = bisect.bisect_right([p[0] for p in points], moment)
+    at = bisect.bisect_right(times, moment)  # times: the points' own, taken once a chart
     return points[max(at - 1, 0)][1]
 
 

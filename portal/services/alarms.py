@@ -811,6 +811,7 @@ def open_case(session: Session, user: User, alarm: Alarm, description: str, now:
             address=(device.name if device is not None else "")[:255],
             source="sensor",
             hide_name=True,
+            reporter_id=user.id,  # reported by the one who verified it, not by a resident
         ),
         [],
         PhotoStore(current_app.config["UPLOAD_DIR"]),
@@ -818,9 +819,6 @@ def open_case(session: Session, user: User, alarm: Alarm, description: str, now:
     )
     if device is not None and device.facility_id is not None:
         case.facility_id = device.facility_id
-    for event in case.events:  # reported by the one who verified it, not by a resident
-        if event.kind == "submitted":
-            event.actor_id = user.id
     alarm.state = "case"
     alarm.case_id = case.id
     alarm.closed_at = now

@@ -67,6 +67,8 @@ class Report:
     device_id: str = ""
     # The facility the report names (checked by facilities.check_pick); the pin snaps to it.
     facility: Facility | None = None
+    # The staff member who reported it (a sensor alarm's verifier); none for a resident.
+    reporter_id: int | None = None
 
 
 def hash_token(token: str) -> str:
@@ -159,7 +161,10 @@ def submit(
     if not case.held:
         sla.start_clocks(session, case, now)
     session.add(case)
-    event = CaseEvent(case=case, kind="submitted", to_state="submitted", created_at=now)
+    event = CaseEvent(
+        case=case, kind="submitted", to_state="submitted", actor_id=report.reporter_id,
+        created_at=now,
+    )  # fmt: skip
     session.add(event)
     attach_photos(session, case, photos, store, kind="report", now=now)
     code = case_links.set_query_code(case, token)
