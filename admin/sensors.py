@@ -35,6 +35,7 @@ from portal.models import (
     utcnow,
 )
 from portal.services import alarms, detections, devices, readings
+from portal.web import row_id
 
 KIND_LABELS = {
     "water_depth": _l("Water depth"),
@@ -245,7 +246,9 @@ def device_series(device_id: int) -> Response:
         metric = readings.MAIN_METRIC[device.kind]
     now = utcnow()
     end = now
-    around = request.args.get("alarm", type=int)
+    around = request.args.get("alarm", type=row_id)  # past an id column: no alarm, 404
+    if around is None and "alarm" in request.args:
+        abort(404)
     if around:
         alarm = db.session.get(Alarm, around)
         if alarm is None or alarm.device_id != device.id:

@@ -183,6 +183,9 @@ def test_a_rate_alarm_is_titled_per_minute_and_drawn_on_the_readings_line(client
     data = client.get(f"/admin/devices/{device.id}/series.json?metric=depth").get_json()
     [mark] = data["alarms"]
     assert mark[1] == 9.0  # on the depth line, not at "7 cm"
+    for odd in ("99999999999999999999", "-1", "x"):  # no such alarm: 404, not an overflow
+        url = f"/admin/devices/{device.id}/series.json?alarm={odd}"
+        assert client.get(url).status_code == 404
     # A cover knocked open is titled without a number (open is a state, not a value).
     cover, _ = make_device(db.session, "cover_tilt")
     opened = breach(db, cover, metric="open", value=1.0)
